@@ -1,0 +1,236 @@
+{{/* vim: set filetype=mustache: */}}
+
+{{/*
+Chart name, truncated to 63 characters (DNS label limit).
+*/}}
+{{- define "cm.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+Fully qualified app name, truncated to 63 characters.
+If the release name contains the chart name it is used as is.
+*/}}
+{{- define "cm.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Namespace of the release (overridable).
+*/}}
+{{- define "cm.namespace" -}}
+{{- default .Release.Namespace .Values.namespaceOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+Chart name and version for the chart label.
+*/}}
+{{- define "cm.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+Selector labels: stable for the lifetime of a release (Deployment selectors are immutable).
+*/}}
+{{- define "cm.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "cm.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{/*
+Standard labels of every resource.
+*/}}
+{{- define "cm.labels" -}}
+helm.sh/chart: {{ include "cm.chart" . }}
+{{ include "cm.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | trunc 63 | trimSuffix "-" | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: confusionmatrix-actors
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/*
+Common annotations block (renders nothing when empty). Usage:
+  {{- include "cm.annotations" (dict "annotations" .Values.x.annotations "context" $) | nindent 4 }}
+*/}}
+{{- define "cm.annotations" -}}
+{{- $all := merge (deepCopy (.annotations | default dict)) (deepCopy (.context.Values.commonAnnotations | default dict)) -}}
+{{- if $all -}}
+annotations:
+{{ toYaml $all | indent 2 }}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Orleans ClusterId / ServiceId. Also used as pod label values, hence the validation.
+*/}}
+{{- define "cm.clusterId" -}}
+{{- $id := default (include "cm.fullname" .) .Values.clustering.clusterId -}}
+{{- if not (regexMatch "^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)$" $id) -}}
+{{- fail (printf "clustering.clusterId %q must be a valid Kubernetes label value (<= 63 chars, alphanumerics, '-', '_', '.'), because it is also the orleans/clusterId pod label" $id) -}}
+{{- end -}}
+{{- $id -}}
+{{- end -}}
+
+{{- define "cm.serviceId" -}}
+{{- $id := required "clustering.serviceId is required" .Values.clustering.serviceId -}}
+{{- if not (regexMatch "^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)$" $id) -}}
+{{- fail (printf "clustering.serviceId %q must be a valid Kubernetes label value (<= 63 chars, alphanumerics, '-', '_', '.'), because it is also the orleans/serviceId pod label" $id) -}}
+{{- end -}}
+{{- $id -}}
+{{- end -}}
+
+{{/*
+Silo image reference (registry/repository:tag or @digest).
+*/}}
+{{- define "cm.image" -}}
+{{- $registry := .Values.image.registry -}}
+{{- if .Values.global -}}
+{{- if .Values.global.imageRegistry -}}
+{{- $registry = .Values.global.imageRegistry -}}
+{{- end -}}
+{{- end -}}
+{{- $tag := .Values.image.tag | default .Chart.AppVersion | toString -}}
+{{- $ref := ternary (printf "@%s" .Values.image.digest) (printf ":%s" $tag) (not (empty .Values.image.digest)) -}}
+{{- if $registry -}}
+{{- printf "%s/%s%s" $registry .Values.image.repository $ref -}}
+{{- else -}}
+{{- printf "%s%s" .Values.image.repository $ref -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+imagePullSecrets (global + image).
+*/}}
+{{- define "cm.imagePullSecrets" -}}
+{{- $secrets := list -}}
+{{- if .Values.global -}}
+{{- range .Values.global.imagePullSecrets -}}
+{{- $secrets = append $secrets (ternary .name . (kindIs "map" .)) -}}
+{{- end -}}
+{{- end -}}
+{{- range .Values.image.pullSecrets -}}
+{{- $secrets = append $secrets (ternary .name . (kindIs "map" .)) -}}
+{{- end -}}
+{{- if $secrets }}
+imagePullSecrets:
+{{- range $secrets | uniq }}
+  - name: {{ . }}
+{{- end }}
+{{- end -}}
+{{- end -}}
+
+{{/*
+ServiceAccount name.
+*/}}
+{{- define "cm.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "cm.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Connection-string secrets.
+The storage connection string is needed by a non-Memory grain storage provider and by Azure Table
+membership (clustering AzureTable / Kubernetes); the streams one by a non-Memory streams provider.
+*/}}
+{{- define "cm.storage.needsConnectionString" -}}
+{{- if or (ne .Values.storage.provider "Memory") (ne .Values.clustering.provider "Localhost") -}}true{{- end -}}
+{{- end -}}
+
+{{- define "cm.streams.needsConnectionString" -}}
+{{- if ne .Values.streams.provider "Memory" -}}true{{- end -}}
+{{- end -}}
+
+{{/* Name of the Secret created by the chart. */}}
+{{- define "cm.secretName" -}}
+{{- printf "%s-connections" (include "cm.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "cm.storage.secretName" -}}
+{{- default (include "cm.secretName" .) .Values.storage.existingSecret -}}
+{{- end -}}
+
+{{- define "cm.streams.secretName" -}}
+{{- default (include "cm.secretName" .) .Values.streams.existingSecret -}}
+{{- end -}}
+
+{{/* "true" when the chart must create its Secret. */}}
+{{- define "cm.createSecret" -}}
+{{- if or (and (include "cm.storage.needsConnectionString" .) (not .Values.storage.existingSecret)) (and (include "cm.streams.needsConnectionString" .) (not .Values.streams.existingSecret)) -}}true{{- end -}}
+{{- end -}}
+
+{{/*
+Affinity presets (Bitnami-style). Usage:
+  {{ include "cm.affinity.pod" (dict "type" "soft" "context" $) }}
+*/}}
+{{- define "cm.affinity.podTerm" -}}
+{{- if eq .type "soft" }}
+preferredDuringSchedulingIgnoredDuringExecution:
+  - weight: 1
+    podAffinityTerm:
+      labelSelector:
+        matchLabels: {{- include "cm.selectorLabels" .context | nindent 10 }}
+      topologyKey: kubernetes.io/hostname
+{{- else if eq .type "hard" }}
+requiredDuringSchedulingIgnoredDuringExecution:
+  - labelSelector:
+      matchLabels: {{- include "cm.selectorLabels" .context | nindent 8 }}
+    topologyKey: kubernetes.io/hostname
+{{- end -}}
+{{- end -}}
+
+{{- define "cm.affinity.node" -}}
+{{- if eq .type "soft" }}
+preferredDuringSchedulingIgnoredDuringExecution:
+  - weight: 1
+    preference:
+      matchExpressions:
+        - key: {{ .key }}
+          operator: In
+          values: {{- toYaml .values | nindent 12 }}
+{{- else if eq .type "hard" }}
+requiredDuringSchedulingIgnoredDuringExecution:
+  nodeSelectorTerms:
+    - matchExpressions:
+        - key: {{ .key }}
+          operator: In
+          values: {{- toYaml .values | nindent 12 }}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Render a value that may contain templates.
+*/}}
+{{- define "cm.tplvalues" -}}
+{{- if typeIs "string" .value -}}
+{{- tpl .value .context -}}
+{{- else -}}
+{{- tpl (toYaml .value) .context -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Cross-value checks that a JSON schema cannot express.
+*/}}
+{{- define "cm.validateValues" -}}
+{{- if le (int .Values.terminationGracePeriodSeconds) (int .Values.host.shutdownTimeoutSeconds) -}}
+{{- fail (printf "terminationGracePeriodSeconds (%d) must be greater than host.shutdownTimeoutSeconds (%d): Kubernetes kills the silo (SIGKILL) when the grace period ends, before Orleans finishes its graceful shutdown" (int .Values.terminationGracePeriodSeconds) (int .Values.host.shutdownTimeoutSeconds)) -}}
+{{- end -}}
+{{- if and (eq .Values.clustering.provider "Localhost") (gt (int .Values.replicaCount) 1) -}}
+{{- fail "clustering.provider Localhost forms a single-silo cluster per pod: use replicaCount 1, or AzureTable/Kubernetes clustering" -}}
+{{- end -}}
+{{- end -}}

@@ -1,0 +1,97 @@
+using System.Collections.Immutable;
+
+namespace ConfusionMatrix.Abstractions;
+
+/// <summary>One segment's share of a prediction batch, already mapped to class indices: cell = actual * K + predicted.</summary>
+[GenerateSerializer, Immutable, Alias("cm.SegmentBatch")]
+public sealed record SegmentBatch(
+    [property: Id(0)] string BatchId,
+    [property: Id(1)] int ClassCount,
+    [property: Id(2)] int[] Cells,
+    [property: Id(3)] long[] TimestampUtcTicks);
+
+/// <summary>
+/// A confusion matrix in sparse form (non-zero cells only), so that a 1000-class matrix does not cost a million entries
+/// on the wire. Cell = actual * ClassCount + predicted.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("cm.SparseMatrix")]
+public sealed record SparseMatrix(
+    [property: Id(0)] int ClassCount,
+    [property: Id(1)] int[] Cells,
+    [property: Id(2)] long[] Counts)
+{
+    public long Total
+    {
+        get
+        {
+            long total = 0;
+            foreach (var c in Counts)
+            {
+                total += c;
+            }
+
+            return total;
+        }
+    }
+
+    public long[][] ToRows()
+    {
+        var rows = new long[ClassCount][];
+        for (var i = 0; i < ClassCount; i++)
+        {
+            rows[i] = new long[ClassCount];
+        }
+
+        for (var i = 0; i < Cells.Length; i++)
+        {
+            rows[Cells[i] / ClassCount][Cells[i] % ClassCount] += Counts[i];
+        }
+
+        return rows;
+    }
+}
+
+/// <summary>Where a segment's baseline comes from.</summary>
+[GenerateSerializer, Alias("cm.BaselineKind")]
+public enum BaselineKind
+{
+    /// <summary>No baseline yet: neither a holdout matrix nor enough rolling history.</summary>
+    None = 0,
+
+    /// <summary>The trailing window of the segment's own history (see the rolling-window options).</summary>
+    Rolling = 1,
+
+    /// <summary>A holdout matrix set through the API, typically from training.</summary>
+    Holdout = 2,
+}
+
+/// <summary>A segment matrix as read for one window.</summary>
+[GenerateSerializer, Immutable, Alias("cm.MatrixView")]
+public sealed record MatrixView(
+    [property: Id(0)] string Model,
+    [property: Id(1)] string Version,
+    [property: Id(2)] string Segment,
+    [property: Id(3)] string Window,
+    [property: Id(4)] SparseMatrix Matrix,
+    [property: Id(5)] DateTimeOffset AsOf,
+    [property: Id(6)] long BatchesApplied);
+
+/// <summary>A segment's baseline as read.</summary>
+[GenerateSerializer, Immutable, Alias("cm.BaselineView")]
+public sealed record BaselineView(
+    [property: Id(0)] BaselineKind Kind,
+    [property: Id(1)] SparseMatrix? Matrix,
+    [property: Id(2)] DateTimeOffset? SetAt);
+
+/// <summary>What a version router did with one batch.</summary>
+[GenerateSerializer, Immutable, Alias("cm.IngestResult")]
+public sealed record IngestResult(
+    [property: Id(0)] int Accepted,
+    [property: Id(1)] ImmutableDictionary<string, int> RejectedByReason,
+    [property: Id(2)] int SegmentsTouched);
+
+/// <summary>The versions seen for a model and, per version, the segments that have received predictions.</summary>
+[GenerateSerializer, Immutable, Alias("cm.ModelCatalog")]
+public sealed record ModelCatalog(
+    [property: Id(0)] ModelDefinition? Definition,
+    [property: Id(1)] ImmutableDictionary<string, ImmutableArray<string>> SegmentsByVersion);

@@ -1,0 +1,164 @@
+using System.Collections.Immutable;
+using ConfusionMatrix.Abstractions;
+
+namespace ConfusionMatrix.Grains;
+
+/// <summary>The outcome of splitting one batch: per-segment cells and timestamps, and what was refused.</summary>
+internal sealed record BatchSplit(
+    int Accepted,
+    ImmutableDictionary<string, int> RejectedByReason,
+    int IgnoredDimensionValues,
+    IReadOnlyList<(string Segment, int[] Cells, long[] Ticks)> Segments);
+
+/// <summary>
+/// Validates a batch against a model definition and splits it into segments. Pure and deterministic, so the
+/// routing rules are testable without a cluster.
+/// </summary>
+internal static class BatchSplitter
+{
+    public static BatchSplit Split(PredictionBatch batch, ModelDefinition definition, DateTimeOffset now)
+    {
+        var n = batch.Count;
+        var k = definition.Classes.Length;
+        var labelToClass = new int[batch.Labels.Length];
+        for (var i = 0; i < labelToClass.Length; i++)
+        {
+            labelToClass[i] = definition.ClassIndex(batch.Labels[i]);
+        }
+
+        var dims = batch.Dimensions.Length;
+        var dimToRegistered = new int[dims];
+        for (var d = 0; d < dims; d++)
+        {
+            dimToRegistered[d] = definition.SegmentDimensions.IndexOf(batch.Dimensions[d], 0, StringComparer.Ordinal);
+        }
+
+        var valueIsBad = new bool[batch.SegmentValues.Length];
+        for (var v = 0; v < valueIsBad.Length; v++)
+        {
+            var value = batch.SegmentValues[v];
+            valueIsBad[v] = string.IsNullOrWhiteSpace(value) || value.Length > PredictionLimits.MaxSegmentValueLength;
+        }
+
+        var minTicks = PredictionLimits.MinTimestamp.UtcTicks;
+        var maxTicks = (now + PredictionLimits.MaxFutureSkew).UtcTicks;
+        var cells = new int[n];
+        var accepted = 0;
+        var rejected = new Dictionary<string, int>(StringComparer.Ordinal);
+        var ignored = 0;
+
+        for (var i = 0; i < n; i++)
+        {
+            var actual = labelToClass[batch.Actual[i]];
+            var predicted = labelToClass[batch.Predicted[i]];
+            string? reason = null;
+            if (actual < 0 || predicted < 0)
+            {
+                reason = RejectionReasons.UnknownClass;
+            }
+            else if (batch.TimestampUtcTicks[i] < minTicks || batch.TimestampUtcTicks[i] > maxTicks)
+            {
+                reason = RejectionReasons.BadTimestamp;
+            }
+            else
+            {
+                for (var d = 0; d < dims; d++)
+                {
+                    var v = batch.SegmentValueIndex[(i * dims) + d];
+                    if (v != PredictionBatch.NoSegmentValue && valueIsBad[v])
+                    {
+                        reason = RejectionReasons.EmptySegmentValue;
+                        break;
+                    }
+                }
+            }
+
+            if (reason is not null)
+            {
+                cells[i] = -1;
+                rejected[reason] = rejected.GetValueOrDefault(reason) + 1;
+                continue;
+            }
+
+            cells[i] = (actual * k) + predicted;
+            accepted++;
+        }
+
+        var segments = new List<(string, int[], long[])>();
+        if (accepted > 0)
+        {
+            segments.Add((Segments.All, Compact(cells, batch.TimestampUtcTicks, accepted, null, 0, 0, 0), Ticks(cells, batch.TimestampUtcTicks, accepted, null, 0, 0, 0)));
+            for (var d = 0; d < dims; d++)
+            {
+                if (dimToRegistered[d] < 0)
+                {
+                    for (var i = 0; i < n; i++)
+                    {
+                        if (cells[i] >= 0 && batch.SegmentValueIndex[(i * dims) + d] != PredictionBatch.NoSegmentValue)
+                        {
+                            ignored++;
+                        }
+                    }
+
+                    continue;
+                }
+
+                // Count rows per value first so that each segment's arrays are allocated once at their exact size.
+                var perValue = new int[batch.SegmentValues.Length];
+                for (var i = 0; i < n; i++)
+                {
+                    var v = batch.SegmentValueIndex[(i * dims) + d];
+                    if (cells[i] >= 0 && v != PredictionBatch.NoSegmentValue)
+                    {
+                        perValue[v]++;
+                    }
+                }
+
+                for (var v = 0; v < perValue.Length; v++)
+                {
+                    if (perValue[v] == 0)
+                    {
+                        continue;
+                    }
+
+                    var segment = Segments.For(batch.Dimensions[d], batch.SegmentValues[v]);
+                    segments.Add((segment,
+                        Compact(cells, batch.TimestampUtcTicks, perValue[v], batch.SegmentValueIndex, dims, d, v),
+                        Ticks(cells, batch.TimestampUtcTicks, perValue[v], batch.SegmentValueIndex, dims, d, v)));
+                }
+            }
+        }
+
+        return new BatchSplit(accepted, rejected.ToImmutableDictionary(StringComparer.Ordinal), ignored, segments);
+    }
+
+    private static int[] Compact(int[] cells, long[] ticks, int size, int[]? index, int dims, int d, int v)
+    {
+        var result = new int[size];
+        var j = 0;
+        for (var i = 0; i < cells.Length; i++)
+        {
+            if (cells[i] >= 0 && (index is null || index[(i * dims) + d] == v))
+            {
+                result[j++] = cells[i];
+            }
+        }
+
+        return result;
+    }
+
+    private static long[] Ticks(int[] cells, long[] ticks, int size, int[]? index, int dims, int d, int v)
+    {
+        var result = new long[size];
+        var j = 0;
+        for (var i = 0; i < cells.Length; i++)
+        {
+            if (cells[i] >= 0 && (index is null || index[(i * dims) + d] == v))
+            {
+                result[j++] = ticks[i];
+            }
+        }
+
+        return result;
+    }
+}

@@ -1,0 +1,28 @@
+using Microsoft.Extensions.Logging;
+
+namespace ConfusionMatrix.Grains;
+
+/// <summary>Source-generated log messages. Rejections are audit lines: they name the batch, the reason and the count.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Warning, Message = "Audit: rejected {Count} prediction(s) of batch {BatchId} for {Model}/{Version}: {Reason}")]
+    public static partial void PredictionsRejected(ILogger logger, string batchId, string model, string version, string reason, int count);
+
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Warning, Message = "Audit: batch {BatchId} for {Model}/{Version} is malformed and was dead-lettered: {Problem}")]
+    public static partial void BatchMalformed(ILogger logger, string batchId, string model, string version, string problem);
+
+    [LoggerMessage(EventId = 1003, Level = LogLevel.Information, Message = "Model {Model} registered with {ClassCount} classes and dimensions [{Dimensions}]")]
+    public static partial void ModelRegistered(ILogger logger, string model, int classCount, string dimensions);
+
+    [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "Holdout baseline set for {Segment} ({Total} predictions)")]
+    public static partial void BaselineSet(ILogger logger, string segment, long total);
+
+    [LoggerMessage(EventId = 1005, Level = LogLevel.Warning, Message = "Segment {Segment} has {Known} classes but batch {BatchId} carries {Incoming}; batch refused")]
+    public static partial void ClassCountMismatch(ILogger logger, string segment, int known, int incoming, string batchId);
+
+    [LoggerMessage(EventId = 1006, Level = LogLevel.Debug, Message = "Segment {Segment}: batch {BatchId} already applied, skipped")]
+    public static partial void DuplicateBatchSkipped(ILogger logger, string segment, string batchId);
+
+    [LoggerMessage(EventId = 1007, Level = LogLevel.Information, Message = "Segment catalog of {Model}/{Version} is full ({Limit} segments); new segments are counted but not listed")]
+    public static partial void CatalogFull(ILogger logger, string model, string version, int limit);
+}

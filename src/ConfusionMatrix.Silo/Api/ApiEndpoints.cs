@@ -1,0 +1,265 @@
+using System.Text;
+using System.Text.Json;
+using ConfusionMatrix.Abstractions;
+using ConfusionMatrix.Core;
+using ConfusionMatrix.Silo.Configuration;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+
+namespace ConfusionMatrix.Silo.Api;
+
+/// <summary>The HTTP API of the design's wire contract, under <c>/api/v1</c>.</summary>
+public static class ApiEndpoints
+{
+    public const string NdjsonContentType = "application/x-ndjson";
+
+    public static IServiceCollection AddConfusionMatrixApi(this IServiceCollection services)
+    {
+        services.AddSingleton<ModelDefinitionCache>();
+        services.AddSingleton<PredictionPublisher>();
+        services.AddSingleton<PredictionIntake>();
+        return services;
+    }
+
+    public static IEndpointRouteBuilder MapConfusionMatrixApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api/v1");
+        api.MapPost("/models", RegisterModelAsync);
+        api.MapGet("/models/{model}", GetModelAsync);
+        api.MapPost("/predictions", PostPredictionsAsync);
+        var segment = api.MapGroup("/models/{model}/versions/{version}/segments/{segment}");
+        segment.MapGet("/matrix", GetMatrixAsync);
+        segment.MapGet("/baseline", GetBaselineAsync);
+        segment.MapPut("/baseline", PutBaselineAsync);
+        segment.MapDelete("/baseline", DeleteBaselineAsync);
+        return app;
+    }
+
+    private static async Task<IResult> RegisterModelAsync(RegisterModelRequest? request, IGrainFactory grains, ModelDefinitionCache cache, TimeProvider clock)
+    {
+        if (request is null)
+        {
+            return Problem(400, "Body required", "Send {\"model\":…,\"classes\":[…],\"positiveClass\":…,\"segmentDimensions\":[…]}.");
+        }
+
+        var problem = ModelDefinition.Validate(request.Model, request.Classes, request.PositiveClass, request.SegmentDimensions);
+        if (problem is not null)
+        {
+            return Problem(400, "Invalid model definition", problem);
+        }
+
+        var definition = new ModelDefinition(request.Model!, [.. request.Classes!], request.PositiveClass, [.. request.SegmentDimensions ?? []], clock.GetUtcNow());
+        try
+        {
+            var stored = await grains.GetGrain<IModelRegistryGrain>(definition.Model).RegisterAsync(definition);
+            cache.Set(stored);
+            return Results.Ok(ToResponse(stored));
+        }
+        catch (InvalidOperationException ex)
+        {
+            return Problem(409, "Model already registered with other classes", ex.Message);
+        }
+    }
+
+    private static async Task<IResult> GetModelAsync(string model, IGrainFactory grains)
+    {
+        var catalog = await grains.GetGrain<IModelRegistryGrain>(model).GetCatalogAsync();
+        if (catalog.Definition is null)
+        {
+            return UnknownModel(model);
+        }
+
+        var versions = catalog.SegmentsByVersion.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<string>)kv.Value, StringComparer.Ordinal);
+        return Results.Ok(new ModelCatalogResponse(ToResponse(catalog.Definition), versions));
+    }
+
+    private static async Task<IResult> PostPredictionsAsync(HttpContext http, PredictionIntake intake, IOptions<ConfusionMatrixOptions> options, ILoggerFactory loggers)
+    {
+        var logger = loggers.CreateLogger(typeof(ApiEndpoints).FullName!);
+        var limit = options.Value.Api.MaxRequestBytes;
+        if (http.Request.ContentLength > limit)
+        {
+            Log.RequestRefused(logger, 413, $"body of {http.Request.ContentLength} bytes");
+            return Problem(413, "Request body too large", $"The body is {http.Request.ContentLength} bytes; at most {limit} are accepted. Split it into several requests.");
+        }
+
+        var session = intake.Begin();
+        var ndjson = http.Request.ContentType?.StartsWith(NdjsonContentType, StringComparison.OrdinalIgnoreCase) == true;
+        try
+        {
+            if (ndjson)
+            {
+                using var reader = new StreamReader(http.Request.Body, Encoding.UTF8);
+                while (await reader.ReadLineAsync(http.RequestAborted) is { } line)
+                {
+                    if (string.IsNullOrWhiteSpace(line))
+                    {
+                        continue;
+                    }
+
+                    JsonDocument doc;
+                    try
+                    {
+                        doc = JsonDocument.Parse(line);
+                    }
+                    catch (JsonException ex)
+                    {
+                        session.Malformed($"line is not valid JSON: {ex.Message}");
+                        continue;
+                    }
+
+                    using (doc)
+                    {
+                        await session.AddAsync(doc.RootElement);
+                    }
+                }
+            }
+            else
+            {
+                JsonDocument doc;
+                try
+                {
+                    doc = await JsonDocument.ParseAsync(http.Request.Body, cancellationToken: http.RequestAborted);
+                }
+                catch (JsonException ex)
+                {
+                    Log.RequestRefused(logger, 400, ex.Message);
+                    return Problem(400, "Malformed JSON", $"The body is not valid JSON ({ex.Message}). Send a JSON array of predictions, or NDJSON with Content-Type: {NdjsonContentType}.");
+                }
+
+                using (doc)
+                {
+                    if (doc.RootElement.ValueKind != JsonValueKind.Array)
+                    {
+                        Log.RequestRefused(logger, 400, "not an array");
+                        return Problem(400, "Expected a JSON array", $"Send a JSON array of predictions, or NDJSON with Content-Type: {NdjsonContentType}.");
+                    }
+
+                    foreach (var element in doc.RootElement.EnumerateArray())
+                    {
+                        await session.AddAsync(element);
+                    }
+                }
+            }
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            Log.RequestRefused(logger, 413, ex.Message);
+            return Problem(413, "Request body too large", $"At most {limit} bytes are accepted. Nothing from this request was counted; split it into several requests.");
+        }
+
+        var response = await session.CompleteAsync();
+        return Results.Json(response, statusCode: StatusCodes.Status202Accepted);
+    }
+
+    private static async Task<IResult> GetMatrixAsync(string model, string version, string segment, string? window, IGrainFactory grains, ModelDefinitionCache cache)
+    {
+        if (!WindowSpec.TryParse(window ?? "all", out var span, out var error))
+        {
+            return Problem(400, "Invalid window", error!);
+        }
+
+        var definition = await cache.GetAsync(model);
+        if (definition is null)
+        {
+            return UnknownModel(model);
+        }
+
+        var view = await grains.GetGrain<ISegmentMatrixGrain>(Segments.MatrixKey(model, version, segment)).GetMatrixAsync(span);
+        var k = definition.Classes.Length;
+        var counts = view.Matrix.ClassCount == 0
+            ? new ConfusionCounts(k)
+            : ConfusionCounts.FromCells(view.Matrix.ClassCount, view.Matrix.Cells, view.Matrix.Counts);
+        var metrics = MetricsCalculator.Compute(counts);
+        return Results.Ok(new MatrixResponse(
+            model,
+            version,
+            segment,
+            view.Window,
+            definition.Classes,
+            counts.ToRows(),
+            counts.Total,
+            ToResponse(metrics, definition),
+            view.AsOf,
+            view.BatchesApplied));
+    }
+
+    private static async Task<IResult> GetBaselineAsync(string model, string version, string segment, IGrainFactory grains, ModelDefinitionCache cache)
+    {
+        var definition = await cache.GetAsync(model);
+        if (definition is null)
+        {
+            return UnknownModel(model);
+        }
+
+        var view = await grains.GetGrain<ISegmentMatrixGrain>(Segments.MatrixKey(model, version, segment)).GetBaselineAsync();
+        return Results.Ok(new BaselineResponse(model, version, segment, view.Kind.ToString().ToLowerInvariant(), definition.Classes, view.Matrix?.ToRows(), view.Matrix?.Total ?? 0, view.SetAt));
+    }
+
+    private static async Task<IResult> PutBaselineAsync(string model, string version, string segment, BaselineRequest? request, IGrainFactory grains, ModelDefinitionCache cache)
+    {
+        var definition = await cache.GetAsync(model);
+        if (definition is null)
+        {
+            return UnknownModel(model);
+        }
+
+        var k = definition.Classes.Length;
+        if (request?.Counts is not { } rows || rows.Count != k || rows.Any(r => r is null || r.Count != k))
+        {
+            return Problem(400, "Invalid baseline", $"'counts' must be a {k}x{k} matrix (rows are actual classes [{string.Join(", ", definition.Classes)}], columns predicted).");
+        }
+
+        if (rows.Any(r => r.Any(c => c < 0)))
+        {
+            return Problem(400, "Invalid baseline", "'counts' must not contain negative values.");
+        }
+
+        var counts = ConfusionCounts.FromRows(rows);
+        if (counts.Total == 0)
+        {
+            return Problem(400, "Invalid baseline", "'counts' must contain at least one prediction.");
+        }
+
+        var cells = new List<int>();
+        var values = new List<long>();
+        counts.CopyNonZeroCells(cells, values);
+        await grains.GetGrain<ISegmentMatrixGrain>(Segments.MatrixKey(model, version, segment)).SetBaselineAsync(new SparseMatrix(k, [.. cells], [.. values]));
+        return await GetBaselineAsync(model, version, segment, grains, cache);
+    }
+
+    private static async Task<IResult> DeleteBaselineAsync(string model, string version, string segment, IGrainFactory grains)
+    {
+        await grains.GetGrain<ISegmentMatrixGrain>(Segments.MatrixKey(model, version, segment)).ClearBaselineAsync();
+        return Results.NoContent();
+    }
+
+    internal static IResult Problem(int status, string title, string detail) =>
+        Results.Problem(title: title, detail: detail, statusCode: status);
+
+    private static IResult UnknownModel(string model) =>
+        Problem(404, "Unknown model", $"Model '{model}' is not registered; POST /api/v1/models first.");
+
+    private static ModelResponse ToResponse(ModelDefinition d) =>
+        new(d.Model, d.Classes, d.PositiveClass, d.SegmentDimensions, d.UpdatedAt);
+
+    private static MetricsResponse ToResponse(MatrixMetrics m, ModelDefinition definition)
+    {
+        var perClass = new Dictionary<string, ClassMetricsResponse>(StringComparer.Ordinal);
+        for (var i = 0; i < m.PerClass.Count; i++)
+        {
+            var c = m.PerClass[i];
+            perClass[definition.Classes[i]] = new ClassMetricsResponse(c.Tp, c.Fp, c.Fn, c.Tn, c.Precision, c.Recall, c.F1, c.Support);
+        }
+
+        return new MetricsResponse(
+            m.Accuracy,
+            m.BalancedAccuracy,
+            m.Mcc,
+            m.CohenKappa,
+            perClass,
+            new AveragesResponse(m.Macro.Precision, m.Macro.Recall, m.Macro.F1),
+            new AveragesResponse(m.Micro.Precision, m.Micro.Recall, m.Micro.F1),
+            new AveragesResponse(m.Weighted.Precision, m.Weighted.Recall, m.Weighted.F1));
+    }
+}

@@ -1,0 +1,77 @@
+using Microsoft.Extensions.Options;
+
+namespace ConfusionMatrix.Silo.Configuration;
+
+/// <summary>Checks the configuration contract. Every message names the key, so a bad deployment fails with one clear line.</summary>
+public sealed class ConfusionMatrixOptionsValidator : IValidateOptions<ConfusionMatrixOptions>
+{
+    private const string Prefix = ConfusionMatrixOptions.SectionName;
+
+    public ValidateOptionsResult Validate(string? name, ConfusionMatrixOptions options)
+    {
+        var errors = Check(options);
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    public static List<string> Check(ConfusionMatrixOptions o)
+    {
+        var errors = new List<string>();
+        OneOf(errors, $"{Prefix}:Clustering:Provider", o.Clustering.Provider, ClusteringOptions.Providers);
+        OneOf(errors, $"{Prefix}:Storage:Provider", o.Storage.Provider, StorageOptions.Providers);
+        OneOf(errors, $"{Prefix}:Streams:Provider", o.Streams.Provider, StreamsOptions.Providers);
+        Port(errors, $"{Prefix}:Clustering:SiloPort", o.Clustering.SiloPort);
+        Port(errors, $"{Prefix}:Clustering:GatewayPort", o.Clustering.GatewayPort);
+        if (o.Clustering.SiloPort == o.Clustering.GatewayPort)
+        {
+            errors.Add($"{Prefix}:Clustering:GatewayPort must differ from {Prefix}:Clustering:SiloPort (both are {o.Clustering.SiloPort}).");
+        }
+
+        NotBlank(errors, $"{Prefix}:Clustering:ClusterId", o.Clustering.ClusterId);
+        NotBlank(errors, $"{Prefix}:Clustering:ServiceId", o.Clustering.ServiceId);
+        if (o.Streams.QueueCount is < 1 or > 256)
+        {
+            errors.Add($"{Prefix}:Streams:QueueCount must be between 1 and 256 (got {o.Streams.QueueCount}).");
+        }
+
+        if (o.Api.MaxRequestBytes is < 1024 or > 1L << 30)
+        {
+            errors.Add($"{Prefix}:Api:MaxRequestBytes must be between 1024 and 1073741824 (got {o.Api.MaxRequestBytes}).");
+        }
+
+        if (o.Api.MaxBatchSize is < 1 or > 65_536)
+        {
+            errors.Add($"{Prefix}:Api:MaxBatchSize must be between 1 and 65536 (got {o.Api.MaxBatchSize}).");
+        }
+
+        if (o.Host.ShutdownTimeoutSeconds is < 1 or > 600)
+        {
+            errors.Add($"{Prefix}:Host:ShutdownTimeoutSeconds must be between 1 and 600 (got {o.Host.ShutdownTimeoutSeconds}).");
+        }
+
+        return errors;
+    }
+
+    private static void OneOf(List<string> errors, string key, string? value, string[] allowed)
+    {
+        if (value is null || !allowed.Contains(value, StringComparer.OrdinalIgnoreCase))
+        {
+            errors.Add($"{key} must be one of {string.Join(", ", allowed)} (got '{value}').");
+        }
+    }
+
+    private static void Port(List<string> errors, string key, int value)
+    {
+        if (value is < 1 or > 65535)
+        {
+            errors.Add($"{key} must be a TCP port between 1 and 65535 (got {value}).");
+        }
+    }
+
+    private static void NotBlank(List<string> errors, string key, string? value)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            errors.Add($"{key} must not be empty.");
+        }
+    }
+}

@@ -1,0 +1,92 @@
+using ConfusionMatrix.Abstractions;
+using ConfusionMatrix.Grains;
+using ConfusionMatrix.Silo.Api;
+using ConfusionMatrix.Silo.Configuration;
+using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
+using Orleans.Configuration;
+using Orleans.Dashboard;
+
+namespace ConfusionMatrix.Silo.Hosting;
+
+/// <summary>Builds the silo host: Orleans, the HTTP API, the dashboard, /metrics and /health on one Kestrel port.</summary>
+public static class ConfusionMatrixHost
+{
+    public const string DefaultUrl = "http://127.0.0.1:8080";
+
+    /// <summary>Reads and checks the configuration; returns the first problem as one line, or null.</summary>
+    public static string? TryReadOptions(IConfiguration configuration, out ConfusionMatrixOptions options)
+    {
+        options = new ConfusionMatrixOptions();
+        try
+        {
+            configuration.GetSection(ConfusionMatrixOptions.SectionName).Bind(options);
+        }
+        catch (InvalidOperationException ex)
+        {
+            // The binder's message names the key and the value it could not convert.
+            return ex.Message;
+        }
+
+        var errors = ConfusionMatrixOptionsValidator.Check(options);
+        return errors.Count == 0 ? null : errors[0];
+    }
+
+    public static WebApplication Build(WebApplicationBuilder builder, ConfusionMatrixOptions options)
+    {
+        if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]))
+        {
+            builder.WebHost.UseUrls(DefaultUrl);
+        }
+
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = options.Api.MaxRequestBytes);
+        builder.Services.Configure<Microsoft.Extensions.Hosting.HostOptions>(h => h.ShutdownTimeout = TimeSpan.FromSeconds(options.Host.ShutdownTimeoutSeconds));
+        builder.Services.AddSingleton<IValidateOptions<ConfusionMatrixOptions>, ConfusionMatrixOptionsValidator>();
+        builder.Services.AddOptions<ConfusionMatrixOptions>()
+            .Bind(builder.Configuration.GetSection(ConfusionMatrixOptions.SectionName))
+            .ValidateOnStart();
+
+        builder.UseOrleans(silo => ConfigureSilo(silo, options));
+        builder.Services.AddConfusionMatrixGrainServices();
+        builder.Services.AddConfusionMatrixApi();
+        builder.Services.AddProblemDetails();
+        builder.Services.AddHealthChecks().AddCheck<ClusterHealthCheck>("orleans");
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
+            .AddMeter(ConfusionMatrixInstruments.MeterName)
+            .AddMeter("Microsoft.Orleans")
+            .AddPrometheusExporter());
+
+        var app = builder.Build();
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.MapPrometheusScrapingEndpoint("/metrics");
+        app.MapHealthChecks("/health");
+        app.MapHealthChecks("/health/ready");
+        app.MapOrleansDashboard(routePrefix: "/dashboard");
+        app.MapConfusionMatrixApi();
+        app.MapGet("/", () => Results.Redirect("/dashboard/"));
+        return app;
+    }
+
+    private static void ConfigureSilo(ISiloBuilder silo, ConfusionMatrixOptions options)
+    {
+        silo.Configure<ClusterOptions>(c =>
+        {
+            c.ClusterId = options.Clustering.ClusterId;
+            c.ServiceId = options.Clustering.ServiceId;
+        });
+        silo.UseLocalhostClustering(options.Clustering.SiloPort, options.Clustering.GatewayPort, serviceId: options.Clustering.ServiceId, clusterId: options.Clustering.ClusterId);
+
+        silo.AddMemoryGrainStorage(StorageNames.Registry);
+        silo.AddMemoryGrainStorage(StorageNames.Matrices);
+        silo.AddMemoryGrainStorage(StorageNames.Control);
+        silo.AddMemoryGrainStorage(StorageNames.PubSub);
+        silo.AddMemoryStreams(PredictionLog.StreamProvider, streams =>
+        {
+            streams.ConfigurePartitioning(options.Streams.QueueCount);
+            streams.ConfigureStreamPubSub(Orleans.Streams.StreamPubSubType.ImplicitOnly);
+        });
+
+        silo.AddDashboard(d => d.CounterUpdateIntervalMs = 2000);
+    }
+}
