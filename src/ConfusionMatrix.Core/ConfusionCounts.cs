@@ -1,0 +1,610 @@
+using System.Runtime.InteropServices;
+
+namespace ConfusionMatrix.Core;
+
+/// <summary>
+/// K x K matrix of 64-bit counts indexed [actual, predicted]. Small K uses a dense row-major array so the
+/// per-prediction hot path is a single array increment; large K switches to a dictionary keyed by
+/// cell = actual * K + predicted so memory stays proportional to the cells actually observed.
+/// </summary>
+/// <remarks>Not thread-safe: each owner (an actor) mutates its own instance.</remarks>
+public sealed class ConfusionCounts
+{
+    /// <summary>Largest K whose K*K cell index still fits an <see cref="int"/> (46340² &lt; 2³¹).</summary>
+    public const int MaxClassCount = 46340;
+
+    /// <summary>Above this many cells (K &gt; 64) the matrix is stored sparsely.</summary>
+    public const int MaxDenseCellCount = 4096;
+
+    private readonly int _classCount;
+    private readonly long[]? _dense;
+    private readonly Dictionary<int, long>? _sparse;
+    private long _total;
+
+    /// <summary>Creates an empty matrix; the representation is fixed by <paramref name="classCount"/>.</summary>
+    public ConfusionCounts(int classCount)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(classCount, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(classCount, MaxClassCount);
+        _classCount = classCount;
+        int cellCount = classCount * classCount;
+        if (cellCount <= MaxDenseCellCount)
+        {
+            _dense = new long[cellCount];
+        }
+        else
+        {
+            _sparse = new Dictionary<int, long>();
+        }
+    }
+
+    public int ClassCount => _classCount;
+
+    public long Total => _total;
+
+    public bool IsSparse => _sparse is not null;
+
+    /// <summary>Number of cells with a non-zero count.</summary>
+    public int NonZeroCellCount
+    {
+        get
+        {
+            if (_sparse is not null)
+            {
+                return _sparse.Count;
+            }
+
+            int nonZero = 0;
+            foreach (long value in _dense!)
+            {
+                if (value != 0)
+                {
+                    nonZero++;
+                }
+            }
+
+            return nonZero;
+        }
+    }
+
+    /// <summary>Count of predictions with the given actual and predicted class.</summary>
+    public long this[int actual, int predicted] => GetCell(CellIndex(actual, predicted));
+
+    /// <summary>Approximate managed heap footprint, so callers can budget memory per model.</summary>
+    public long EstimatedManagedBytes
+    {
+        get
+        {
+            const long objectBytes = 48;
+            if (_dense is not null)
+            {
+                return objectBytes + 24 + (8L * _dense.Length);
+            }
+
+            // Dictionary object + buckets (int) + entries (hash, next, key, long value = 24 bytes).
+            long capacity = _sparse!.Capacity;
+            return objectBytes + 80 + 24 + (4 * capacity) + 24 + (24 * capacity);
+        }
+    }
+
+    /// <summary>Adds <paramref name="count"/> predictions to one cell. Allocation-free for dense matrices.</summary>
+    public void Add(int actual, int predicted, long count = 1)
+    {
+        int cell = CellIndex(actual, predicted);
+        if (count <= 0)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(count);
+            return;
+        }
+
+        AddToCell(cell, count);
+    }
+
+    /// <summary>Adds one prediction per entry of <paramref name="cells"/> (cell = actual*K + predicted).
+    /// All cells are validated before any is applied so a bad batch leaves the matrix unchanged.</summary>
+    public void AddCells(ReadOnlySpan<int> cells)
+    {
+        uint cellCount = (uint)(_classCount * _classCount);
+        foreach (int cell in cells)
+        {
+            if ((uint)cell >= cellCount)
+            {
+                throw new ArgumentOutOfRangeException(nameof(cells), cell, $"Cell index must be in [0, {cellCount}).");
+            }
+        }
+
+        if (_dense is not null)
+        {
+            long[] dense = _dense;
+            foreach (int cell in cells)
+            {
+                dense[cell]++;
+            }
+        }
+        else
+        {
+            foreach (int cell in cells)
+            {
+                CollectionsMarshal.GetValueRefOrAddDefault(_sparse!, cell, out _)++;
+            }
+        }
+
+        _total += cells.Length;
+    }
+
+    /// <summary>Adds every cell of <paramref name="other"/> into this matrix.</summary>
+    public void Merge(ConfusionCounts other)
+    {
+        RequireSameShape(other);
+        if (other._dense is not null)
+        {
+            long[] source = other._dense;
+            long[] target = _dense!;
+            for (int i = 0; i < source.Length; i++)
+            {
+                target[i] += source[i];
+            }
+        }
+        else
+        {
+            foreach (KeyValuePair<int, long> entry in other._sparse!)
+            {
+                CollectionsMarshal.GetValueRefOrAddDefault(_sparse!, entry.Key, out _) += entry.Value;
+            }
+        }
+
+        _total += other._total;
+    }
+
+    /// <summary>Removes <paramref name="other"/> from this matrix (window arithmetic: total minus expired part).
+    /// Throws without modifying anything if any cell would become negative.</summary>
+    public void Subtract(ConfusionCounts other)
+    {
+        RequireSameShape(other);
+        if (other._dense is not null)
+        {
+            long[] source = other._dense;
+            long[] target = _dense!;
+            for (int i = 0; i < source.Length; i++)
+            {
+                if (target[i] < source[i])
+                {
+                    throw NegativeCell(i);
+                }
+            }
+
+            for (int i = 0; i < source.Length; i++)
+            {
+                target[i] -= source[i];
+            }
+        }
+        else
+        {
+            foreach (KeyValuePair<int, long> entry in other._sparse!)
+            {
+                if (entry.Value != 0 && (!_sparse!.TryGetValue(entry.Key, out long current) || current < entry.Value))
+                {
+                    throw NegativeCell(entry.Key);
+                }
+            }
+
+            foreach (KeyValuePair<int, long> entry in other._sparse!)
+            {
+                if (entry.Value == 0)
+                {
+                    continue;
+                }
+
+                ref long current = ref CollectionsMarshal.GetValueRefOrNullRef(_sparse!, entry.Key);
+                current -= entry.Value;
+                if (current == 0)
+                {
+                    _sparse!.Remove(entry.Key);
+                }
+            }
+        }
+
+        _total -= other._total;
+    }
+
+    /// <summary>Resets every cell to zero, keeping the allocated storage for reuse.</summary>
+    public void Clear()
+    {
+        if (_dense is not null)
+        {
+            Array.Clear(_dense);
+        }
+        else
+        {
+            _sparse!.Clear();
+        }
+
+        _total = 0;
+    }
+
+    public ConfusionCounts Clone()
+    {
+        var copy = new ConfusionCounts(_classCount);
+        copy.Merge(this);
+        return copy;
+    }
+
+    /// <summary>Row-major K*K copy. For large sparse K this allocates K*K longs; prefer <see cref="CopyNonZeroCells"/>.</summary>
+    public long[] ToDense()
+    {
+        if (_dense is not null)
+        {
+            return (long[])_dense.Clone();
+        }
+
+        long[] result = new long[(long)_classCount * _classCount];
+        foreach (KeyValuePair<int, long> entry in _sparse!)
+        {
+            result[entry.Key] = entry.Value;
+        }
+
+        return result;
+    }
+
+    /// <summary>Jagged copy, rows = actual class, columns = predicted class (JSON-friendly).</summary>
+    public long[][] ToRows()
+    {
+        long[][] rows = new long[_classCount][];
+        for (int actual = 0; actual < _classCount; actual++)
+        {
+            rows[actual] = new long[_classCount];
+        }
+
+        if (_dense is not null)
+        {
+            for (int actual = 0; actual < _classCount; actual++)
+            {
+                Array.Copy(_dense, actual * _classCount, rows[actual], 0, _classCount);
+            }
+        }
+        else
+        {
+            foreach (KeyValuePair<int, long> entry in _sparse!)
+            {
+                rows[entry.Key / _classCount][entry.Key % _classCount] = entry.Value;
+            }
+        }
+
+        return rows;
+    }
+
+    /// <summary>Builds a matrix from rows (actual) of columns (predicted); must be square and non-negative.</summary>
+    public static ConfusionCounts FromRows(IReadOnlyList<IReadOnlyList<long>> rows)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        if (rows.Count < 1 || rows.Count > MaxClassCount)
+        {
+            throw new ArgumentException($"Row count must be between 1 and {MaxClassCount}, was {rows.Count}.", nameof(rows));
+        }
+
+        var counts = new ConfusionCounts(rows.Count);
+        for (int actual = 0; actual < rows.Count; actual++)
+        {
+            IReadOnlyList<long>? row = rows[actual];
+            if (row is null || row.Count != rows.Count)
+            {
+                throw new ArgumentException(
+                    $"Matrix must be square: row {actual} has {row?.Count ?? 0} columns, expected {rows.Count}.", nameof(rows));
+            }
+
+            for (int predicted = 0; predicted < row.Count; predicted++)
+            {
+                long value = row[predicted];
+                if (value < 0)
+                {
+                    throw new ArgumentException($"Count at [{actual}, {predicted}] is negative ({value}).", nameof(rows));
+                }
+
+                counts.AddToCell((actual * rows.Count) + predicted, value);
+            }
+        }
+
+        return counts;
+    }
+
+    /// <summary>Builds a matrix from a row-major K*K span of non-negative counts.</summary>
+    public static ConfusionCounts FromDense(int classCount, ReadOnlySpan<long> rowMajor)
+    {
+        var counts = new ConfusionCounts(classCount);
+        if (rowMajor.Length != (long)classCount * classCount)
+        {
+            throw new ArgumentException($"Expected {(long)classCount * classCount} cells, got {rowMajor.Length}.", nameof(rowMajor));
+        }
+
+        for (int cell = 0; cell < rowMajor.Length; cell++)
+        {
+            if (rowMajor[cell] < 0)
+            {
+                throw new ArgumentException($"Cell {cell} is negative ({rowMajor[cell]}).", nameof(rowMajor));
+            }
+
+            counts.AddToCell(cell, rowMajor[cell]);
+        }
+
+        return counts;
+    }
+
+    /// <summary>Clears both lists, then fills them with the non-zero cells in ascending cell order
+    /// (deterministic output so persisted state diffs cleanly).</summary>
+    public void CopyNonZeroCells(List<int> cells, List<long> counts)
+    {
+        ArgumentNullException.ThrowIfNull(cells);
+        ArgumentNullException.ThrowIfNull(counts);
+        cells.Clear();
+        counts.Clear();
+        if (_dense is not null)
+        {
+            for (int cell = 0; cell < _dense.Length; cell++)
+            {
+                if (_dense[cell] != 0)
+                {
+                    cells.Add(cell);
+                    counts.Add(_dense[cell]);
+                }
+            }
+
+            return;
+        }
+
+        int[] keys = new int[_sparse!.Count];
+        _sparse.Keys.CopyTo(keys, 0);
+        Array.Sort(keys);
+        foreach (int cell in keys)
+        {
+            cells.Add(cell);
+            counts.Add(_sparse[cell]);
+        }
+    }
+
+    /// <summary>Inverse of <see cref="CopyNonZeroCells"/>; repeated cells are summed.</summary>
+    public static ConfusionCounts FromCells(int classCount, ReadOnlySpan<int> cells, ReadOnlySpan<long> counts)
+    {
+        var result = new ConfusionCounts(classCount);
+        if (cells.Length != counts.Length)
+        {
+            throw new ArgumentException($"cells ({cells.Length}) and counts ({counts.Length}) must have the same length.", nameof(counts));
+        }
+
+        uint cellCount = (uint)(classCount * classCount);
+        for (int i = 0; i < cells.Length; i++)
+        {
+            if ((uint)cells[i] >= cellCount)
+            {
+                throw new ArgumentOutOfRangeException(nameof(cells), cells[i], $"Cell index must be in [0, {cellCount}).");
+            }
+
+            if (counts[i] < 0)
+            {
+                throw new ArgumentException($"Count for cell {cells[i]} is negative ({counts[i]}).", nameof(counts));
+            }
+
+            result.AddToCell(cells[i], counts[i]);
+        }
+
+        return result;
+    }
+
+    /// <summary>Number of predictions whose actual class is <paramref name="actual"/> (the class support).</summary>
+    public long RowTotal(int actual)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)actual, (uint)_classCount, nameof(actual));
+        long sum = 0;
+        if (_dense is not null)
+        {
+            foreach (long value in _dense.AsSpan(actual * _classCount, _classCount))
+            {
+                sum += value;
+            }
+        }
+        else
+        {
+            foreach (KeyValuePair<int, long> entry in _sparse!)
+            {
+                if (entry.Key / _classCount == actual)
+                {
+                    sum += entry.Value;
+                }
+            }
+        }
+
+        return sum;
+    }
+
+    /// <summary>Number of predictions of class <paramref name="predicted"/>.</summary>
+    public long ColumnTotal(int predicted)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)predicted, (uint)_classCount, nameof(predicted));
+        long sum = 0;
+        if (_dense is not null)
+        {
+            for (int cell = predicted; cell < _dense.Length; cell += _classCount)
+            {
+                sum += _dense[cell];
+            }
+        }
+        else
+        {
+            foreach (KeyValuePair<int, long> entry in _sparse!)
+            {
+                if (entry.Key % _classCount == predicted)
+                {
+                    sum += entry.Value;
+                }
+            }
+        }
+
+        return sum;
+    }
+
+    /// <summary>True when both matrices have the same K and identical cells (representation-independent).</summary>
+    public bool ContentEquals(ConfusionCounts? other)
+    {
+        if (other is null || other._classCount != _classCount || other._total != _total)
+        {
+            return false;
+        }
+
+        if (_dense is not null)
+        {
+            return _dense.AsSpan().SequenceEqual(other._dense);
+        }
+
+        if (_sparse!.Count != other._sparse!.Count)
+        {
+            return false;
+        }
+
+        foreach (KeyValuePair<int, long> entry in _sparse)
+        {
+            if (!other._sparse.TryGetValue(entry.Key, out long value) || value != entry.Value)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    internal long[]? DenseCells => _dense;
+
+    internal Dictionary<int, long>? SparseCells => _sparse;
+
+    internal long GetCell(int cell)
+    {
+        if (_dense is not null)
+        {
+            return _dense[cell];
+        }
+
+        return _sparse!.TryGetValue(cell, out long value) ? value : 0;
+    }
+
+    /// <summary>Adds a non-negative count to a cell already known to be in range.</summary>
+    internal void AddToCell(int cell, long count)
+    {
+        if (count == 0)
+        {
+            return;
+        }
+
+        if (_dense is not null)
+        {
+            _dense[cell] += count;
+        }
+        else
+        {
+            CollectionsMarshal.GetValueRefOrAddDefault(_sparse!, cell, out _) += count;
+        }
+
+        _total += count;
+    }
+
+    /// <summary>Row totals (support), column totals (predicted counts) and diagonal in one O(non-zero) pass.</summary>
+    internal void AccumulateMarginals(Span<long> rowTotals, Span<long> columnTotals, Span<long> diagonal)
+    {
+        int k = _classCount;
+        if (_dense is not null)
+        {
+            for (int actual = 0; actual < k; actual++)
+            {
+                ReadOnlySpan<long> row = _dense.AsSpan(actual * k, k);
+                long rowSum = 0;
+                for (int predicted = 0; predicted < k; predicted++)
+                {
+                    rowSum += row[predicted];
+                    columnTotals[predicted] += row[predicted];
+                }
+
+                rowTotals[actual] += rowSum;
+                diagonal[actual] += row[actual];
+            }
+
+            return;
+        }
+
+        foreach (KeyValuePair<int, long> entry in _sparse!)
+        {
+            int actual = entry.Key / k;
+            int predicted = entry.Key - (actual * k);
+            rowTotals[actual] += entry.Value;
+            columnTotals[predicted] += entry.Value;
+            if (actual == predicted)
+            {
+                diagonal[actual] += entry.Value;
+            }
+        }
+    }
+
+    /// <summary>Non-zero cells as interleaved (cell, count) pairs: the compact persistence encoding.</summary>
+    internal long[] ToInterleavedCells()
+    {
+        var cells = new List<int>();
+        var counts = new List<long>();
+        CopyNonZeroCells(cells, counts);
+        long[] result = new long[cells.Count * 2];
+        for (int i = 0; i < cells.Count; i++)
+        {
+            result[2 * i] = cells[i];
+            result[(2 * i) + 1] = counts[i];
+        }
+
+        return result;
+    }
+
+    internal static ConfusionCounts FromInterleavedCells(int classCount, long[] interleaved)
+    {
+        ArgumentNullException.ThrowIfNull(interleaved);
+        if (interleaved.Length % 2 != 0)
+        {
+            throw new ArgumentException("Interleaved cell array must have even length (cell, count pairs).", nameof(interleaved));
+        }
+
+        var result = new ConfusionCounts(classCount);
+        long cellCount = (long)classCount * classCount;
+        for (int i = 0; i < interleaved.Length; i += 2)
+        {
+            long cell = interleaved[i];
+            long count = interleaved[i + 1];
+            if (cell < 0 || cell >= cellCount || count < 0)
+            {
+                throw new ArgumentException($"Invalid cell/count pair ({cell}, {count}).", nameof(interleaved));
+            }
+
+            result.AddToCell((int)cell, count);
+        }
+
+        return result;
+    }
+
+    private int CellIndex(int actual, int predicted)
+    {
+        if ((uint)actual >= (uint)_classCount)
+        {
+            throw new ArgumentOutOfRangeException(nameof(actual), actual, $"Class index must be in [0, {_classCount}).");
+        }
+
+        if ((uint)predicted >= (uint)_classCount)
+        {
+            throw new ArgumentOutOfRangeException(nameof(predicted), predicted, $"Class index must be in [0, {_classCount}).");
+        }
+
+        return (actual * _classCount) + predicted;
+    }
+
+    private void RequireSameShape(ConfusionCounts other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        if (other._classCount != _classCount)
+        {
+            throw new ArgumentException($"Class count mismatch: {other._classCount} vs {_classCount}.", nameof(other));
+        }
+    }
+
+    private InvalidOperationException NegativeCell(int cell) =>
+        new($"Subtract would make cell [{cell / _classCount}, {cell % _classCount}] negative.");
+}

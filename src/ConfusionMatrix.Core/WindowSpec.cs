@@ -1,0 +1,66 @@
+using System.Globalization;
+
+namespace ConfusionMatrix.Core;
+
+/// <summary>
+/// Parses the textual window names used by the API ("all", "5m", "24h"). Only whole minutes up to an hour and
+/// whole hours up to a day are accepted, because those are exactly the windows the bucket rings can answer.
+/// </summary>
+public static class WindowSpec
+{
+    public const string AllowedForms = "'all', '<1-60>m' (minutes) or '<1-24>h' (hours), e.g. 5m, 15m, 1h, 6h, 24h";
+
+    /// <summary>"all" yields a null window (all time); otherwise a positive window.</summary>
+    public static bool TryParse(string? text, out TimeSpan? window, out string? error)
+    {
+        window = null;
+        error = null;
+        string trimmed = text?.Trim() ?? string.Empty;
+        if (trimmed.Equals("all", StringComparison.OrdinalIgnoreCase))
+        {
+            return true;
+        }
+
+        if (trimmed.Length >= 2)
+        {
+            char unit = char.ToLowerInvariant(trimmed[^1]);
+            ReadOnlySpan<char> digits = trimmed.AsSpan(0, trimmed.Length - 1);
+            bool allDigits = true;
+            foreach (char ch in digits)
+            {
+                allDigits &= ch is >= '0' and <= '9';
+            }
+
+            if (allDigits && int.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out int amount))
+            {
+                if (unit == 'm' && amount is >= 1 and <= 60)
+                {
+                    window = TimeSpan.FromMinutes(amount);
+                    return true;
+                }
+
+                if (unit == 'h' && amount is >= 1 and <= 24)
+                {
+                    window = TimeSpan.FromHours(amount);
+                    return true;
+                }
+            }
+        }
+
+        error = $"Invalid window '{text}'. Allowed: {AllowedForms}.";
+        return false;
+    }
+
+    /// <summary>Canonical text for a window (null = "all"); whole hours print as hours.</summary>
+    public static string Format(TimeSpan? window)
+    {
+        if (window is not { } value)
+        {
+            return "all";
+        }
+
+        return value.Ticks % TimeSpan.TicksPerHour == 0
+            ? string.Create(CultureInfo.InvariantCulture, $"{(long)value.TotalHours}h")
+            : string.Create(CultureInfo.InvariantCulture, $"{(long)value.TotalMinutes}m");
+    }
+}
