@@ -117,11 +117,11 @@ imagePullSecrets (global + image).
 {{- $secrets := list -}}
 {{- if .Values.global -}}
 {{- range .Values.global.imagePullSecrets -}}
-{{- $secrets = append $secrets (ternary .name . (kindIs "map" .)) -}}
+{{- if kindIs "map" . -}}{{- $secrets = append $secrets .name -}}{{- else -}}{{- $secrets = append $secrets . -}}{{- end -}}
 {{- end -}}
 {{- end -}}
 {{- range .Values.image.pullSecrets -}}
-{{- $secrets = append $secrets (ternary .name . (kindIs "map" .)) -}}
+{{- if kindIs "map" . -}}{{- $secrets = append $secrets .name -}}{{- else -}}{{- $secrets = append $secrets . -}}{{- end -}}
 {{- end -}}
 {{- if $secrets }}
 imagePullSecrets:
@@ -229,6 +229,9 @@ Cross-value checks that a JSON schema cannot express.
 {{- define "cm.validateValues" -}}
 {{- if le (int .Values.terminationGracePeriodSeconds) (int .Values.host.shutdownTimeoutSeconds) -}}
 {{- fail (printf "terminationGracePeriodSeconds (%d) must be greater than host.shutdownTimeoutSeconds (%d): Kubernetes kills the silo (SIGKILL) when the grace period ends, before Orleans finishes its graceful shutdown" (int .Values.terminationGracePeriodSeconds) (int .Values.host.shutdownTimeoutSeconds)) -}}
+{{- end -}}
+{{- if and (include "cm.storage.needsConnectionString" .) (not .Values.storage.existingSecret) (include "cm.streams.needsConnectionString" .) (not .Values.streams.existingSecret) (eq .Values.storage.existingSecretKey .Values.streams.existingSecretKey) -}}
+{{- fail "storage.existingSecretKey and streams.existingSecretKey must differ: both connection strings go into the Secret created by the chart" -}}
 {{- end -}}
 {{- if and (eq .Values.clustering.provider "Localhost") (gt (int .Values.replicaCount) 1) -}}
 {{- fail "clustering.provider Localhost forms a single-silo cluster per pod: use replicaCount 1, or AzureTable/Kubernetes clustering" -}}

@@ -23,6 +23,11 @@ public sealed class PredictionIntake(
     internal const int MaxListedRejections = 1000;
 
     private readonly int _maxBatchSize = options.Value.Api.MaxBatchSize;
+    private readonly ModelDefinitionCache _definitions = definitions;
+    private readonly PredictionPublisher _publisher = publisher;
+    private readonly ConfusionMatrixInstruments _instruments = instruments;
+    private readonly TimeProvider _clock = clock;
+    private readonly ILogger _logger = logger;
 
     public sealed class Session(PredictionIntake owner)
     {
@@ -103,7 +108,7 @@ public sealed class PredictionIntake(
                 return;
             }
 
-            var timestamp = owner.clock.GetUtcNow();
+            var timestamp = owner._clock.GetUtcNow();
             if (e.TryGetProperty("timestamp", out var ts) && ts.ValueKind != JsonValueKind.Null)
             {
                 if (ts.ValueKind != JsonValueKind.String
@@ -113,7 +118,7 @@ public sealed class PredictionIntake(
                     return;
                 }
 
-                var now = owner.clock.GetUtcNow();
+                var now = owner._clock.GetUtcNow();
                 if (timestamp < PredictionLimits.MinTimestamp || timestamp > now + PredictionLimits.MaxFutureSkew)
                 {
                     Reject(id, RejectionReasons.BadTimestamp, $"'timestamp' {timestamp:O} is before {PredictionLimits.MinTimestamp:yyyy-MM-dd} or more than {PredictionLimits.MaxFutureSkew.TotalMinutes} minutes in the future", model);
@@ -121,10 +126,11 @@ public sealed class PredictionIntake(
                 }
             }
 
-            var definition = await owner.definitions.GetAsync(model!);
+            var definition = await owner._definitions.GetAsync(model!);
             if (definition is null)
             {
-                Reject(id, RejectionReasons.UnknownModel, $"model '{model}' is not registered; POST /api/v1/models first", model);
+                // The model label stays 'unknown': an unregistered name is caller input and must not mint metric series.
+                Reject(id, RejectionReasons.UnknownModel, $"model '{model}' is not registered; POST /api/v1/models first", null);
                 return;
             }
 
@@ -179,7 +185,7 @@ public sealed class PredictionIntake(
         private async Task FlushAsync(PredictionBatchBuilder builder)
         {
             var count = builder.Count;
-            await owner.publisher.PublishAsync(builder);
+            await owner._publisher.PublishAsync(builder);
             builder.Clear();
             _accepted += count;
         }
@@ -187,13 +193,13 @@ public sealed class PredictionIntake(
         private void Reject(string? id, string reason, string detail, string? model)
         {
             _rejectedCount++;
-            owner.instruments.Rejected(reason, 1, model);
+            owner._instruments.Rejected(reason, 1, model);
             if (_rejections.Count < MaxListedRejections)
             {
                 _rejections.Add(new PredictionRejection(Index, id, reason, detail));
             }
 
-            Log.PredictionRejected(owner.logger, Index, id ?? "-", reason, detail);
+            Log.PredictionRejected(owner._logger, Index, id ?? "-", reason, detail);
         }
 
         private static string? Text(JsonElement e, string name)

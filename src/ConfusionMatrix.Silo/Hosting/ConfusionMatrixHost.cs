@@ -4,6 +4,7 @@ using ConfusionMatrix.Silo.Api;
 using ConfusionMatrix.Silo.Configuration;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
 using Orleans.Configuration;
 using Orleans.Dashboard;
 
@@ -51,7 +52,9 @@ public static class ConfusionMatrixHost
         builder.Services.AddConfusionMatrixApi();
         builder.Services.AddProblemDetails();
         builder.Services.AddHealthChecks().AddCheck<ClusterHealthCheck>("orleans");
-        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
+        builder.Services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService("confusionmatrix-actors"))
+            .WithMetrics(metrics => metrics
             .AddMeter(ConfusionMatrixInstruments.MeterName)
             .AddMeter("Microsoft.Orleans")
             .AddPrometheusExporter());
