@@ -92,7 +92,7 @@ public sealed class VersionRouterGrain(
 
     private void Reject(PredictionBatch batch, string reason, int count)
     {
-        instruments.Rejected(reason, count, _model);
+        instruments.Rejected(reason, count, reason == RejectionReasons.UnknownModel ? null : _model);
         Log.PredictionsRejected(logger, batch.BatchId, _model, _version, reason, count);
     }
 
