@@ -5,11 +5,11 @@ namespace ConfusionMatrix.Grains;
 
 public static class GrainServiceCollectionExtensions
 {
-    /// <summary>Services the grains depend on: the instruments and the clock (tests replace the clock with a fake one).</summary>
+    /// <summary>Services the grains depend on: the instruments and the application clock (tests register one over a fake time provider first).</summary>
     public static IServiceCollection AddConfusionMatrixGrainServices(this IServiceCollection services)
     {
         services.AddMetrics();
-        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<ApplicationClock>();
         services.TryAddSingleton<ConfusionMatrixInstruments>();
         return services;
     }

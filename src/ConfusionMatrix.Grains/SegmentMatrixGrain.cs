@@ -35,7 +35,7 @@ public sealed class SegmentMatrixState
 public sealed class SegmentMatrixGrain(
     [PersistentState("matrix", StorageNames.Matrices)] IPersistentState<SegmentMatrixState> state,
     ConfusionMatrixInstruments instruments,
-    TimeProvider clock,
+    ApplicationClock clock,
     ILogger<SegmentMatrixGrain> logger) : Grain, ISegmentMatrixGrain
 {
     private RollingConfusionWindows? _windows;

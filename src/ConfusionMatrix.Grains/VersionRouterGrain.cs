@@ -15,7 +15,7 @@ namespace ConfusionMatrix.Grains;
 [ImplicitStreamSubscription(PredictionLog.StreamNamespace)]
 public sealed class VersionRouterGrain(
     ConfusionMatrixInstruments instruments,
-    TimeProvider clock,
+    ApplicationClock clock,
     ILogger<VersionRouterGrain> logger) : Grain, IVersionRouterGrain
 {
     /// <summary>How long a cached registry entry is trusted before a batch re-reads it.</summary>

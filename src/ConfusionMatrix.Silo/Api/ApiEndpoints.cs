@@ -35,7 +35,7 @@ public static class ApiEndpoints
         return app;
     }
 
-    private static async Task<IResult> RegisterModelAsync(RegisterModelRequest? request, IGrainFactory grains, ModelDefinitionCache cache, TimeProvider clock)
+    private static async Task<IResult> RegisterModelAsync(RegisterModelRequest? request, IGrainFactory grains, ModelDefinitionCache cache, ConfusionMatrix.Grains.ApplicationClock clock)
     {
         if (request is null)
         {

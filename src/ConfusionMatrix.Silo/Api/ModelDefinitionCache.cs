@@ -7,7 +7,7 @@ namespace ConfusionMatrix.Silo.Api;
 /// Short-lived cache of registry entries for request validation, so that a burst of prediction requests does not
 /// turn into a burst of registry calls. Registration through this host invalidates the entry at once.
 /// </summary>
-public sealed class ModelDefinitionCache(IGrainFactory grains, TimeProvider clock)
+public sealed class ModelDefinitionCache(IGrainFactory grains, ConfusionMatrix.Grains.ApplicationClock clock)
 {
     internal static readonly TimeSpan TimeToLive = TimeSpan.FromSeconds(2);
 

@@ -15,7 +15,7 @@ public sealed class PredictionIntake(
     ModelDefinitionCache definitions,
     PredictionPublisher publisher,
     ConfusionMatrixInstruments instruments,
-    TimeProvider clock,
+    ApplicationClock clock,
     IOptions<ConfusionMatrixOptions> options,
     ILogger<PredictionIntake> logger)
 {

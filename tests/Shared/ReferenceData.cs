@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace ConfusionMatrix.Core.Tests;
+namespace ConfusionMatrix.Tests.Shared;
 
 /// <summary>Loads the shared scikit-learn/scipy oracle at run time (it lives outside the repo and is never copied in).</summary>
 internal static class ReferenceData

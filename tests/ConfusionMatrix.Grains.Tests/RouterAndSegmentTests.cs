@@ -1,0 +1,105 @@
+using ConfusionMatrix.Abstractions;
+using static ConfusionMatrix.Grains.Tests.ClusterTestHelpers;
+
+namespace ConfusionMatrix.Grains.Tests;
+
+/// <summary>Direct grain calls: the path an inference service uses, plus windows, baselines and the registry.</summary>
+[Collection(ClusterCollection.Name)]
+public sealed class RouterAndSegmentTests(ClusterFixture fixture)
+{
+    [Fact]
+    public async Task Ingest_RejectsBadPredictionsAndCountsEveryGoodOne()
+    {
+        var model = UniqueModel("ingest");
+        await RegisterAsync(fixture.Client, model, ["legit", "fraud"], "region");
+        var now = ClusterFixture.Time.GetUtcNow();
+        var b = new PredictionBatchBuilder(model, "v2");
+        b.Add("fraud", "fraud", now, [new("region", "EU")]);
+        b.Add("fraud", "legit", now, [new("region", "EU")]);
+        b.Add("cat", "legit", now);                                    // unknown class
+        b.Add("legit", "legit", now.AddHours(1));                      // too far in the future
+        b.Add("legit", "legit", new DateTimeOffset(1970, 1, 1, 0, 0, 0, TimeSpan.Zero)); // unset timestamp
+        b.Add("legit", "fraud", now, [new("region", " ")]);            // blank segment value
+        b.Add("legit", "legit", now, [new("tier", "gold")]);           // unregistered dimension: counted, dimension ignored
+
+        var result = await fixture.Client.GetGrain<IVersionRouterGrain>(PredictionLog.VersionKey(model, "v2")).IngestAsync(b.Build("test", 1));
+
+        Assert.Equal(3, result.Accepted);
+        Assert.Equal(1, result.RejectedByReason[RejectionReasons.UnknownClass]);
+        Assert.Equal(2, result.RejectedByReason[RejectionReasons.BadTimestamp]);
+        Assert.Equal(1, result.RejectedByReason[RejectionReasons.EmptySegmentValue]);
+        var all = await fixture.Client.GetGrain<ISegmentMatrixGrain>(Segments.MatrixKey(model, "v2", Segments.All)).GetMatrixAsync(null);
+        Assert.Equal([[1L, 0L], [1L, 1L]], all.Matrix.ToRows());
+        var eu = await fixture.Client.GetGrain<ISegmentMatrixGrain>(Segments.MatrixKey(model, "v2", "region=EU")).GetMatrixAsync(null);
+        Assert.Equal([[0L, 0L], [1L, 1L]], eu.Matrix.ToRows());
+        var tier = await fixture.Client.GetGrain<ISegmentMatrixGrain>(Segments.MatrixKey(model, "v2", "tier=gold")).GetMatrixAsync(null);
+        Assert.Equal(0, tier.Matrix.Total);
+    }
+
+    [Fact]
+    public async Task Ingest_ForUnregisteredModel_RejectsEverything()
+    {
+        var model = UniqueModel("unregistered");
+        var b = new PredictionBatchBuilder(model, "v1");
+        b.Add("a", "b", ClusterFixture.Time.GetUtcNow());
+        var result = await fixture.Client.GetGrain<IVersionRouterGrain>(PredictionLog.VersionKey(model, "v1")).IngestAsync(b.Build("test", 1));
+        Assert.Equal(0, result.Accepted);
+        Assert.Equal(1, result.RejectedByReason[RejectionReasons.UnknownModel]);
+    }
+
+    [Fact]
+    public async Task Windows_FollowTheApplicationClock()
+    {
+        var model = UniqueModel("windows");
+        await RegisterAsync(fixture.Client, model, ["a", "b"]);
+        var segment = fixture.Client.GetGrain<ISegmentMatrixGrain>(Segments.MatrixKey(model, "v1", Segments.All));
+        var router = fixture.Client.GetGrain<IVersionRouterGrain>(PredictionLog.VersionKey(model, "v1"));
+        var now = ClusterFixture.Time.GetUtcNow();
+        var old = new PredictionBatchBuilder(model, "v1");
+        for (var i = 0; i < 10; i++)
+        {
+            old.Add("a", "a", now.AddMinutes(-30));
+        }
+
+        var fresh = new PredictionBatchBuilder(model, "v1");
+        for (var i = 0; i < 4; i++)
+        {
+            fresh.Add("b", "a", now.AddSeconds(-10));
+        }
+
+        await router.IngestAsync(old.Build("test", 1));
+        await router.IngestAsync(fresh.Build("test", 2));
+
+        Assert.Equal(4, (await segment.GetMatrixAsync(TimeSpan.FromMinutes(5))).Matrix.Total);
+        Assert.Equal(14, (await segment.GetMatrixAsync(TimeSpan.FromHours(1))).Matrix.Total);
+        Assert.Equal(14, (await segment.GetMatrixAsync(null)).Matrix.Total);
+    }
+
+    [Fact]
+    public async Task HoldoutBaseline_ReplacesRollingBaseline_AndCanBeCleared()
+    {
+        var model = UniqueModel("baseline");
+        await RegisterAsync(fixture.Client, model, ["a", "b"]);
+        var segment = fixture.Client.GetGrain<ISegmentMatrixGrain>(Segments.MatrixKey(model, "v1", Segments.All));
+        Assert.Equal(BaselineKind.None, (await segment.GetBaselineAsync()).Kind);
+
+        await segment.SetBaselineAsync(new SparseMatrix(2, [0, 3], [90, 10]));
+        var holdout = await segment.GetBaselineAsync();
+        Assert.Equal(BaselineKind.Holdout, holdout.Kind);
+        Assert.Equal([[90L, 0L], [0L, 10L]], holdout.Matrix!.ToRows());
+
+        await segment.ClearBaselineAsync();
+        Assert.Equal(BaselineKind.None, (await segment.GetBaselineAsync()).Kind);
+    }
+
+    [Fact]
+    public async Task Registry_RefusesToChangeClasses_ButAcceptsNewDimensions()
+    {
+        var model = UniqueModel("registry");
+        await RegisterAsync(fixture.Client, model, ["a", "b"], "region");
+        var updated = await RegisterAsync(fixture.Client, model, ["a", "b"], "region", "channel");
+        Assert.Equal(["region", "channel"], updated.SegmentDimensions.ToArray());
+        await Assert.ThrowsAsync<InvalidOperationException>(() => RegisterAsync(fixture.Client, model, ["a", "b", "c"]));
+        await Assert.ThrowsAsync<ArgumentException>(() => RegisterAsync(fixture.Client, model, ["a", "a"]));
+    }
+}
