@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: restore, build once, every test project, then the Helm chart checks.
+# Prints one closing line "N passed, N failed" and exits non-zero if anything failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+configuration="${CONFIGURATION:-Release}"
+log_dir="$(mktemp -d)"
+trap 'rm -rf "$log_dir"' EXIT
+
+start=$(date +%s)
+if ! dotnet build ConfusionMatrix.Actors.sln -c "$configuration" -nologo -clp:ErrorsOnly; then
+  echo "build failed"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+build_done=$(date +%s)
+
+passed=0
+failed=0
+for project in tests/*/*.csproj; do
+  name=$(basename "$project" .csproj)
+  t0=$(date +%s)
+  dotnet test "$project" -c "$configuration" --no-build -nologo --logger "console;verbosity=minimal" 2>&1 | tee "$log_dir/$name.log"
+  t1=$(date +%s)
+  # vstest's summary: "Passed!  - Failed:     0, Passed:   192, Skipped:     0, Total:   192"
+  summary=$(grep -E "^(Passed|Failed)! +- Failed: " "$log_dir/$name.log" | tail -n 1)
+  if [[ -z "$summary" ]]; then
+    echo "$name: no test summary (crash?)"
+    failed=$((failed + 1))
+    continue
+  fi
+  p=$(sed -E 's/.*Passed: +([0-9]+).*/\1/' <<<"$summary")
+  f=$(sed -E 's/.*Failed: +([0-9]+),.*/\1/' <<<"$summary")
+  passed=$((passed + p))
+  failed=$((failed + f))
+  echo "timing: $name $((t1 - t0)) s"
+done
+
+helm_t0=$(date +%s)
+if bash scripts/helm-check.sh > "$log_dir/helm.log" 2>&1; then
+  hp=$(grep -Eo '[0-9]+ passed' "$log_dir/helm.log" | tail -n 1 | grep -Eo '[0-9]+')
+  passed=$((passed + ${hp:-0}))
+  tail -n 1 "$log_dir/helm.log"
+else
+  cat "$log_dir/helm.log"
+  failed=$((failed + 1))
+fi
+echo "timing: build $((build_done - start)) s, helm $(( $(date +%s) - helm_t0 )) s, total $(( $(date +%s) - start )) s"
+echo "${passed} passed, ${failed} failed"
+[[ "$failed" -eq 0 ]]
