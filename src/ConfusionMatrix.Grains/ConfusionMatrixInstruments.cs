@@ -15,6 +15,10 @@ public sealed class ConfusionMatrixInstruments
     private readonly Counter<long> _ignoredDimensions;
     private readonly Counter<long> _segmentBatches;
     private readonly Histogram<double> _routeDuration;
+    private readonly Counter<long> _rolloutTransitions;
+    private readonly Counter<long> _driftVerdicts;
+    private readonly Counter<long> _fairnessAlerts;
+    private readonly Counter<long> _webhooks;
 
     public ConfusionMatrixInstruments(IMeterFactory meterFactory)
     {
@@ -23,6 +27,10 @@ public sealed class ConfusionMatrixInstruments
         _rejected = Meter.CreateCounter<long>("confusionmatrix.predictions.rejected", "{prediction}", "Predictions refused, by reason.");
         _ignoredDimensions = Meter.CreateCounter<long>("confusionmatrix.segments.ignored", "{value}", "Segment values of dimensions the model did not register; the prediction still counts.");
         _segmentBatches = Meter.CreateCounter<long>("confusionmatrix.segment.batches", "{batch}", "Segment sub-batches applied to segment matrices.");
+        _rolloutTransitions = Meter.CreateCounter<long>("confusionmatrix.rollout.transitions", "{transition}", "Rollout state changes, by action and resulting phase.");
+        _driftVerdicts = Meter.CreateCounter<long>("confusionmatrix.drift.verdicts", "{verdict}", "Drift evaluations of a (version, segment), by decision.");
+        _fairnessAlerts = Meter.CreateCounter<long>("confusionmatrix.fairness.alerts", "{alert}", "Evaluations that found an error-rate gap across the segments of a dimension.");
+        _webhooks = Meter.CreateCounter<long>("confusionmatrix.webhooks", "{delivery}", "Webhook deliveries, by outcome.");
         _routeDuration = Meter.CreateHistogram<double>("confusionmatrix.route.duration", "s", "Time to split one batch and apply it to every segment.");
     }
 
@@ -36,6 +44,17 @@ public sealed class ConfusionMatrixInstruments
     public void IgnoredDimension(string model, long count) => _ignoredDimensions.Add(count, new KeyValuePair<string, object?>("model", model));
 
     public void SegmentBatchApplied() => _segmentBatches.Add(1);
+
+    public void RolloutTransition(string model, string action, string phase) =>
+        _rolloutTransitions.Add(1, new KeyValuePair<string, object?>("model", model), new KeyValuePair<string, object?>("action", action), new KeyValuePair<string, object?>("to", phase));
+
+    public void DriftVerdict(string model, string decision) =>
+        _driftVerdicts.Add(1, new KeyValuePair<string, object?>("model", model), new KeyValuePair<string, object?>("decision", decision));
+
+    public void FairnessAlert(string model, string dimension) =>
+        _fairnessAlerts.Add(1, new KeyValuePair<string, object?>("model", model), new KeyValuePair<string, object?>("dimension", dimension));
+
+    public void Webhook(string outcome) => _webhooks.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
 
     public void Routed(TimeSpan elapsed) => _routeDuration.Record(elapsed.TotalSeconds);
 }

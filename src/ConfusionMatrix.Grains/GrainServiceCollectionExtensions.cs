@@ -11,6 +11,10 @@ public static class GrainServiceCollectionExtensions
         services.AddMetrics();
         services.TryAddSingleton<ApplicationClock>();
         services.TryAddSingleton<ConfusionMatrixInstruments>();
+        services.TryAddSingleton<WebhookSender>();
+        services.TryAddSingleton<IWebhookSender>(sp => sp.GetRequiredService<WebhookSender>());
+        services.AddHostedService(sp => sp.GetRequiredService<WebhookSender>());
+        services.TryAddSingleton<IRolloutNotifier, RolloutNotifier>();
         return services;
     }
 }

@@ -25,4 +25,22 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 1007, Level = LogLevel.Information, Message = "Segment catalog of {Model}/{Version} is full ({Limit} segments); new segments are counted but not listed")]
     public static partial void CatalogFull(ILogger logger, string model, string version, int limit);
+
+    [LoggerMessage(EventId = 1101, Level = LogLevel.Warning, Message = "Audit: rollout of {Model}: {Action} ({From} -> {To}) by {Actor}: {Reason}")]
+    public static partial void RolloutTransition(ILogger logger, string model, string action, string from, string to, string actor, string reason);
+
+    [LoggerMessage(EventId = 1102, Level = LogLevel.Warning, Message = "Drift verdict for {Model}/{Version}/{Segment}: {Decision}: {Reason}")]
+    public static partial void DriftAlarm(ILogger logger, string model, string version, string segment, string decision, string reason);
+
+    [LoggerMessage(EventId = 1103, Level = LogLevel.Warning, Message = "Fairness alert for {Model}/{Version} on {Dimension}: {Reason}")]
+    public static partial void FairnessAlert(ILogger logger, string model, string version, string dimension, string reason);
+
+    [LoggerMessage(EventId = 1104, Level = LogLevel.Information, Message = "Drift watcher of {Model} starts a new epoch: {Reason}")]
+    public static partial void EpochStarted(ILogger logger, string model, string reason);
+
+    [LoggerMessage(EventId = 1105, Level = LogLevel.Warning, Message = "Webhook {Url} failed on attempt {Attempt}: {Problem}")]
+    public static partial void WebhookFailed(ILogger logger, string url, int attempt, string problem);
+
+    [LoggerMessage(EventId = 1106, Level = LogLevel.Error, Message = "Webhook {Url} gave up after {Attempts} attempts for {Model} transition {Sequence}")]
+    public static partial void WebhookGaveUp(ILogger logger, string url, int attempts, string model, long sequence);
 }
