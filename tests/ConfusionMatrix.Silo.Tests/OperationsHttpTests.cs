@@ -1,0 +1,44 @@
+using System.Net;
+
+namespace ConfusionMatrix.Silo.Tests;
+
+/// <summary>What operators look at: health, the dashboard and Prometheus metrics.</summary>
+[Collection(SiloCollection.Name)]
+public sealed class OperationsHttpTests(SiloProcessFixture fixture)
+{
+    private readonly SiloApi _api = fixture.Api;
+
+    [Fact]
+    public async Task Health_is_200()
+    {
+        var response = await _api.GetAsync("health");
+        Assert.True(response.Status == HttpStatusCode.OK, response.ToString());
+        Assert.Equal("Healthy", response.Body);
+    }
+
+    [Fact]
+    public async Task Dashboard_serves_html()
+    {
+        var response = await _api.GetAsync("dashboard/");
+        Assert.True(response.Status == HttpStatusCode.OK, response.ToString());
+        Assert.Equal("text/html", response.ContentType);
+        Assert.Contains("<html", response.Body, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task Metrics_expose_orleans_series_and_accepted_predictions()
+    {
+        const string model = "ops-metrics";
+        await _api.RegisterModelAsync(model, ["a", "b"], null, []);
+        var response = await _api.PostPredictionsAsync([new Prediction("m1", model, "v1", "a", "a"), new Prediction("m2", model, "v1", "b", "a")]);
+        Assert.True(response.Status == HttpStatusCode.Accepted, response.ToString());
+        await _api.WaitForTotalAsync(model, "v1", "all", 2);
+
+        var text = await SiloApi.EventuallyAsync(
+            async () => (await _api.GetAsync("metrics")).Body,
+            t => Prometheus.Value(t, "confusionmatrix_predictions_accepted_total", ("model", model)) == 2,
+            "confusionmatrix_predictions_accepted_total for the posted predictions");
+        Assert.Contains("\norleans_", text, StringComparison.Ordinal);
+        Assert.Contains("# TYPE confusionmatrix_predictions_accepted_total counter", text, StringComparison.Ordinal);
+    }
+}

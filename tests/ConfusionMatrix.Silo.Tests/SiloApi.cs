@@ -1,0 +1,261 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+
+namespace ConfusionMatrix.Silo.Tests;
+
+/// <summary>One prediction as the API receives it.</summary>
+public sealed record Prediction(
+    string PredictionId,
+    string Model,
+    string Version,
+    string Predicted,
+    string Actual,
+    double? Score = null,
+    string? Timestamp = null,
+    IReadOnlyDictionary<string, string>? Segments = null);
+
+/// <summary>A response: status, raw body and, when the body is JSON, its root element.</summary>
+public sealed record ApiResponse(HttpStatusCode Status, string? ContentType, string Body)
+{
+    public JsonElement Json
+    {
+        get
+        {
+            using var doc = JsonDocument.Parse(Body);
+            return doc.RootElement.Clone();
+        }
+    }
+
+    public override string ToString() => $"{(int)Status} {ContentType}: {(Body.Length > 2000 ? Body[..2000] + "…" : Body)}";
+}
+
+/// <summary>Thin client for the silo's HTTP API. Every answer is checked never to be a 5xx.</summary>
+public sealed class SiloApi : IDisposable
+{
+    public const string NdjsonContentType = "application/x-ndjson";
+
+    private readonly Func<string> _diagnostics;
+
+    public SiloApi(Uri baseAddress, Func<string> diagnostics)
+    {
+        Http = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(60) };
+        _diagnostics = diagnostics;
+    }
+
+    public HttpClient Http { get; }
+
+    public string Diagnostics => _diagnostics();
+
+    public static string Path(params string[] segments) => string.Join('/', segments.Select(Uri.EscapeDataString));
+
+    public static string MatrixPath(string model, string version, string segment, string? window = null) =>
+        $"api/v1/models/{Path(model)}/versions/{Path(version)}/segments/{Path(segment)}/matrix" + (window is null ? "" : $"?window={Uri.EscapeDataString(window)}");
+
+    public static string BaselinePath(string model, string version, string segment) =>
+        $"api/v1/models/{Path(model)}/versions/{Path(version)}/segments/{Path(segment)}/baseline";
+
+    public async Task<ApiResponse> SendAsync(HttpRequestMessage request)
+    {
+        using var response = await Http.SendAsync(request);
+        var body = await response.Content.ReadAsStringAsync();
+        var result = new ApiResponse(response.StatusCode, response.Content.Headers.ContentType?.MediaType, body);
+        Assert.True(
+            (int)response.StatusCode < 500,
+            $"{request.Method} {request.RequestUri} answered {result}\n{Diagnostics}");
+        return result;
+    }
+
+    public Task<ApiResponse> GetAsync(string path) => SendAsync(new HttpRequestMessage(HttpMethod.Get, path));
+
+    public Task<ApiResponse> DeleteAsync(string path) => SendAsync(new HttpRequestMessage(HttpMethod.Delete, path));
+
+    public Task<ApiResponse> SendRawAsync(HttpMethod method, string path, string body, string contentType = "application/json") =>
+        SendAsync(new HttpRequestMessage(method, path) { Content = new StringContent(body, Encoding.UTF8, contentType) });
+
+    public Task<ApiResponse> PostJsonAsync(string path, object value) =>
+        SendRawAsync(HttpMethod.Post, path, JsonSerializer.Serialize(value, JsonSerializerOptions.Web));
+
+    public Task<ApiResponse> PutJsonAsync(string path, object value) =>
+        SendRawAsync(HttpMethod.Put, path, JsonSerializer.Serialize(value, JsonSerializerOptions.Web));
+
+    public async Task<JsonElement> RegisterModelAsync(string model, IReadOnlyList<string> classes, string? positiveClass, IReadOnlyList<string> segmentDimensions)
+    {
+        var response = await PostJsonAsync("api/v1/models", new { model, classes, positiveClass, segmentDimensions });
+        Assert.True(response.Status == HttpStatusCode.OK, $"registering {model}: {response}");
+        return response.Json;
+    }
+
+    /// <summary>Posts predictions as a JSON array.</summary>
+    public Task<ApiResponse> PostPredictionsAsync(IEnumerable<Prediction> predictions)
+    {
+        var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartArray();
+            foreach (var p in predictions)
+            {
+                Write(writer, p);
+            }
+
+            writer.WriteEndArray();
+        }
+
+        return SendBytesAsync(buffer.ToArray(), "application/json");
+    }
+
+    /// <summary>Posts predictions as NDJSON, one object per line.</summary>
+    public Task<ApiResponse> PostPredictionsNdjsonAsync(IEnumerable<Prediction> predictions) =>
+        PostNdjsonLinesAsync(predictions.Select(ToJson));
+
+    public Task<ApiResponse> PostNdjsonLinesAsync(IEnumerable<string> lines) =>
+        SendBytesAsync(Encoding.UTF8.GetBytes(string.Join('\n', lines) + "\n"), NdjsonContentType);
+
+    public Task<ApiResponse> SendBytesAsync(byte[] body, string contentType)
+    {
+        var content = new ByteArrayContent(body);
+        content.Headers.ContentType = new MediaTypeHeaderValue(contentType);
+        var request = new HttpRequestMessage(HttpMethod.Post, "api/v1/predictions") { Content = content };
+
+        // With 100-continue the server can refuse an oversized body before it is sent, instead of resetting the connection under it.
+        request.Headers.ExpectContinue = body.Length > 1024 * 1024;
+        return SendAsync(request);
+    }
+
+    public static string ToJson(Prediction p)
+    {
+        var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            Write(writer, p);
+        }
+
+        return Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    public async Task<JsonElement> GetMatrixAsync(string model, string version, string segment, string? window = null)
+    {
+        var response = await GetAsync(MatrixPath(model, version, segment, window));
+        Assert.True(response.Status == HttpStatusCode.OK, $"matrix {model}/{version}/{segment}: {response}");
+        return response.Json;
+    }
+
+    /// <summary>Polls a matrix until its total reaches <paramref name="expectedTotal"/>; fails if it overshoots or the deadline passes.</summary>
+    public async Task<JsonElement> WaitForTotalAsync(string model, string version, string segment, long expectedTotal, string? window = null, TimeSpan? deadline = null)
+    {
+        var limit = deadline ?? TimeSpan.FromSeconds(30);
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            var matrix = await GetMatrixAsync(model, version, segment, window);
+            var total = matrix.GetProperty("total").GetInt64();
+            Assert.True(total <= expectedTotal, $"{model}/{version}/{segment} counted {total} predictions, more than the {expectedTotal} sent.");
+            if (total == expectedTotal)
+            {
+                return matrix;
+            }
+
+            if (clock.Elapsed > limit)
+            {
+                Assert.Fail($"{model}/{version}/{segment} (window {window ?? "all"}) reached only {total} of {expectedTotal} predictions within {limit.TotalSeconds} s.\n{Diagnostics}");
+            }
+
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>Polls until <paramref name="condition"/> holds for the value read, or fails with the last value seen.</summary>
+    public static async Task<T> EventuallyAsync<T>(Func<Task<T>> read, Func<T, bool> condition, string what, TimeSpan? deadline = null)
+    {
+        var limit = deadline ?? TimeSpan.FromSeconds(30);
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            var value = await read();
+            if (condition(value))
+            {
+                return value;
+            }
+
+            if (clock.Elapsed > limit)
+            {
+                Assert.Fail($"{what} did not happen within {limit.TotalSeconds} s; last value: {value}");
+            }
+
+            await Task.Delay(200);
+        }
+    }
+
+    public void Dispose() => Http.Dispose();
+
+    private static void Write(Utf8JsonWriter w, Prediction p)
+    {
+        w.WriteStartObject();
+        w.WriteString("predictionId", p.PredictionId);
+        w.WriteString("model", p.Model);
+        w.WriteString("version", p.Version);
+        w.WriteString("predicted", p.Predicted);
+        w.WriteString("actual", p.Actual);
+        if (p.Score is { } score)
+        {
+            w.WriteNumber("score", score);
+        }
+
+        if (p.Timestamp is { } ts)
+        {
+            w.WriteString("timestamp", ts);
+        }
+
+        if (p.Segments is { } segments)
+        {
+            w.WriteStartObject("segments");
+            foreach (var (k, v) in segments)
+            {
+                w.WriteString(k, v);
+            }
+
+            w.WriteEndObject();
+        }
+
+        w.WriteEndObject();
+    }
+}
+
+/// <summary>Assertions shared by the test classes.</summary>
+public static class Expect
+{
+    /// <summary>Equal within 1e-9 relative, or 1e-12 absolute near zero.</summary>
+    public static void Close(double expected, double actual, string what)
+    {
+        var tolerance = Math.Max(1e-12, 1e-9 * Math.Abs(expected));
+        Assert.True(Math.Abs(expected - actual) <= tolerance, $"{what}: expected {expected:R}, got {actual:R}");
+    }
+
+    public static long[][] Counts(JsonElement matrix) =>
+        [.. matrix.GetProperty("counts").EnumerateArray().Select(row => row.EnumerateArray().Select(c => c.GetInt64()).ToArray())];
+
+    public static void SameCounts(long[][] expected, long[][] actual, string what)
+    {
+        Assert.True(
+            expected.Length == actual.Length && expected.Zip(actual).All(p => p.First.SequenceEqual(p.Second)),
+            $"{what}: expected counts {Show(expected)}, got {Show(actual)}");
+    }
+
+    public static string Show(long[][] counts) => "[" + string.Join(", ", counts.Select(r => "[" + string.Join(",", r) + "]")) + "]";
+
+    /// <summary>An RFC 7807 problem with the status and a detail containing every fragment.</summary>
+    public static void Problem(ApiResponse response, HttpStatusCode status, params string[] detailFragments)
+    {
+        Assert.True(response.Status == status, $"expected {(int)status}, got {response}");
+        Assert.True(response.ContentType == "application/problem+json", $"expected a problem document, got {response}");
+        var json = response.Json;
+        Assert.Equal((int)status, json.GetProperty("status").GetInt32());
+        Assert.True(json.TryGetProperty("detail", out var detail) && detail.ValueKind == JsonValueKind.String, $"no detail in {response}");
+        foreach (var fragment in detailFragments)
+        {
+            Assert.True(detail.GetString()!.Contains(fragment, StringComparison.Ordinal), $"detail should mention \"{fragment}\": {response}");
+        }
+    }
+}
