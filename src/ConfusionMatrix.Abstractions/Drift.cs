@@ -103,7 +103,8 @@ public sealed record DriftReport(
     [property: Id(2)] ImmutableArray<DriftVerdict> Verdicts,
     [property: Id(3)] ImmutableArray<FairnessVerdict> Fairness,
     [property: Id(4)] DateTimeOffset? LastEvaluatedAt,
-    [property: Id(5)] long Evaluations);
+    [property: Id(5)] long Evaluations,
+    [property: Id(6)] DateTimeOffset? EpochStartedAt);
 
 /// <summary>
 /// Watches every (version, segment) of one model, keyed by model name. Segment grains tell it when enough new evidence

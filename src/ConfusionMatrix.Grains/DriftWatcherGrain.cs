@@ -116,7 +116,10 @@ public sealed class DriftWatcherGrain(
         return Report();
     }
 
-    public async Task StartEpochAsync(string reason)
+    public Task StartEpochAsync(string reason) => StartEpochAsync(reason, fromNow: true);
+
+    /// <param name="fromNow">False only for the very first epoch, whose evidence is everything counted so far.</param>
+    private async Task StartEpochAsync(string reason, bool fromNow)
     {
         var s = state.State;
         var rollout = await GrainFactory.GetGrain<IRolloutControllerGrain>(Model).GetStateAsync();
@@ -138,7 +141,7 @@ public sealed class DriftWatcherGrain(
         }
 
         s.EpochStartCounts.Clear();
-        foreach (var version in VersionsInPlay(rollout.Routing, catalog))
+        foreach (var version in fromNow ? VersionsInPlay(rollout.Routing, catalog) : [])
         {
             if (!catalog.SegmentsByVersion.TryGetValue(version, out var segments))
             {
@@ -197,7 +200,7 @@ public sealed class DriftWatcherGrain(
         if (s.EpochStartedAt is null || now - s.EpochStartedAt > s.Policy.EffectiveEpochLength)
         {
             // The first look, or an epoch long enough that old evidence no longer says much about now.
-            await StartEpochAsync(s.EpochStartedAt is null ? "first evaluation" : "epoch length reached");
+            await StartEpochAsync(s.EpochStartedAt is null ? "first evaluation" : "epoch length reached", fromNow: s.EpochStartedAt is not null);
         }
 
         var controller = GrainFactory.GetGrain<IRolloutControllerGrain>(Model);
@@ -392,7 +395,8 @@ public sealed class DriftWatcherGrain(
             [.. s.Latest.Values.OrderBy(v => v.Version, StringComparer.Ordinal).ThenBy(v => v.Segment, StringComparer.Ordinal)],
             [.. s.LatestFairness.Values.OrderBy(v => v.Version, StringComparer.Ordinal).ThenBy(v => v.Dimension, StringComparer.Ordinal)],
             s.LastEvaluatedAt,
-            s.Evaluations);
+            s.Evaluations,
+            s.EpochStartedAt);
     }
 
     private static string Key(string version, string segment) => $"{version}/{segment}";

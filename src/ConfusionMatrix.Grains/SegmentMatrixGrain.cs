@@ -38,7 +38,13 @@ public sealed class SegmentMatrixGrain(
     ApplicationClock clock,
     ILogger<SegmentMatrixGrain> logger) : Grain, ISegmentMatrixGrain
 {
+    /// <summary>The drift watcher hears about new evidence after this many predictions or this much time, whichever first.</summary>
+    internal const long EvidenceNotifyPredictions = 500;
+    internal static readonly TimeSpan EvidenceNotifyInterval = TimeSpan.FromSeconds(5);
+
     private RollingConfusionWindows? _windows;
+    private long _unreported;
+    private DateTimeOffset _lastNotified = DateTimeOffset.MinValue;
     private string _model = "";
     private string _version = "";
     private string _segment = "";
@@ -91,6 +97,7 @@ public sealed class SegmentMatrixGrain(
         state.State.BatchesApplied++;
         await PersistAsync();
         instruments.SegmentBatchApplied();
+        NotifyEvidence(batch.Cells.Length);
     }
 
     public ValueTask<MatrixView> GetMatrixAsync(TimeSpan? window)
@@ -139,6 +146,21 @@ public sealed class SegmentMatrixGrain(
         }
 
         return ValueTask.FromResult(new BaselineView(BaselineKind.None, null, null));
+    }
+
+    private void NotifyEvidence(int predictions)
+    {
+        _unreported += predictions;
+        var now = clock.GetUtcNow();
+        if (_unreported < EvidenceNotifyPredictions && now - _lastNotified < EvidenceNotifyInterval)
+        {
+            return;
+        }
+
+        // One-way: the watcher pulls the counts when it evaluates, so ingestion never waits on drift evaluation.
+        _ = GrainFactory.GetGrain<IDriftWatcherGrain>(_model).NotifyEvidenceAsync(_version, _segment, _unreported);
+        _unreported = 0;
+        _lastNotified = now;
     }
 
     internal static SparseMatrix ToSparse(ConfusionCounts? counts)

@@ -94,6 +94,7 @@ public static class ApiEndpoints
                 {
                     if (string.IsNullOrWhiteSpace(line))
                     {
+                        session.Blank();
                         continue;
                     }
 
@@ -215,6 +216,15 @@ public static class ApiEndpoints
             return Problem(400, "Invalid baseline", "'counts' must not contain negative values.");
         }
 
+        try
+        {
+            _ = rows.Aggregate(0L, (sum, row) => checked(sum + row.Aggregate(0L, (r, c) => checked(r + c))));
+        }
+        catch (OverflowException)
+        {
+            return Problem(400, "Invalid baseline", "'counts' add up to more than a 64-bit count can hold.");
+        }
+
         var counts = ConfusionCounts.FromRows(rows);
         if (counts.Total == 0)
         {
@@ -228,8 +238,13 @@ public static class ApiEndpoints
         return await GetBaselineAsync(model, version, segment, grains, cache);
     }
 
-    private static async Task<IResult> DeleteBaselineAsync(string model, string version, string segment, IGrainFactory grains)
+    private static async Task<IResult> DeleteBaselineAsync(string model, string version, string segment, IGrainFactory grains, ModelDefinitionCache cache)
     {
+        if (await cache.GetAsync(model) is null)
+        {
+            return UnknownModel(model);
+        }
+
         await grains.GetGrain<ISegmentMatrixGrain>(Segments.MatrixKey(model, version, segment)).ClearBaselineAsync();
         return Results.NoContent();
     }

@@ -33,10 +33,14 @@ public sealed class PredictionIntake(
     {
         private readonly Dictionary<(string Model, string Version), PredictionBatchBuilder> _builders = [];
         private readonly List<PredictionRejection> _rejections = [];
+        private readonly List<PredictionBatchBuilder> _full = [];
         private int _rejectedCount;
         private int _accepted;
 
         public int Index { get; private set; }
+
+        /// <summary>Skips a blank NDJSON line; indexes stay line numbers.</summary>
+        public void Blank() => Index++;
 
         /// <summary>Records a line or element that was not valid JSON.</summary>
         public void Malformed(string detail)
@@ -45,7 +49,7 @@ public sealed class PredictionIntake(
             Index++;
         }
 
-        public async ValueTask AddAsync(JsonElement element)
+        public async Task AddAsync(JsonElement element)
         {
             try
             {
@@ -59,7 +63,7 @@ public sealed class PredictionIntake(
 
         public async Task<PredictionsResponse> CompleteAsync()
         {
-            foreach (var builder in _builders.Values)
+            foreach (var builder in _full.Concat(_builders.Values))
             {
                 if (builder.Count > 0)
                 {
@@ -178,7 +182,10 @@ public sealed class PredictionIntake(
             builder.Add(actual!, predicted!, timestamp, segments);
             if (builder.Count >= owner._maxBatchSize)
             {
-                await FlushAsync(builder);
+                // Full batches wait until the whole body has been read: a request refused half-way (413, client gone)
+                // must publish nothing, or the caller's retry would count those predictions twice.
+                _full.Add(builder);
+                _builders[key] = new PredictionBatchBuilder(model!, version!);
             }
         }
 

@@ -51,6 +51,8 @@ public static class ConfusionMatrixHost
         builder.Services.AddConfusionMatrixGrainServices();
         builder.Services.AddConfusionMatrixApi();
         builder.Services.AddProblemDetails();
+        builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(
+            new System.Text.Json.Serialization.JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.CamelCase)));
         builder.Services.AddHealthChecks().AddCheck<ClusterHealthCheck>("orleans");
         builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService("confusionmatrix-actors"))
@@ -67,6 +69,7 @@ public static class ConfusionMatrixHost
         app.MapHealthChecks("/health/ready");
         app.MapOrleansDashboard(routePrefix: "/dashboard");
         app.MapConfusionMatrixApi();
+        app.MapRolloutApi();
         app.MapGet("/", () => Results.Redirect("/dashboard/"));
         return app;
     }

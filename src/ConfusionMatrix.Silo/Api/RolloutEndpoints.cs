@@ -1,0 +1,100 @@
+using ConfusionMatrix.Abstractions;
+
+namespace ConfusionMatrix.Silo.Api;
+
+public sealed record RolloutActionRequest(string? Version, int? Weight, string? Actor, string? Reason);
+
+public sealed record GateResponse(string Model, string? Version, bool Pass, string Reason, string Phase);
+
+/// <summary>Drift reports, drift policy, rollout operations and the canary gate for Argo Rollouts and Flagger.</summary>
+public static class RolloutEndpoints
+{
+    public static readonly string[] Actions = ["set-stable", "start-canary", "set-weight", "promote", "pause", "resume", "rollback"];
+
+    public static IEndpointRouteBuilder MapRolloutApi(this IEndpointRouteBuilder app)
+    {
+        var model = app.MapGroup("/api/v1/models/{model}");
+        model.MapGet("/drift", async (string model, IGrainFactory grains) =>
+            Results.Ok(await grains.GetGrain<IDriftWatcherGrain>(model).GetReportAsync()));
+        model.MapPost("/drift/evaluate", (string model, IGrainFactory grains) =>
+            Guard(async () => Results.Ok(await grains.GetGrain<IDriftWatcherGrain>(model).EvaluateNowAsync())));
+        model.MapPut("/drift/policy", async (string model, DriftPolicySettings? policy, IGrainFactory grains) => policy is null
+            ? ApiEndpoints.Problem(400, "Body required", "Send a drift policy object; omitted fields keep their defaults.")
+            : await Guard(async () => Results.Ok(await grains.GetGrain<IDriftWatcherGrain>(model).SetPolicyAsync(policy))));
+
+        model.MapGet("/rollout", async (string model, IGrainFactory grains) =>
+            Results.Ok(await grains.GetGrain<IRolloutControllerGrain>(model).GetStateAsync()));
+        model.MapGet("/rollout/routing", async (string model, IGrainFactory grains) =>
+            Results.Ok(await grains.GetGrain<IRolloutControllerGrain>(model).GetRoutingAsync()));
+        model.MapPut("/rollout/policy", async (string model, RolloutPolicy? policy, string? actor, IGrainFactory grains) => policy is null
+            ? ApiEndpoints.Problem(400, "Body required", "Send a rollout policy object.")
+            : await Guard(async () => Results.Ok(await grains.GetGrain<IRolloutControllerGrain>(model).SetPolicyAsync(policy, actor ?? "api"))));
+        model.MapPost("/rollout/{action}", (string model, string action, RolloutActionRequest? request, IGrainFactory grains) =>
+            Guard(() => ActAsync(grains.GetGrain<IRolloutControllerGrain>(model), action, request ?? new(null, null, null, null))));
+
+        // Argo Rollouts' web metric provider reads {"pass": …} with a jsonPath; Flagger's webhook gates need a non-2xx
+        // status to halt, which strict=true gives.
+        model.MapGet("/rollout/gate", async (string model, string? version, bool? strict, IGrainFactory grains) =>
+        {
+            var routing = await grains.GetGrain<IRolloutControllerGrain>(model).GetRoutingAsync();
+            var target = version ?? routing.Canary;
+            if (target is null)
+            {
+                var idle = new GateResponse(model, null, true, "no canary in progress", routing.Phase.ToString());
+                return Results.Ok(idle);
+            }
+
+            var (pass, reason) = await grains.GetGrain<IDriftWatcherGrain>(model).GateAsync(target);
+            if (pass && target == routing.Canary && routing.Phase is RolloutPhase.Paused)
+            {
+                (pass, reason) = (false, $"canary {target} is paused");
+            }
+
+            var body = new GateResponse(model, target, pass, reason, routing.Phase.ToString());
+            return pass || strict != true ? Results.Ok(body) : Results.Json(body, statusCode: StatusCodes.Status412PreconditionFailed);
+        });
+        return app;
+    }
+
+    private static async Task<IResult> ActAsync(IRolloutControllerGrain rollout, string action, RolloutActionRequest r)
+    {
+        var actor = string.IsNullOrWhiteSpace(r.Actor) ? "api" : r.Actor;
+        var reason = r.Reason ?? "";
+        RolloutView view = action switch
+        {
+            "set-stable" => await rollout.SetStableAsync(Required(r.Version, "version"), actor, reason),
+            "start-canary" => await rollout.StartCanaryAsync(Required(r.Version, "version"), r.Weight ?? 10, actor, reason),
+            "set-weight" => await rollout.SetWeightAsync(r.Weight ?? throw new ArgumentException("'weight' is required."), actor, reason),
+            "promote" => await rollout.PromoteAsync(actor, reason),
+            "pause" => await rollout.PauseAsync(actor, reason),
+            "resume" => await rollout.ResumeAsync(actor, reason),
+            "rollback" => await rollout.RollbackAsync(actor, reason),
+            _ => throw new KeyNotFoundException($"Unknown rollout action '{action}'; use one of {string.Join(", ", Actions)}."),
+        };
+        return Results.Ok(view);
+    }
+
+    private static string Required(string? value, string name) =>
+        string.IsNullOrWhiteSpace(value) ? throw new ArgumentException($"'{name}' is required.") : value;
+
+    /// <summary>Maps refused operations to problem details: bad arguments 400, wrong state 409, unknown action 404.</summary>
+    private static async Task<IResult> Guard(Func<Task<IResult>> call)
+    {
+        try
+        {
+            return await call();
+        }
+        catch (ArgumentException ex)
+        {
+            return ApiEndpoints.Problem(400, "Invalid request", ex.Message);
+        }
+        catch (InvalidOperationException ex)
+        {
+            return ApiEndpoints.Problem(409, "Not allowed in the current rollout state", ex.Message);
+        }
+        catch (KeyNotFoundException ex)
+        {
+            return ApiEndpoints.Problem(404, "Unknown action", ex.Message);
+        }
+    }
+}
