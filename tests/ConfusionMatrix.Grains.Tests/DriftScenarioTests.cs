@@ -1,0 +1,174 @@
+using ConfusionMatrix.Abstractions;
+using static ConfusionMatrix.Grains.Tests.ClusterTestHelpers;
+
+namespace ConfusionMatrix.Grains.Tests;
+
+/// <summary>The rollout scenarios: fixed seeds, an injected clock, the real grains on a test cluster.</summary>
+[Collection(ClusterCollection.Name)]
+public sealed class DriftScenarioTests(ClusterFixture fixture)
+{
+    private static readonly FraudTraffic Healthy = new(Prevalence: 0.04, RecallEu: 0.92, RecallUs: 0.92);
+
+    /// <summary>The seed story: fraud recall on region=EU drops 15% (0.92 to 0.78) in the canary during a holiday.</summary>
+    private static readonly FraudTraffic HolidayEuDrop = new(Prevalence: 0.04, RecallEu: 0.92 * 0.85, RecallUs: 0.92);
+
+    [Fact]
+    public async Task A_CanaryWithEuRecallDrop_IsPaused_AndStableIsUntouched()
+    {
+        var (model, rollout, watcher) = await StartCanaryAsync("seed-story", weight: 50);
+        await Healthy.SendAsync(fixture.Client, model, "v1", 60_000, seed: 1);
+        await HolidayEuDrop.SendAsync(fixture.Client, model, "v2", 60_000, seed: 2);
+
+        var report = await watcher.EvaluateNowAsync();
+
+        var state = await rollout.GetStateAsync();
+        Assert.Equal(RolloutPhase.Paused, state.Routing.Phase);
+        Assert.Equal("v1", state.Routing.Stable);
+        Assert.Equal("v2", state.Routing.Canary);
+        Assert.Equal(0, state.Routing.CanaryWeightPercent);
+        var pause = state.History[^1];
+        Assert.Equal("pause", pause.Action);
+        Assert.Equal(RolloutControllerGrain.DriftWatcherActor, pause.Actor);
+        Assert.NotNull(pause.Verdict);
+        Assert.Contains("fraud", pause.Reason);
+
+        var eu = Verdict(report, "v2", "region=EU");
+        Assert.Equal(DriftVerdict.Drift, eu.Decision);
+        var recall = eu.ClassDeltas.Single(d => d.Class == "fraud" && d.Metric == "recall");
+        Assert.True(recall.Significant && recall.Material, recall.ToString());
+        Assert.True(eu.Kl < 0.02, $"KL {eu.Kl} should be small: the per-class test, not KL, catches a rare-class drop");
+        Assert.Equal(DriftVerdict.NoDrift, Verdict(report, "v2", "region=US").Decision);
+        Assert.DoesNotContain(report.Verdicts, v => v.Version == "v1" && v.IsAlarm);
+
+        var (pass, reason) = await watcher.GateAsync("v2");
+        Assert.False(pass, reason);
+    }
+
+    [Fact]
+    public async Task B_NoDrift_OverManyEvaluationRounds_TriggersNothing()
+    {
+        var (model, rollout, watcher) = await StartCanaryAsync("no-drift", weight: 50);
+        for (var round = 0; round < 40; round++)
+        {
+            await Healthy.SendAsync(fixture.Client, model, "v1", 1500, seed: 1000 + round);
+            await Healthy.SendAsync(fixture.Client, model, "v2", 1500, seed: 2000 + round);
+            var report = await watcher.EvaluateNowAsync();
+            Assert.DoesNotContain(report.Verdicts, v => v.IsAlarm);
+        }
+
+        var state = await rollout.GetStateAsync();
+        Assert.Equal(RolloutPhase.Progressing, state.Routing.Phase);
+        Assert.Equal(["set-stable", "start-canary"], state.History.Select(t => t.Action));
+        var final = await watcher.GetReportAsync();
+        Assert.Contains(final.Verdicts, v => v.Version == "v2" && v.Segment == Segments.All && v.Decision == DriftVerdict.NoDrift && v.Looks >= 40);
+        Assert.True((await watcher.GateAsync("v2")).Pass);
+    }
+
+    [Fact]
+    public async Task C_PromotedVersionDegradingInGuardPeriod_IsRolledBack()
+    {
+        var (model, rollout, watcher) = await StartCanaryAsync("guard", weight: 50);
+        await Healthy.SendAsync(fixture.Client, model, "v1", 30_000, seed: 11);
+        await Healthy.SendAsync(fixture.Client, model, "v2", 30_000, seed: 12);
+        Assert.DoesNotContain((await watcher.EvaluateNowAsync()).Verdicts, v => v.IsAlarm);
+
+        var epochBefore = (await watcher.GetReportAsync()).EpochStartedAt;
+        ClusterFixture.Time.Advance(TimeSpan.FromSeconds(1));
+        await rollout.PromoteAsync("operator:alice", "canary looked good");
+        await WaitForNewEpochAsync(watcher, epochBefore);
+
+        var degraded = new FraudTraffic(Prevalence: 0.04, RecallEu: 0.60, RecallUs: 0.60);
+        await degraded.SendAsync(fixture.Client, model, "v2", 30_000, seed: 13);
+        await watcher.EvaluateNowAsync();
+
+        var state = await rollout.GetStateAsync();
+        Assert.Equal(RolloutPhase.RolledBack, state.Routing.Phase);
+        Assert.Equal("v1", state.Routing.Stable);
+        Assert.Equal("v2", state.PreviousStable);
+        var rollback = state.History[^1];
+        Assert.Equal("rollback", rollback.Action);
+        Assert.Equal(RolloutControllerGrain.DriftWatcherActor, rollback.Actor);
+        Assert.Contains("guard period", rollback.Reason);
+        Assert.Contains("previous stable v1", rollback.Verdict!.Reference);
+    }
+
+    [Fact]
+    public async Task D_FalseNegativeRateGapAcrossRegions_RaisesFairnessAlert()
+    {
+        var model = UniqueModel("fairness");
+        await RegisterFraudModelAsync(model);
+        var unequal = new FraudTraffic(Prevalence: 0.05, RecallEu: 0.70, RecallUs: 0.92);
+        await unequal.SendAsync(fixture.Client, model, "v1", 40_000, seed: 21);
+
+        var report = await fixture.Client.GetGrain<IDriftWatcherGrain>(model).EvaluateNowAsync();
+
+        var fairness = Assert.Single(report.Fairness, f => f.Version == "v1" && f.Dimension == "region");
+        Assert.True(fairness.Alert, fairness.Reason);
+        var gap = fairness.Gaps.Single(g => g.Segment == "region=EU" && g.Metric == "fnr");
+        Assert.True(gap.Gap > 0.1 && gap.Significant && gap.Material, gap.ToString());
+        Assert.Contains("region=EU", fairness.Reason);
+    }
+
+    [Fact]
+    public async Task E_TooFewSamples_StaysInsufficientEvidence()
+    {
+        var (model, rollout, watcher) = await StartCanaryAsync("few", weight: 5);
+        await Healthy.SendAsync(fixture.Client, model, "v1", 3000, seed: 31);
+        await HolidayEuDrop.SendAsync(fixture.Client, model, "v2", 60, seed: 32);
+
+        var report = await watcher.EvaluateNowAsync();
+
+        Assert.All(report.Verdicts.Where(v => v.Version == "v2"), v => Assert.Equal(DriftVerdict.InsufficientEvidence, v.Decision));
+        Assert.Contains(report.Verdicts, v => v.Version == "v2" && v.Segment == Segments.All);
+        Assert.Equal(RolloutPhase.Progressing, (await rollout.GetRoutingAsync()).Phase);
+    }
+
+    [Fact]
+    public async Task F_EqualQualityWithDifferentVolumes_IsNotFlagged()
+    {
+        var (model, rollout, watcher) = await StartCanaryAsync("volumes", weight: 5);
+        await Healthy.SendAsync(fixture.Client, model, "v1", 95_000, seed: 41);
+        await Healthy.SendAsync(fixture.Client, model, "v2", 5_000, seed: 42);
+
+        var report = await watcher.EvaluateNowAsync();
+
+        var all = Verdict(report, "v2", Segments.All);
+        Assert.Equal(DriftVerdict.NoDrift, all.Decision);
+        Assert.True(all.ReferenceTotal > 15 * all.LiveTotal);
+        Assert.DoesNotContain(report.Verdicts, v => v.IsAlarm);
+        Assert.Equal(RolloutPhase.Progressing, (await rollout.GetRoutingAsync()).Phase);
+    }
+
+    private async Task<(string Model, IRolloutControllerGrain Rollout, IDriftWatcherGrain Watcher)> StartCanaryAsync(string stem, int weight)
+    {
+        var model = UniqueModel(stem);
+        await RegisterFraudModelAsync(model);
+        var rollout = fixture.Client.GetGrain<IRolloutControllerGrain>(model);
+        var watcher = fixture.Client.GetGrain<IDriftWatcherGrain>(model);
+        await rollout.SetStableAsync("v1", "operator:alice", "initial release");
+        await WaitForNewEpochAsync(watcher, null);
+        var epoch = (await watcher.GetReportAsync()).EpochStartedAt;
+        ClusterFixture.Time.Advance(TimeSpan.FromSeconds(1));
+        await rollout.StartCanaryAsync("v2", weight, "operator:alice", "holiday model");
+        await WaitForNewEpochAsync(watcher, epoch);
+        return (model, rollout, watcher);
+    }
+
+    /// <summary>Epoch starts are one-way messages; wait until the watcher has taken the new one.</summary>
+    private static async Task WaitForNewEpochAsync(IDriftWatcherGrain watcher, DateTimeOffset? previous)
+    {
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while ((await watcher.GetReportAsync()).EpochStartedAt is not { } started || started == previous)
+        {
+            Assert.True(DateTime.UtcNow < until, "the drift watcher did not start a new epoch");
+            await Task.Delay(20);
+        }
+    }
+
+    private Task RegisterFraudModelAsync(string model) =>
+        fixture.Client.GetGrain<IModelRegistryGrain>(model).RegisterAsync(
+            new ModelDefinition(model, [.. FraudTraffic.Classes], "fraud", ["region"], ClusterFixture.Time.GetUtcNow()));
+
+    private static DriftVerdict Verdict(DriftReport report, string version, string segment) =>
+        Assert.Single(report.Verdicts, v => v.Version == version && v.Segment == segment);
+}
