@@ -60,8 +60,12 @@ public sealed record RolloutPolicy(
     [property: Id(1)] bool RollbackCanaryOnSevere = true,
     [property: Id(2)] bool RollbackPromotionOnDrift = true,
     [property: Id(3)] TimeSpan? GuardPeriod = null,
-    [property: Id(4)] ImmutableArray<string> Webhooks = default)
+    ImmutableArray<string> Webhooks = default)
 {
+    /// <summary>Receivers of a JSON POST on every transition; never default, so it serialises as a list.</summary>
+    [Id(4)]
+    public ImmutableArray<string> Webhooks { get; init; } = Webhooks.IsDefault ? [] : Webhooks;
+
     public static readonly TimeSpan DefaultGuardPeriod = TimeSpan.FromHours(1);
 
     public TimeSpan EffectiveGuardPeriod => GuardPeriod ?? DefaultGuardPeriod;
@@ -73,7 +77,7 @@ public sealed record RolloutPolicy(
             return "guardPeriod must be between 0 and 30 days.";
         }
 
-        foreach (var hook in Webhooks.IsDefault ? [] : Webhooks)
+        foreach (var hook in Webhooks)
         {
             if (!Uri.TryCreate(hook, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
             {

@@ -18,7 +18,7 @@ public sealed class RolloutNotifier(IGrainFactory grains, IWebhookSender webhook
             await grains.GetGrain<IDriftWatcherGrain>(model).StartEpochAsync($"{transition.Action} by {transition.Actor}");
         }
 
-        webhooks.Enqueue(new RolloutWebhookEvent(model, transition, routing), policy.Webhooks.IsDefault ? [] : policy.Webhooks);
+        webhooks.Enqueue(new RolloutWebhookEvent(model, transition, routing), policy.Webhooks);
     }
 }
 

@@ -1,11 +1,18 @@
 using ConfusionMatrix.Silo.Hosting;
 
-var builder = WebApplication.CreateBuilder(args);
+// --demo runs the fraud-canary story against this silo; it is a switch, not a configuration key.
+var demo = args.Contains("--demo");
+var builder = WebApplication.CreateBuilder(args.Where(a => a != "--demo").ToArray());
 var problem = ConfusionMatrixHost.TryReadOptions(builder.Configuration, out var options);
 if (problem is not null)
 {
     Console.Error.WriteLine($"Configuration error: {problem}");
     return 2;
+}
+
+if (demo)
+{
+    builder.Services.AddHostedService<FraudDemo>();
 }
 
 var app = ConfusionMatrixHost.Build(builder, options);
