@@ -65,6 +65,117 @@ public sealed class DriftSimulationTests(ITestOutputHelper output)
         Assert.True(naiveSignificant > sequentialSignificant, "repeated naive looks must inflate the significance rate");
     }
 
+    [Fact]
+    public void NoDrift_CanaryAgainstStableOverTheSameEpoch_FalseAlarmRateStaysWithinAlpha()
+    {
+        // Reference mode 2: both the canary and the stable version accumulate since the epoch start.
+        const int runs = 1000;
+        const int looks = 40;
+        DriftPolicy policy = DriftPolicy.Default;
+        FraudModel model = FraudModel.FromRecallAndPrecision(0.05, 0.90, 0.80);
+        var random = new Random(777);
+        int alarms = 0;
+
+        for (int run = 0; run < runs; run++)
+        {
+            var canary = new ConfusionCounts(2);
+            var stable = new ConfusionCounts(2);
+            var state = new SequentialState();
+            bool alarm = false;
+            for (int look = 0; look < looks && !alarm; look++)
+            {
+                model.Draw(random, canary, Step);
+                model.Draw(random, stable, 4 * Step);
+                alarm = DriftEvaluator.Evaluate(canary, stable, policy, state).Decision >= DriftDecision.Drift;
+            }
+
+            alarms += alarm ? 1 : 0;
+        }
+
+        double bound = policy.Alpha + (3 * Math.Sqrt(policy.Alpha * (1 - policy.Alpha) / runs));
+        output.WriteLine($"canary (500/look) vs stable (2000/look), {runs} runs x {looks} looks: runs with any Drift/Severe {Rate(alarms, runs)} (bound {bound:0.0000})");
+        Assert.True(alarms / (double)runs <= bound);
+    }
+
+    [Fact]
+    public void Fairness_EqualRatesAcrossSegments_FalseAlertRateStaysWithinAlpha()
+    {
+        const int runs = 500;
+        const int looks = 40;
+        DriftPolicy policy = DriftPolicy.Default;
+        FraudModel model = FraudModel.FromRecallAndPrecision(0.05, 0.90, 0.80);
+        var random = new Random(4242);
+        int alerts = 0;
+
+        for (int run = 0; run < runs; run++)
+        {
+            var segments = new List<(string Segment, ConfusionCounts Counts)>
+            {
+                ("EU", new ConfusionCounts(2)), ("US", new ConfusionCounts(2)), ("APAC", new ConfusionCounts(2)),
+            };
+            var state = new SequentialState();
+            bool alert = false;
+            for (int look = 0; look < looks && !alert; look++)
+            {
+                foreach ((string _, ConfusionCounts counts) in segments)
+                {
+                    model.Draw(random, counts, Step);
+                }
+
+                alert = FairnessEvaluator.Evaluate("region", segments, 1, policy, state).Alert;
+            }
+
+            alerts += alert ? 1 : 0;
+        }
+
+        double bound = policy.Alpha + (3 * Math.Sqrt(policy.Alpha * (1 - policy.Alpha) / runs));
+        output.WriteLine($"fairness, 3 equal segments x 500/look, {runs} runs x {looks} looks: runs with any alert {Rate(alerts, runs)} (bound {bound:0.0000})");
+        Assert.True(alerts / (double)runs <= bound);
+    }
+
+    [Fact]
+    public void Fairness_FnrGapOf20Points_IsDetected()
+    {
+        // EU misses 30% of fraud, US and APAC 10%: every run must alert within 40 looks of 500 predictions per segment.
+        const int runs = 50;
+        DriftPolicy policy = DriftPolicy.Default;
+        FraudModel fair = FraudModel.FromRecallAndPrecision(0.05, 0.90, 0.80);
+        FraudModel unfair = fair with { Recall = 0.70 };
+        var random = new Random(99);
+        var delays = new List<long>();
+        int namedEuFirst = 0;
+
+        for (int run = 0; run < runs; run++)
+        {
+            var eu = new ConfusionCounts(2);
+            var us = new ConfusionCounts(2);
+            var apac = new ConfusionCounts(2);
+            var state = new SequentialState();
+            for (int look = 1; look <= 40; look++)
+            {
+                unfair.Draw(random, eu, Step);
+                fair.Draw(random, us, Step);
+                fair.Draw(random, apac, Step);
+                FairnessAssessment result = FairnessEvaluator.Evaluate("region", [("EU", eu), ("US", us), ("APAC", apac)], 1, policy, state);
+                if (result.Alert)
+                {
+                    namedEuFirst += result.Reason.StartsWith("FNR of region=EU is", StringComparison.Ordinal) ? 1 : 0;
+                    Assert.True(
+                        result.Reason.StartsWith("FNR of region=EU is", StringComparison.Ordinal)
+                        || result.Reason.Contains("; the highest FNR is region=EU at", StringComparison.Ordinal),
+                        result.Reason);
+                    delays.Add(look * Step);
+                    break;
+                }
+            }
+        }
+
+        delays.Sort();
+        output.WriteLine($"fairness FNR 0.30 vs 0.10: alerted in {delays.Count}/{runs} runs; median predictions per segment until alert {delays[delays.Count / 2]}; reason led with EU's FNR in {namedEuFirst} (the others led with a segment better than a rest that contains EU, and named EU as highest)");
+        Assert.Equal(runs, delays.Count);
+        Assert.True(namedEuFirst >= 0.8 * runs, $"the harmed segment led the reason in only {namedEuFirst}/{runs} alerts");
+    }
+
     [Theory]
     [InlineData(0.01, false)]
     [InlineData(0.05, true)]
