@@ -8,7 +8,7 @@ namespace ConfusionMatrix.Core.Drift;
 /// class) is compared with the pooled rest of the dimension.
 /// </summary>
 /// <remarks>
-/// Gaps in both directions alarm. Each of the 2S comparisons uses the normal-mixture mSPRT (thetaHat = segment rate -
+/// Gaps in both directions alarm (the reason names a segment with a higher error rate than the rest first). Each of the 2S comparisons uses the normal-mixture mSPRT (thetaHat = segment rate -
 /// rest rate, tau defaults to <see cref="DriftPolicy.MaxFairnessGap"/>) with the running minimum kept in the
 /// <see cref="SequentialState"/> under "fnr:{segment}" / "fpr:{segment}", and threshold Alpha / (2S) (Bonferroni),
 /// so Alpha is the false-alert probability per (version, dimension, epoch). An alert additionally needs
@@ -78,7 +78,7 @@ public static class FairnessEvaluator
             if (gap.IsAlarm)
             {
                 alarms++;
-                if (worst is null || Math.Abs(gap.Gap) > Math.Abs(worst.Gap))
+                if (worst is null || IsWorse(gap, worst))
                 {
                     worst = gap;
                 }
@@ -88,7 +88,15 @@ public static class FairnessEvaluator
         if (worst is not null)
         {
             string more = alarms > 1 ? $"; {alarms - 1} more significant gap(s) of at least {ProportionMath.Rate3(policy.MaxFairnessGap)}" : string.Empty;
-            return new FairnessAssessment(dimension, true, Describe(dimension, worst) + more, gaps);
+            string highest = string.Empty;
+            if (worst.Gap < 0)
+            {
+                // Only "better than the rest" alarms: the rest contains the harmed segment, so name it too.
+                SegmentRateGap top = gaps.Where(g => g.Metric == worst.Metric).MaxBy(g => g.SegmentRate)!;
+                highest = $"; the highest {worst.Metric.ToUpperInvariant()} is {dimension}={top.Segment} at {ProportionMath.Rate3(top.SegmentRate)}";
+            }
+
+            return new FairnessAssessment(dimension, true, Describe(dimension, worst) + highest + more, gaps);
         }
 
         if (!gaps.Exists(g => g.Sufficient))
@@ -111,6 +119,22 @@ public static class FairnessEvaluator
 
         return new FairnessAssessment(
             dimension, false, "no gap is both significant and material; largest: " + Describe(dimension, largest!), gaps);
+    }
+
+    /// <summary>
+    /// Orders alarms for the reason text: a segment with a HIGHER error rate than the rest (the harmed segment) comes
+    /// before one with a lower rate (which can look better than a rest that contains the harmed segment); then larger |gap|.
+    /// </summary>
+    private static bool IsWorse(SegmentRateGap candidate, SegmentRateGap current)
+    {
+        bool candidateHarmed = candidate.Gap > 0;
+        bool currentHarmed = current.Gap > 0;
+        if (candidateHarmed != currentHarmed)
+        {
+            return candidateHarmed;
+        }
+
+        return Math.Abs(candidate.Gap) > Math.Abs(current.Gap);
     }
 
     private static SegmentRateGap Compare(
