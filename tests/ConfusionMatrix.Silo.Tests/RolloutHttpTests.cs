@@ -1,0 +1,79 @@
+using System.Net;
+using System.Text.Json;
+
+namespace ConfusionMatrix.Silo.Tests;
+
+/// <summary>The rollout API an operator, Argo Rollouts or Flagger uses: transitions, audit history and the gate.</summary>
+[Collection(SiloCollection.Name)]
+public sealed class RolloutHttpTests(SiloProcessFixture fixture)
+{
+    private readonly SiloApi _api = fixture.Api;
+
+    [Fact]
+    public async Task Operator_rollout_is_audited_and_gate_follows_the_state()
+    {
+        const string model = "rollout-http";
+        await _api.RegisterModelAsync(model, ["legit", "fraud"], "fraud", ["region"]);
+        var rollout = $"api/v1/models/{model}/rollout";
+
+        var early = await _api.PostJsonAsync($"{rollout}/start-canary", new { version = "v2", weight = 10, actor = "alice" });
+        Assert.True(early.Status == HttpStatusCode.Conflict, early.ToString());
+
+        Assert.Equal(HttpStatusCode.OK, (await _api.PostJsonAsync($"{rollout}/set-stable", new { version = "v1", actor = "alice", reason = "first release" })).Status);
+        var started = await _api.PostJsonAsync($"{rollout}/start-canary", new { version = "v2", weight = 10, actor = "alice", reason = "try v2" });
+        Assert.True(started.Status == HttpStatusCode.OK, started.ToString());
+
+        var routing = JsonDocument.Parse((await _api.GetAsync($"{rollout}/routing")).Body).RootElement;
+        Assert.Equal("v1", routing.GetProperty("stable").GetString());
+        Assert.Equal("v2", routing.GetProperty("canary").GetString());
+        Assert.Equal(10, routing.GetProperty("canaryWeightPercent").GetInt32());
+
+        var gate = await _api.GetAsync($"{rollout}/gate?strict=true");
+        Assert.True(gate.Status == HttpStatusCode.OK, gate.ToString());
+        Assert.True(JsonDocument.Parse(gate.Body).RootElement.GetProperty("pass").GetBoolean());
+
+        Assert.Equal(HttpStatusCode.OK, (await _api.PostJsonAsync($"{rollout}/pause", new { actor = "bob", reason = "looks odd" })).Status);
+        var closed = await _api.GetAsync($"{rollout}/gate?strict=true");
+        Assert.True(closed.Status == HttpStatusCode.PreconditionFailed, closed.ToString());
+        var lenient = await _api.GetAsync($"{rollout}/gate");
+        Assert.True(lenient.Status == HttpStatusCode.OK, lenient.ToString());
+        Assert.False(JsonDocument.Parse(lenient.Body).RootElement.GetProperty("pass").GetBoolean());
+
+        var rollback = await _api.PostJsonAsync($"{rollout}/rollback", new { actor = "bob", reason = "abandon v2" });
+        Assert.True(rollback.Status == HttpStatusCode.OK, rollback.ToString());
+        var state = JsonDocument.Parse((await _api.GetAsync(rollout)).Body).RootElement;
+        Assert.Equal("rolledBack", state.GetProperty("routing").GetProperty("phase").GetString());
+        var history = state.GetProperty("history").EnumerateArray().ToList();
+        Assert.Equal(["set-stable", "start-canary", "pause", "rollback"], history.Select(h => h.GetProperty("action").GetString()));
+        Assert.Equal("bob", history[^1].GetProperty("actor").GetString());
+        Assert.Equal("abandon v2", history[^1].GetProperty("reason").GetString());
+    }
+
+    [Fact]
+    public async Task Bad_rollout_requests_get_problem_details_never_500()
+    {
+        const string model = "rollout-bad";
+        await _api.RegisterModelAsync(model, ["a", "b"], null, []);
+        var rollout = $"api/v1/models/{model}/rollout";
+        var cases = new (string Path, object Body, HttpStatusCode Expected)[]
+        {
+            ($"{rollout}/jump", new { }, HttpStatusCode.NotFound),
+            ($"{rollout}/set-stable", new { }, HttpStatusCode.BadRequest),
+            ($"{rollout}/set-stable", new { version = "a/b" }, HttpStatusCode.BadRequest),
+            ($"{rollout}/promote", new { }, HttpStatusCode.Conflict),
+            ($"{rollout}/resume", new { }, HttpStatusCode.Conflict),
+        };
+        foreach (var (path, body, expected) in cases)
+        {
+            var response = await _api.PostJsonAsync(path, body);
+            Assert.True(response.Status == expected, $"{path}: {response}");
+            Assert.Contains("detail", response.Body);
+        }
+
+        var badPolicy = await _api.PutJsonAsync($"api/v1/models/{model}/drift/policy", new { alpha = 0.9 });
+        Assert.True(badPolicy.Status == HttpStatusCode.BadRequest, badPolicy.ToString());
+        Assert.Contains("Alpha", badPolicy.Body);
+        var drift = await _api.GetAsync($"api/v1/models/{model}/drift");
+        Assert.True(drift.Status == HttpStatusCode.OK, drift.ToString());
+    }
+}
