@@ -34,7 +34,7 @@ public static class RolloutEndpoints
 
         // Argo Rollouts' web metric provider reads {"pass": …} with a jsonPath; Flagger's webhook gates need a non-2xx
         // status to halt, which strict=true gives.
-        model.MapGet("/rollout/gate", async (string model, string? version, bool? strict, IGrainFactory grains) =>
+        model.MapMethods("/rollout/gate", ["GET", "POST"], async (string model, string? version, bool? strict, IGrainFactory grains) =>
         {
             var routing = await grains.GetGrain<IRolloutControllerGrain>(model).GetRoutingAsync();
             var target = version ?? routing.Canary;

@@ -18,7 +18,7 @@ public sealed class ConfusionMatrixOptions
 
 public sealed class ClusteringOptions
 {
-    public static readonly string[] Providers = ["Localhost"];
+    public static readonly string[] Providers = ["Localhost", "AzureTable", "Kubernetes"];
 
     public string Provider { get; set; } = "Localhost";
 
@@ -33,7 +33,7 @@ public sealed class ClusteringOptions
 
 public sealed class StorageOptions
 {
-    public static readonly string[] Providers = ["Memory"];
+    public static readonly string[] Providers = ["Memory", "AzureTable", "AzureBlob"];
 
     public string Provider { get; set; } = "Memory";
 
@@ -42,7 +42,8 @@ public sealed class StorageOptions
 
 public sealed class StreamsOptions
 {
-    public static readonly string[] Providers = ["Memory"];
+    /// <summary>EventHubs needs the raw-JSON data adapter of the durable-ingestion work and is refused until it ships.</summary>
+    public static readonly string[] Providers = ["Memory", "AzureQueue"];
 
     public string Provider { get; set; } = "Memory";
 

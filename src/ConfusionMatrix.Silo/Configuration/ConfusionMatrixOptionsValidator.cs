@@ -26,6 +26,17 @@ public sealed class ConfusionMatrixOptionsValidator : IValidateOptions<Confusion
             errors.Add($"{Prefix}:Clustering:GatewayPort must differ from {Prefix}:Clustering:SiloPort (both are {o.Clustering.SiloPort}).");
         }
 
+        var needsStorageAccount = !Is(o.Storage.Provider, "Memory") || !Is(o.Clustering.Provider, "Localhost");
+        if (needsStorageAccount && string.IsNullOrWhiteSpace(o.Storage.ConnectionString))
+        {
+            errors.Add($"{Prefix}:Storage:ConnectionString is required for Storage:Provider={o.Storage.Provider} and Clustering:Provider={o.Clustering.Provider} (use UseDevelopmentStorage=true for Azurite).");
+        }
+
+        if (Is(o.Streams.Provider, "AzureQueue") && string.IsNullOrWhiteSpace(o.Streams.ConnectionString ?? o.Storage.ConnectionString))
+        {
+            errors.Add($"{Prefix}:Streams:ConnectionString is required for Streams:Provider=AzureQueue.");
+        }
+
         NotBlank(errors, $"{Prefix}:Clustering:ClusterId", o.Clustering.ClusterId);
         NotBlank(errors, $"{Prefix}:Clustering:ServiceId", o.Clustering.ServiceId);
         if (o.Streams.QueueCount is < 1 or > 256)
@@ -50,6 +61,8 @@ public sealed class ConfusionMatrixOptionsValidator : IValidateOptions<Confusion
 
         return errors;
     }
+
+    internal static bool Is(string? value, string expected) => string.Equals(value, expected, StringComparison.OrdinalIgnoreCase);
 
     private static void OneOf(List<string> errors, string key, string? value, string[] allowed)
     {

@@ -1,3 +1,6 @@
+using Azure.Data.Tables;
+using Azure.Storage.Blobs;
+using Azure.Storage.Queues;
 using ConfusionMatrix.Abstractions;
 using ConfusionMatrix.Grains;
 using ConfusionMatrix.Silo.Api;
@@ -76,22 +79,66 @@ public static class ConfusionMatrixHost
 
     private static void ConfigureSilo(ISiloBuilder silo, ConfusionMatrixOptions options)
     {
+        var clustering = options.Clustering;
         silo.Configure<ClusterOptions>(c =>
         {
-            c.ClusterId = options.Clustering.ClusterId;
-            c.ServiceId = options.Clustering.ServiceId;
+            c.ClusterId = clustering.ClusterId;
+            c.ServiceId = clustering.ServiceId;
         });
-        silo.UseLocalhostClustering(options.Clustering.SiloPort, options.Clustering.GatewayPort, serviceId: options.Clustering.ServiceId, clusterId: options.Clustering.ClusterId);
-
-        silo.AddMemoryGrainStorage(StorageNames.Registry);
-        silo.AddMemoryGrainStorage(StorageNames.Matrices);
-        silo.AddMemoryGrainStorage(StorageNames.Control);
-        silo.AddMemoryGrainStorage(StorageNames.PubSub);
-        silo.AddMemoryStreams(PredictionLog.StreamProvider, streams =>
+        var storageConnection = options.Storage.ConnectionString;
+        if (ConfusionMatrixOptionsValidator.Is(clustering.Provider, "Localhost"))
         {
-            streams.ConfigurePartitioning(options.Streams.QueueCount);
-            streams.ConfigureStreamPubSub(Orleans.Streams.StreamPubSubType.ImplicitOnly);
-        });
+            silo.UseLocalhostClustering(clustering.SiloPort, clustering.GatewayPort, serviceId: clustering.ServiceId, clusterId: clustering.ClusterId);
+        }
+        else
+        {
+            // Membership lives in an Azure table of the storage account; on Kubernetes the pod's own IP is advertised.
+            silo.UseAzureStorageClustering(o => o.TableServiceClient = new TableServiceClient(storageConnection));
+            silo.ConfigureEndpoints(clustering.SiloPort, clustering.GatewayPort, listenOnAnyHostAddress: true);
+            if (ConfusionMatrixOptionsValidator.Is(clustering.Provider, "Kubernetes"))
+            {
+                silo.UseKubernetesHosting();
+            }
+        }
+
+        foreach (var name in new[] { StorageNames.Registry, StorageNames.Matrices, StorageNames.Control, StorageNames.PubSub })
+        {
+            switch (options.Storage.Provider.ToLowerInvariant())
+            {
+                case "azuretable":
+                    silo.AddAzureTableGrainStorage(name, o => o.TableServiceClient = new TableServiceClient(storageConnection));
+                    break;
+                case "azureblob":
+                    silo.AddAzureBlobGrainStorage(name, o => o.BlobServiceClient = new BlobServiceClient(storageConnection));
+                    break;
+                default:
+                    silo.AddMemoryGrainStorage(name);
+                    break;
+            }
+        }
+
+        if (ConfusionMatrixOptionsValidator.Is(options.Streams.Provider, "AzureQueue"))
+        {
+            var queueConnection = options.Streams.ConnectionString ?? storageConnection;
+            var queues = Enumerable.Range(0, options.Streams.QueueCount).Select(i => $"{clustering.ServiceId}-prediction-log-{i}").ToList();
+            silo.AddAzureQueueStreams(PredictionLog.StreamProvider, streams =>
+            {
+                streams.ConfigureAzureQueue(ob => ob.Configure(o =>
+                {
+                    o.QueueServiceClient = new QueueServiceClient(queueConnection);
+                    o.QueueNames = queues;
+                }));
+                streams.ConfigureStreamPubSub(Orleans.Streams.StreamPubSubType.ImplicitOnly);
+            });
+        }
+        else
+        {
+            silo.AddMemoryStreams(PredictionLog.StreamProvider, streams =>
+            {
+                streams.ConfigurePartitioning(options.Streams.QueueCount);
+                streams.ConfigureStreamPubSub(Orleans.Streams.StreamPubSubType.ImplicitOnly);
+            });
+        }
 
         silo.AddDashboard(d => d.CounterUpdateIntervalMs = 2000);
     }
