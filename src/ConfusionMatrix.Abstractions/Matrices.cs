@@ -2,13 +2,19 @@ using System.Collections.Immutable;
 
 namespace ConfusionMatrix.Abstractions;
 
-/// <summary>One segment's share of a prediction batch, already mapped to class indices: cell = actual * K + predicted.</summary>
+/// <summary>
+/// One segment's share of a prediction batch, already mapped to class indices: cell = actual * K + predicted.
+/// <see cref="ProducerId"/> and <see cref="Sequence"/> are the original batch's: the segment applies each pair once.
+/// An empty producer id opts out of replay detection.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("cm.SegmentBatch")]
 public sealed record SegmentBatch(
     [property: Id(0)] string BatchId,
     [property: Id(1)] int ClassCount,
     [property: Id(2)] int[] Cells,
-    [property: Id(3)] long[] TimestampUtcTicks);
+    [property: Id(3)] long[] TimestampUtcTicks,
+    [property: Id(4)] string ProducerId = "",
+    [property: Id(5)] long Sequence = 0);
 
 /// <summary>
 /// A confusion matrix in sparse form (non-zero cells only), so that a 1000-class matrix does not cost a million entries

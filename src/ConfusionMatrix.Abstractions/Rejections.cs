@@ -13,8 +13,11 @@ public static class RejectionReasons
     public const string BadName = "bad_name";
     public const string Malformed = "malformed";
 
+    /// <summary>Not a problem of the prediction: the prediction log could not take it. Retryable.</summary>
+    public const string Unavailable = "unavailable";
+
     public static readonly IReadOnlyList<string> All =
     [
-        UnknownModel, UnknownClass, MissingField, BadTimestamp, IdTooLong, EmptySegmentValue, UnknownSegmentDimension, BadName, Malformed,
+        UnknownModel, UnknownClass, MissingField, BadTimestamp, IdTooLong, EmptySegmentValue, UnknownSegmentDimension, BadName, Malformed, Unavailable,
     ];
 }

@@ -19,6 +19,9 @@ public sealed class ConfusionMatrixInstruments
     private readonly Counter<long> _driftVerdicts;
     private readonly Counter<long> _fairnessAlerts;
     private readonly Counter<long> _webhooks;
+    private readonly Counter<long> _duplicates;
+    private readonly Counter<long> _storageFailures;
+    private readonly Counter<long> _deadLetters;
 
     public ConfusionMatrixInstruments(IMeterFactory meterFactory)
     {
@@ -31,6 +34,9 @@ public sealed class ConfusionMatrixInstruments
         _driftVerdicts = Meter.CreateCounter<long>("confusionmatrix.drift.verdicts", "{verdict}", "Drift evaluations of a (version, segment), by decision.");
         _fairnessAlerts = Meter.CreateCounter<long>("confusionmatrix.fairness.alerts", "{alert}", "Evaluations that found an error-rate gap across the segments of a dimension.");
         _webhooks = Meter.CreateCounter<long>("confusionmatrix.webhooks", "{delivery}", "Webhook deliveries, by outcome.");
+        _duplicates = Meter.CreateCounter<long>("confusionmatrix.batches.duplicate", "{batch}", "Segment sub-batches skipped because their producer sequence was already applied.");
+        _storageFailures = Meter.CreateCounter<long>("confusionmatrix.storage.failures", "{write}", "Grain state writes that failed; the batch is retried by its sender.");
+        _deadLetters = Meter.CreateCounter<long>("confusionmatrix.batches.deadlettered", "{batch}", "Batches refused whole as malformed and kept for inspection.");
         _routeDuration = Meter.CreateHistogram<double>("confusionmatrix.route.duration", "s", "Time to split one batch and apply it to every segment.");
     }
 
@@ -55,6 +61,12 @@ public sealed class ConfusionMatrixInstruments
         _fairnessAlerts.Add(1, new KeyValuePair<string, object?>("model", model), new KeyValuePair<string, object?>("dimension", dimension));
 
     public void Webhook(string outcome) => _webhooks.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
+
+    public void DuplicateSkipped(string kind) => _duplicates.Add(1, new KeyValuePair<string, object?>("kind", kind));
+
+    public void StorageFailed() => _storageFailures.Add(1);
+
+    public void DeadLettered(string model) => _deadLetters.Add(1, new KeyValuePair<string, object?>("model", model));
 
     public void Routed(TimeSpan elapsed) => _routeDuration.Record(elapsed.TotalSeconds);
 }

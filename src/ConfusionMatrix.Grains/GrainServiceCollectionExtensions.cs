@@ -11,6 +11,7 @@ public static class GrainServiceCollectionExtensions
         services.AddMetrics();
         services.TryAddSingleton<ApplicationClock>();
         services.TryAddSingleton<ConfusionMatrixInstruments>();
+        services.TryAddSingleton<StorageHealth>();
         services.TryAddSingleton<WebhookSender>();
         services.TryAddSingleton<IWebhookSender>(sp => sp.GetRequiredService<WebhookSender>());
         services.AddHostedService(sp => sp.GetRequiredService<WebhookSender>());

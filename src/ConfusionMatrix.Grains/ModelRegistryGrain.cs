@@ -42,7 +42,17 @@ public sealed class ModelRegistryGrain(
         }
 
         state.State.Definition = definition;
-        await state.WriteStateAsync();
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        catch
+        {
+            // Not stored means not registered: forget the change in memory too.
+            state.State.Definition = existing;
+            throw;
+        }
+
         Log.ModelRegistered(logger, model, definition.Classes.Length, string.Join(", ", definition.SegmentDimensions));
         return definition;
     }

@@ -217,8 +217,8 @@ public sealed class RolloutControllerGrain(
         }
         catch
         {
-            // Nothing happened unless it was stored: reload the last stored state on the next call.
-            DeactivateOnIdle();
+            // Nothing happened unless it was stored: go back to the stored state before anything else runs.
+            await RestoreStoredStateAsync();
             throw;
         }
 
@@ -227,6 +227,18 @@ public sealed class RolloutControllerGrain(
         var routing = Routing();
         await notifier.TransitionedAsync(Model, transition, routing, s.Policy);
         return View();
+    }
+
+    private async Task RestoreStoredStateAsync()
+    {
+        try
+        {
+            await state.ReadStateAsync();
+        }
+        catch
+        {
+            DeactivateOnIdle();
+        }
     }
 
     private RoutingTable Routing() => new(Model, state.State.Stable, state.State.Canary, state.State.CanaryWeightPercent, state.State.Phase);

@@ -25,7 +25,19 @@ public sealed class SegmentMatrixState
     [Id(7)] public DateTimeOffset? HoldoutSetAt { get; set; }
 
     [Id(8)] public long BatchesApplied { get; set; }
+
+    /// <summary>Replay windows per producer, written in the same storage operation as the counts they guard.</summary>
+    [Id(9)] public Dictionary<string, ProducerWatermark> Watermarks { get; set; } = new(StringComparer.Ordinal);
+
+    [Id(10)] public long DuplicatesSkipped { get; set; }
 }
+
+/// <summary>Persisted <see cref="ReplayWindow"/> of one producer, with when it was last heard from (for pruning).</summary>
+[GenerateSerializer, Immutable, Alias("cm.ProducerWatermark")]
+public sealed record ProducerWatermark(
+    [property: Id(0)] long Highest,
+    [property: Id(1)] ulong Seen,
+    [property: Id(2)] DateTimeOffset LastSeen);
 
 /// <summary>
 /// The confusion matrix of one (model version, segment): all-time counts, bounded rolling windows and the baseline.
@@ -35,9 +47,16 @@ public sealed class SegmentMatrixState
 public sealed class SegmentMatrixGrain(
     [PersistentState("matrix", StorageNames.Matrices)] IPersistentState<SegmentMatrixState> state,
     ConfusionMatrixInstruments instruments,
+    StorageHealth storageHealth,
     ApplicationClock clock,
     ILogger<SegmentMatrixGrain> logger) : Grain, ISegmentMatrixGrain
 {
+    /// <summary>Producers remembered per segment; the least recently heard from go first beyond this.</summary>
+    internal const int MaxProducers = 1024;
+
+    /// <summary>A producer silent this long is forgotten (its replays would be older than any transport retains).</summary>
+    internal static readonly TimeSpan ProducerRetention = TimeSpan.FromDays(7);
+
     /// <summary>The drift watcher hears about new evidence after this many predictions or this much time, whichever first.</summary>
     internal const long EvidenceNotifyPredictions = 500;
     internal static readonly TimeSpan EvidenceNotifyInterval = TimeSpan.FromSeconds(5);
@@ -45,6 +64,9 @@ public sealed class SegmentMatrixGrain(
     private RollingConfusionWindows? _windows;
     private long _unreported;
     private DateTimeOffset _lastNotified = DateTimeOffset.MinValue;
+
+    /// <summary>Set when a write failed: memory may hold counts storage does not, so reload before anything else.</summary>
+    private bool _mustReload;
     private string _model = "";
     private string _version = "";
     private string _segment = "";
@@ -52,6 +74,13 @@ public sealed class SegmentMatrixGrain(
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         (_model, _version, _segment) = Segments.ParseMatrixKey(this.GetPrimaryKeyString());
+        RestoreWindows();
+        return Task.CompletedTask;
+    }
+
+    private void RestoreWindows()
+    {
+        _windows = null;
         var s = state.State;
         if (s.ClassCount > 0 && s.AllTimeCells is not null)
         {
@@ -66,12 +95,11 @@ public sealed class SegmentMatrixGrain(
                 clock);
             ReleaseSnapshotArrays(s);
         }
-
-        return Task.CompletedTask;
     }
 
     public async ValueTask RecordAsync(SegmentBatch batch)
     {
+        await ReloadIfNeededAsync();
         if (batch.Cells.Length != batch.TimestampUtcTicks.Length)
         {
             throw new ArgumentException($"Batch {batch.BatchId}: {batch.Cells.Length} cells but {batch.TimestampUtcTicks.Length} timestamps.");
@@ -93,6 +121,30 @@ public sealed class SegmentMatrixGrain(
             }
         }
 
+        var now = clock.GetUtcNow();
+        ReplayWindow window = default;
+        if (batch.ProducerId.Length > 0)
+        {
+            if (state.State.Watermarks.TryGetValue(batch.ProducerId, out var mark))
+            {
+                window = new ReplayWindow(mark.Highest, mark.Seen);
+            }
+
+            var decision = window.Check(batch.Sequence);
+            if (decision != ReplayDecision.Accept)
+            {
+                // Already counted (a redelivery, a replay, a retried call): acknowledge without counting again.
+                state.State.DuplicatesSkipped++;
+                instruments.DuplicateSkipped(decision == ReplayDecision.TooOld ? "too_old" : "duplicate");
+                Log.DuplicateBatchSkipped(logger, this.GetPrimaryKeyString(), batch.BatchId);
+                return;
+            }
+
+            window.Mark(batch.Sequence);
+            state.State.Watermarks[batch.ProducerId] = new ProducerWatermark(window.Highest, window.Seen, now);
+            PruneProducers(now);
+        }
+
         _windows.RecordBatch(batch.Cells, batch.TimestampUtcTicks);
         state.State.BatchesApplied++;
         await PersistAsync();
@@ -100,21 +152,23 @@ public sealed class SegmentMatrixGrain(
         NotifyEvidence(batch.Cells.Length);
     }
 
-    public ValueTask<MatrixView> GetMatrixAsync(TimeSpan? window)
+    public async ValueTask<MatrixView> GetMatrixAsync(TimeSpan? window)
     {
+        await ReloadIfNeededAsync();
         var counts = _windows is null ? null : window is null ? _windows.AllTime : _windows.Query(window);
-        return ValueTask.FromResult(new MatrixView(
+        return new MatrixView(
             _model,
             _version,
             _segment,
             WindowSpec.Format(window),
             ToSparse(counts),
             clock.GetUtcNow(),
-            state.State.BatchesApplied));
+            state.State.BatchesApplied);
     }
 
     public async Task SetBaselineAsync(SparseMatrix baseline)
     {
+        await ReloadIfNeededAsync();
         if (_windows is not null && baseline.ClassCount != _windows.ClassCount)
         {
             throw new ArgumentException($"Baseline is {baseline.ClassCount}x{baseline.ClassCount} but the segment counts {_windows.ClassCount} classes.");
@@ -128,6 +182,7 @@ public sealed class SegmentMatrixGrain(
 
     public async Task ClearBaselineAsync()
     {
+        await ReloadIfNeededAsync();
         state.State.Holdout = null;
         state.State.HoldoutSetAt = null;
         await PersistAsync();
@@ -193,18 +248,57 @@ public sealed class SegmentMatrixGrain(
         try
         {
             await state.WriteStateAsync();
+            storageHealth.Succeeded();
         }
-        catch
+        catch (Exception ex)
         {
-            // Memory now holds counts that storage does not. Drop this activation so the next one reloads what is stored,
-            // and let the caller's retry apply the batch again: otherwise the retry would count it twice.
-            DeactivateOnIdle();
+            // Memory now holds counts (and a watermark) that storage does not. Reload before the next operation, so the
+            // caller's retry of this batch is applied once, from what is stored.
+            _mustReload = true;
+            storageHealth.Failed(ex);
             throw;
         }
         finally
         {
             // The live windows are the source of truth between writes; holding the snapshot too would double memory.
             ReleaseSnapshotArrays(s);
+        }
+    }
+
+    private async ValueTask ReloadIfNeededAsync()
+    {
+        if (!_mustReload)
+        {
+            return;
+        }
+
+        await state.ReadStateAsync();
+        RestoreWindows();
+        _mustReload = false;
+    }
+
+    private void PruneProducers(DateTimeOffset now)
+    {
+        var marks = state.State.Watermarks;
+        if (marks.Count <= MaxProducers && marks.Count % 64 != 0)
+        {
+            return;
+        }
+
+        foreach (var (producer, mark) in marks.ToList())
+        {
+            if (now - mark.LastSeen > ProducerRetention)
+            {
+                marks.Remove(producer);
+            }
+        }
+
+        if (marks.Count > MaxProducers)
+        {
+            foreach (var (producer, _) in marks.OrderBy(kv => kv.Value.LastSeen).Take(marks.Count - MaxProducers).ToList())
+            {
+                marks.Remove(producer);
+            }
         }
     }
 

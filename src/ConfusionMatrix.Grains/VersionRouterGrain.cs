@@ -47,9 +47,12 @@ public sealed class VersionRouterGrain(
         {
             // A poison batch must not stop the stream: refuse it whole, count it, and say why.
             var problem = shapeProblem ?? $"batch names {batch.Model}/{batch.Version} but arrived on {_model}/{_version}";
+            var count = batch.Actual?.Length ?? 0;
             Log.BatchMalformed(logger, batch.BatchId, _model, _version, problem);
-            instruments.Rejected(RejectionReasons.Malformed, Math.Max(batch.Actual?.Length ?? 0, 1), _model);
-            return new IngestResult(0, ImmutableDictionary<string, int>.Empty.Add(RejectionReasons.Malformed, batch.Actual?.Length ?? 0), 0);
+            instruments.Rejected(RejectionReasons.Malformed, Math.Max(count, 1), _model);
+            await GrainFactory.GetGrain<IDeadLetterGrain>(_model).AddAsync(
+                new DeadLetter(clock.GetUtcNow(), this.GetPrimaryKeyString(), batch.BatchId, count, problem));
+            return new IngestResult(0, ImmutableDictionary<string, int>.Empty.Add(RejectionReasons.Malformed, count), 0);
         }
 
         var definition = await GetDefinitionAsync(batch);
@@ -80,7 +83,7 @@ public sealed class VersionRouterGrain(
         {
             var (segment, cells, ticks) = split.Segments[i];
             var grain = GrainFactory.GetGrain<ISegmentMatrixGrain>(Segments.MatrixKey(_model, _version, segment));
-            calls[i] = grain.RecordAsync(new SegmentBatch(batch.BatchId, definition.Classes.Length, cells, ticks)).AsTask();
+            calls[i] = grain.RecordAsync(new SegmentBatch(batch.BatchId, definition.Classes.Length, cells, ticks, batch.ProducerId, batch.Sequence)).AsTask();
         }
 
         await Task.WhenAll(calls);

@@ -26,6 +26,8 @@ public static class ApiEndpoints
         var api = app.MapGroup("/api/v1");
         api.MapPost("/models", RegisterModelAsync);
         api.MapGet("/models/{model}", GetModelAsync);
+        api.MapGet("/models/{model}/dead-letters", async (string model, IGrainFactory grains) =>
+            Results.Ok(await grains.GetGrain<IDeadLetterGrain>(model).GetAsync()));
         api.MapPost("/predictions", PostPredictionsAsync);
         var segment = api.MapGroup("/models/{model}/versions/{version}/segments/{segment}");
         segment.MapGet("/matrix", GetMatrixAsync);
@@ -150,6 +152,14 @@ public static class ApiEndpoints
         }
 
         var response = await session.CompleteAsync();
+        var unavailable = response.Rejected.Any(r => r.Reason == RejectionReasons.Unavailable);
+        if (response.Accepted == 0 && unavailable)
+        {
+            // Nothing was acknowledged and the cause is ours, not the input's: tell the caller to retry later.
+            http.Response.Headers.RetryAfter = "5";
+            return Results.Json(response, statusCode: StatusCodes.Status503ServiceUnavailable);
+        }
+
         return Results.Json(response, statusCode: StatusCodes.Status202Accepted);
     }
 

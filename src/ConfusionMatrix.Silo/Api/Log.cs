@@ -13,4 +13,10 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 2102, Level = LogLevel.Warning, Message = "Demo: {Sent} predictions sent; rollout {Phase}, canary weight {Weight}%; last transition: {Last}")]
     public static partial void DemoProgress(ILogger logger, long sent, string phase, int weight, string last);
+
+    [LoggerMessage(EventId = 2003, Level = LogLevel.Warning, Message = "Enqueue of batch {BatchId} to {StreamKey} failed (attempt {Attempt}), retrying with the same sequence: {Problem}")]
+    public static partial void PublishRetry(ILogger logger, string batchId, string streamKey, int attempt, string problem);
+
+    [LoggerMessage(EventId = 2004, Level = LogLevel.Error, Message = "Audit: {Count} prediction(s) for {StreamKey} could not be enqueued and were answered as unavailable: {Problem}")]
+    public static partial void PublishFailed(ILogger logger, string streamKey, int count, string problem);
 }

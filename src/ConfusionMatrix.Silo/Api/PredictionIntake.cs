@@ -31,9 +31,9 @@ public sealed class PredictionIntake(
 
     public sealed class Session(PredictionIntake owner)
     {
-        private readonly Dictionary<(string Model, string Version), PredictionBatchBuilder> _builders = [];
+        private readonly Dictionary<(string Model, string Version), Pending> _builders = [];
         private readonly List<PredictionRejection> _rejections = [];
-        private readonly List<PredictionBatchBuilder> _full = [];
+        private readonly List<Pending> _full = [];
         private int _rejectedCount;
         private int _accepted;
 
@@ -63,11 +63,11 @@ public sealed class PredictionIntake(
 
         public async Task<PredictionsResponse> CompleteAsync()
         {
-            foreach (var builder in _full.Concat(_builders.Values))
+            foreach (var pending in _full.Concat(_builders.Values))
             {
-                if (builder.Count > 0)
+                if (pending.Builder.Count > 0)
                 {
-                    await FlushAsync(builder);
+                    await FlushAsync(pending);
                 }
             }
 
@@ -173,29 +173,49 @@ public sealed class PredictionIntake(
             }
 
             var key = (model!, version!);
-            if (!_builders.TryGetValue(key, out var builder))
+            if (!_builders.TryGetValue(key, out var pending))
             {
-                builder = new PredictionBatchBuilder(model!, version!);
-                _builders[key] = builder;
+                pending = new Pending(new PredictionBatchBuilder(model!, version!), []);
+                _builders[key] = pending;
             }
 
-            builder.Add(actual!, predicted!, timestamp, segments);
-            if (builder.Count >= owner._maxBatchSize)
+            pending.Builder.Add(actual!, predicted!, timestamp, segments);
+            pending.Rows.Add((Index, id));
+            if (pending.Builder.Count >= owner._maxBatchSize)
             {
                 // Full batches wait until the whole body has been read: a request refused half-way (413, client gone)
                 // must publish nothing, or the caller's retry would count those predictions twice.
-                _full.Add(builder);
-                _builders[key] = new PredictionBatchBuilder(model!, version!);
+                _full.Add(pending);
+                _builders[key] = new Pending(new PredictionBatchBuilder(model!, version!), []);
             }
         }
 
-        private async Task FlushAsync(PredictionBatchBuilder builder)
+        private async Task FlushAsync(Pending pending)
         {
-            var count = builder.Count;
-            await owner._publisher.PublishAsync(builder);
-            builder.Clear();
-            _accepted += count;
+            var count = pending.Builder.Count;
+            try
+            {
+                await owner._publisher.PublishAsync(pending.Builder);
+                _accepted += count;
+            }
+            catch (Exception ex)
+            {
+                // Not enqueued after retries: these predictions are not acknowledged. Say which, so the caller can resend them.
+                Log.PublishFailed(owner._logger, PredictionLog.VersionKey(pending.Builder.Model, pending.Builder.Version), count, ex.Message);
+                foreach (var (index, id) in pending.Rows)
+                {
+                    _rejectedCount++;
+                    owner._instruments.Rejected(RejectionReasons.Unavailable, 1, pending.Builder.Model);
+                    if (_rejections.Count < MaxListedRejections)
+                    {
+                        _rejections.Add(new PredictionRejection(index, id, RejectionReasons.Unavailable, "the prediction log could not take it; send it again"));
+                    }
+                }
+            }
         }
+
+        /// <summary>A batch being built and, per prediction in it, its index and id in the request.</summary>
+        private sealed record Pending(PredictionBatchBuilder Builder, List<(int Index, string Id)> Rows);
 
         private void Reject(string? id, string reason, string detail, string? model)
         {

@@ -1,18 +1,58 @@
+using System.Collections.Concurrent;
 using ConfusionMatrix.Abstractions;
 
 namespace ConfusionMatrix.Silo.Api;
 
-/// <summary>Publishes validated batches to the prediction-log stream, numbered for replay detection.</summary>
-public sealed class PredictionPublisher(IClusterClient client)
+/// <summary>
+/// Publishes validated batches to the prediction-log stream. Each stream gets its own lane: batches are numbered and
+/// enqueued one at a time, so sequence order is enqueue order (the segment grains' replay windows rely on it), and a
+/// retried enqueue re-sends the same number, so an enqueue that did land before its error is not counted twice.
+/// </summary>
+public sealed class PredictionPublisher(IClusterClient client, ILogger<PredictionPublisher> logger)
 {
-    private readonly string _producerId = $"http-{Guid.NewGuid():N}";
-    private long _sequence;
+    /// <summary>Waits between enqueue attempts; about four seconds in all before the batch is reported unavailable.</summary>
+    internal static readonly TimeSpan[] RetryDelays =
+        [TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(200), TimeSpan.FromMilliseconds(750), TimeSpan.FromSeconds(3)];
 
-    public async Task PublishAsync(PredictionBatchBuilder builder)
+    private readonly string _producerId = $"http-{Guid.NewGuid():N}";
+    private readonly ConcurrentDictionary<string, Lane> _lanes = new(StringComparer.Ordinal);
+
+    public string ProducerId => _producerId;
+
+    public async Task PublishAsync(PredictionBatchBuilder builder, CancellationToken cancellationToken = default)
     {
-        var batch = builder.Build(_producerId, Interlocked.Increment(ref _sequence));
-        var stream = client.GetStreamProvider(PredictionLog.StreamProvider)
-            .GetStream<PredictionBatch>(StreamId.Create(PredictionLog.StreamNamespace, PredictionLog.VersionKey(batch.Model, batch.Version)));
-        await stream.OnNextAsync(batch);
+        var key = PredictionLog.VersionKey(builder.Model, builder.Version);
+        var lane = _lanes.GetOrAdd(key, _ => new Lane());
+        await lane.Gate.WaitAsync(cancellationToken);
+        try
+        {
+            var batch = builder.Build(_producerId, ++lane.Sequence);
+            var stream = client.GetStreamProvider(PredictionLog.StreamProvider)
+                .GetStream<PredictionBatch>(StreamId.Create(PredictionLog.StreamNamespace, key));
+            for (var attempt = 0; ; attempt++)
+            {
+                try
+                {
+                    await stream.OnNextAsync(batch);
+                    return;
+                }
+                catch (Exception ex) when (attempt < RetryDelays.Length && !cancellationToken.IsCancellationRequested)
+                {
+                    Log.PublishRetry(logger, batch.BatchId, key, attempt + 1, ex.Message);
+                    await Task.Delay(RetryDelays[attempt], cancellationToken);
+                }
+            }
+        }
+        finally
+        {
+            lane.Gate.Release();
+        }
+    }
+
+    private sealed class Lane
+    {
+        public SemaphoreSlim Gate { get; } = new(1, 1);
+
+        public long Sequence { get; set; }
     }
 }

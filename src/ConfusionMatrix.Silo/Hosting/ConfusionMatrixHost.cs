@@ -56,7 +56,7 @@ public static class ConfusionMatrixHost
         builder.Services.AddProblemDetails();
         builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(
             new System.Text.Json.Serialization.JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.CamelCase)));
-        builder.Services.AddHealthChecks().AddCheck<ClusterHealthCheck>("orleans");
+        builder.Services.AddHealthChecks().AddCheck<ClusterHealthCheck>("orleans").AddCheck<StorageHealthCheck>("storage");
         builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService("confusionmatrix-actors"))
             .WithMetrics(metrics => metrics
