@@ -14,13 +14,13 @@ public sealed class ReferenceMetricsHttpTests(SiloProcessFixture fixture)
 
     private readonly SiloApi _api = fixture.Api;
 
-    public static IEnumerable<object[]> CaseNames() => ReferenceCases.Names();
+    public static IEnumerable<object[]> CaseNames() => ReferenceData.CaseNames();
 
     [Theory]
     [MemberData(nameof(CaseNames))]
     public async Task Reference_case_reads_back_with_the_oracle_metrics_overall_and_per_shard(string caseName)
     {
-        var c = ReferenceCases.All[caseName];
+        var c = ReferenceData.LabelledCase(caseName);
         var n = c.Actual.Length;
         Assert.Equal(n, c.Predicted.Length);
         var model = c.Name;

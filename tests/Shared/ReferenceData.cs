@@ -2,8 +2,11 @@ using System.Text.Json;
 
 namespace ConfusionMatrix.Tests.Shared;
 
+/// <summary>One labelled case of the oracle: class names, parallel label lists, and what scikit-learn computed from them.</summary>
+public sealed record ReferenceCase(string Name, string[] Classes, string[] Actual, string[] Predicted, JsonElement Expected);
+
 /// <summary>Loads the shared scikit-learn/scipy oracle at run time (it lives outside the repo and is never copied in).</summary>
-internal static class ReferenceData
+public static class ReferenceData
 {
     private const string RelativePath = "shared/reference/metrics-cases.json";
 
@@ -18,6 +21,14 @@ internal static class ReferenceData
     public static JsonElement Case(string name) => Find("cases", name);
 
     public static JsonElement DivergenceCase(string name) => Find("divergence", name);
+
+    public static ReferenceCase LabelledCase(string name)
+    {
+        var c = Case(name);
+        return new ReferenceCase(name, Strings(c.GetProperty("classes")), Strings(c.GetProperty("actual")), Strings(c.GetProperty("predicted")), c.GetProperty("expected"));
+    }
+
+    private static string[] Strings(JsonElement array) => [.. array.EnumerateArray().Select(e => e.GetString()!)];
 
     public static long[][] Matrix(JsonElement rows)
     {

@@ -38,6 +38,12 @@ public sealed class StorageOptions
     public string Provider { get; set; } = "Memory";
 
     public string? ConnectionString { get; set; }
+
+    /// <summary>
+    /// Per-try network timeout of Azure Storage calls, in seconds. Short, so an unreachable account fails the write
+    /// (the batch is retried by its sender) instead of holding a grain for minutes.
+    /// </summary>
+    public int RequestTimeoutSeconds { get; set; } = 10;
 }
 
 public sealed class StreamsOptions
@@ -53,8 +59,21 @@ public sealed class StreamsOptions
 
     public string ConsumerGroup { get; set; } = "$Default";
 
-    /// <summary>Queues (partitions) of the memory stream provider; more queues spread version routers over more pulling agents.</summary>
+    /// <summary>Queues (partitions); more queues spread version routers over more pulling agents.</summary>
     public int QueueCount { get; set; } = 8;
+
+    /// <summary>
+    /// How long a batch's delivery is retried (storage down, a silo lost) before Orleans would skip it. Default 7 days:
+    /// skipping an acknowledged batch is losing predictions, so delivery stalls and retries instead; an outage that
+    /// long needs a human anyway.
+    /// </summary>
+    public int MaxDeliverySeconds { get; set; } = 7 * 24 * 3600;
+
+    /// <summary>Poll period of the Azure Queue pulling agents, in milliseconds.</summary>
+    public int PollMilliseconds { get; set; } = 100;
+
+    /// <summary>Azure Queue message visibility timeout: how soon an unfinished message is delivered again.</summary>
+    public int VisibilitySeconds { get; set; } = 30;
 }
 
 public sealed class ApiOptions

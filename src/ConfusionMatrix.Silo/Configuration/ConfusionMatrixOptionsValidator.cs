@@ -44,6 +44,26 @@ public sealed class ConfusionMatrixOptionsValidator : IValidateOptions<Confusion
             errors.Add($"{Prefix}:Streams:QueueCount must be between 1 and 256 (got {o.Streams.QueueCount}).");
         }
 
+        if (o.Storage.RequestTimeoutSeconds is < 1 or > 300)
+        {
+            errors.Add($"{Prefix}:Storage:RequestTimeoutSeconds must be between 1 and 300 (got {o.Storage.RequestTimeoutSeconds}).");
+        }
+
+        if (o.Streams.MaxDeliverySeconds is < 60 or > 30 * 24 * 3600)
+        {
+            errors.Add($"{Prefix}:Streams:MaxDeliverySeconds must be between 60 and 2592000 (got {o.Streams.MaxDeliverySeconds}).");
+        }
+
+        if (o.Streams.PollMilliseconds is < 10 or > 10_000)
+        {
+            errors.Add($"{Prefix}:Streams:PollMilliseconds must be between 10 and 10000 (got {o.Streams.PollMilliseconds}).");
+        }
+
+        if (o.Streams.VisibilitySeconds is < 1 or > 3600)
+        {
+            errors.Add($"{Prefix}:Streams:VisibilitySeconds must be between 1 and 3600 (got {o.Streams.VisibilitySeconds}).");
+        }
+
         if (o.Api.MaxRequestBytes is < 1024 or > 1L << 30)
         {
             errors.Add($"{Prefix}:Api:MaxRequestBytes must be between 1024 and 1073741824 (got {o.Api.MaxRequestBytes}).");

@@ -93,7 +93,7 @@ public static class ConfusionMatrixHost
         else
         {
             // Membership lives in an Azure table of the storage account; on Kubernetes the pod's own IP is advertised.
-            silo.UseAzureStorageClustering(o => o.TableServiceClient = new TableServiceClient(storageConnection));
+            silo.UseAzureStorageClustering(o => o.TableServiceClient = new TableServiceClient(storageConnection, TableClientOptions(options)));
             silo.ConfigureEndpoints(clustering.SiloPort, clustering.GatewayPort, listenOnAnyHostAddress: true);
             if (ConfusionMatrixOptionsValidator.Is(clustering.Provider, "Kubernetes"))
             {
@@ -101,15 +101,23 @@ public static class ConfusionMatrixHost
             }
         }
 
+        AddStorageAndStreams(silo, options);
+        silo.AddDashboard(d => d.CounterUpdateIntervalMs = 2000);
+    }
+
+    /// <summary>Grain storage and the prediction-log stream as configured; shared by the host and the cluster tests.</summary>
+    public static void AddStorageAndStreams(ISiloBuilder silo, ConfusionMatrixOptions options)
+    {
+        var storageConnection = options.Storage.ConnectionString;
         foreach (var name in new[] { StorageNames.Registry, StorageNames.Matrices, StorageNames.Control, StorageNames.PubSub })
         {
             switch (options.Storage.Provider.ToLowerInvariant())
             {
                 case "azuretable":
-                    silo.AddAzureTableGrainStorage(name, o => o.TableServiceClient = new TableServiceClient(storageConnection));
+                    silo.AddAzureTableGrainStorage(name, o => o.TableServiceClient = new TableServiceClient(storageConnection, TableClientOptions(options)));
                     break;
                 case "azureblob":
-                    silo.AddAzureBlobGrainStorage(name, o => o.BlobServiceClient = new BlobServiceClient(storageConnection));
+                    silo.AddAzureBlobGrainStorage(name, o => o.BlobServiceClient = new BlobServiceClient(storageConnection, Retry(new BlobClientOptions(), options)));
                     break;
                 default:
                     silo.AddMemoryGrainStorage(name);
@@ -117,18 +125,18 @@ public static class ConfusionMatrixHost
             }
         }
 
+        var maxDelivery = TimeSpan.FromSeconds(options.Streams.MaxDeliverySeconds);
         if (ConfusionMatrixOptionsValidator.Is(options.Streams.Provider, "AzureQueue"))
         {
-            var queueConnection = options.Streams.ConnectionString ?? storageConnection;
-            var queues = Enumerable.Range(0, options.Streams.QueueCount).Select(i => $"{clustering.ServiceId}-prediction-log-{i}").ToList();
             silo.AddAzureQueueStreams(PredictionLog.StreamProvider, streams =>
             {
-                streams.ConfigureAzureQueue(ob => ob.Configure(o =>
-                {
-                    o.QueueServiceClient = new QueueServiceClient(queueConnection);
-                    o.QueueNames = queues;
-                }));
+                streams.ConfigureAzureQueue(ob => ob.Configure(o => ConfigureQueues(o, options)));
                 streams.ConfigureStreamPubSub(Orleans.Streams.StreamPubSubType.ImplicitOnly);
+                streams.ConfigurePullingAgent(ob => ob.Configure(o =>
+                {
+                    o.MaxEventDeliveryTime = maxDelivery;
+                    o.GetQueueMsgsTimerPeriod = TimeSpan.FromMilliseconds(options.Streams.PollMilliseconds);
+                }));
             });
         }
         else
@@ -137,9 +145,48 @@ public static class ConfusionMatrixHost
             {
                 streams.ConfigurePartitioning(options.Streams.QueueCount);
                 streams.ConfigureStreamPubSub(Orleans.Streams.StreamPubSubType.ImplicitOnly);
+                streams.ConfigurePullingAgent(ob => ob.Configure(o => o.MaxEventDeliveryTime = maxDelivery));
             });
         }
+    }
 
-        silo.AddDashboard(d => d.CounterUpdateIntervalMs = 2000);
+    /// <summary>The prediction-log stream on the client side, for producers that publish through an Orleans client.</summary>
+    public static void AddClientStreams(IClientBuilder client, ConfusionMatrixOptions options)
+    {
+        if (ConfusionMatrixOptionsValidator.Is(options.Streams.Provider, "AzureQueue"))
+        {
+            client.AddAzureQueueStreams(PredictionLog.StreamProvider, streams =>
+            {
+                streams.ConfigureAzureQueue(ob => ob.Configure(o => ConfigureQueues(o, options)));
+                streams.ConfigureStreamPubSub(Orleans.Streams.StreamPubSubType.ImplicitOnly);
+            });
+        }
+        else
+        {
+            client.AddMemoryStreams(PredictionLog.StreamProvider, streams =>
+            {
+                streams.ConfigurePartitioning(options.Streams.QueueCount);
+                streams.ConfigureStreamPubSub(Orleans.Streams.StreamPubSubType.ImplicitOnly);
+            });
+        }
+    }
+
+    private static void ConfigureQueues(AzureQueueOptions o, ConfusionMatrixOptions options)
+    {
+        o.QueueServiceClient = new QueueServiceClient(options.Streams.ConnectionString ?? options.Storage.ConnectionString, Retry(new QueueClientOptions(), options));
+        o.QueueNames = [.. Enumerable.Range(0, options.Streams.QueueCount).Select(i => $"{options.Clustering.ServiceId}-prediction-log-{i}")];
+
+        // A message being retried stays invisible this long before another pulling agent may take it.
+        o.MessageVisibilityTimeout = TimeSpan.FromSeconds(options.Streams.VisibilitySeconds);
+    }
+
+    private static TableClientOptions TableClientOptions(ConfusionMatrixOptions options) => Retry(new TableClientOptions(), options);
+
+    private static T Retry<T>(T clientOptions, ConfusionMatrixOptions options)
+        where T : Azure.Core.ClientOptions
+    {
+        clientOptions.Retry.NetworkTimeout = TimeSpan.FromSeconds(options.Storage.RequestTimeoutSeconds);
+        clientOptions.Retry.MaxRetries = 2;
+        return clientOptions;
     }
 }

@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
-namespace ConfusionMatrix.Silo.Tests;
+namespace ConfusionMatrix.Tests.Shared;
 
 /// <summary>A ConfusionMatrix.Silo process started with <c>dotnet ConfusionMatrix.Silo.dll</c>, its output captured.</summary>
 public sealed class SiloProcess : IDisposable

@@ -1,0 +1,68 @@
+using ConfusionMatrix.Abstractions;
+using ConfusionMatrix.Grains;
+using ConfusionMatrix.Silo.Configuration;
+using ConfusionMatrix.Silo.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Configuration;
+using Orleans.TestingHost;
+
+namespace ConfusionMatrix.Durability.Tests;
+
+/// <summary>
+/// A test cluster wired exactly as the host wires the durable profile: Azure Table grain storage and Azure Queue
+/// streams, here on Azurite. Membership and timeouts are shortened so that a killed silo is noticed in seconds.
+/// </summary>
+public static class DurableCluster
+{
+    private const string ConnectionKey = "Durable:ConnectionString";
+
+    public static async Task<TestCluster> StartAsync(Azurite azurite, string serviceId, int silos)
+    {
+        var builder = new TestClusterBuilder((short)silos);
+        builder.Options.ServiceId = serviceId;
+        builder.Options.ClusterId = serviceId;
+        builder.ConfigureHostConfiguration(c => c.AddInMemoryCollection(new Dictionary<string, string?> { [ConnectionKey] = azurite.ConnectionString }));
+        builder.AddSiloBuilderConfigurator<SiloConfigurator>();
+        builder.AddClientBuilderConfigurator<ClientConfigurator>();
+        var cluster = builder.Build();
+        await cluster.DeployAsync();
+        return cluster;
+    }
+
+    public static ConfusionMatrixOptions Options(string connectionString, string serviceId) => new()
+    {
+        Clustering = new ClusteringOptions { ServiceId = serviceId, ClusterId = serviceId },
+        Storage = new StorageOptions { Provider = "AzureTable", ConnectionString = connectionString, RequestTimeoutSeconds = 2 },
+        Streams = new StreamsOptions { Provider = "AzureQueue", QueueCount = 4, PollMilliseconds = 50, VisibilitySeconds = 5 },
+    };
+
+    private sealed class SiloConfigurator : ISiloConfigurator
+    {
+        public void Configure(ISiloBuilder silo)
+        {
+            var serviceId = silo.Configuration["Orleans:ServiceId"] ?? silo.Configuration["ServiceId"] ?? "durable";
+            var options = Options(silo.Configuration[ConnectionKey]!, serviceId);
+            silo.Services.AddConfusionMatrixGrainServices();
+            ConfusionMatrixHost.AddStorageAndStreams(silo, options);
+            silo.Configure<ClusterMembershipOptions>(m =>
+            {
+                m.ProbeTimeout = TimeSpan.FromSeconds(1);
+                m.NumMissedProbesLimit = 2;
+                m.NumVotesForDeathDeclaration = 1;
+                m.TableRefreshTimeout = TimeSpan.FromSeconds(1);
+            });
+            silo.Configure<SiloMessagingOptions>(m => m.ResponseTimeout = TimeSpan.FromSeconds(15));
+        }
+    }
+
+    private sealed class ClientConfigurator : IClientBuilderConfigurator
+    {
+        public void Configure(IConfiguration configuration, IClientBuilder client)
+        {
+            var serviceId = configuration["Orleans:ServiceId"] ?? configuration["ServiceId"] ?? "durable";
+            ConfusionMatrixHost.AddClientStreams(client, Options(configuration[ConnectionKey]!, serviceId));
+            client.Configure<ClientMessagingOptions>(m => m.ResponseTimeout = TimeSpan.FromSeconds(15));
+        }
+    }
+}
