@@ -1,0 +1,180 @@
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+
+namespace ConfusionMatrix.Durability.Tests;
+
+/// <summary>
+/// (f) A silo process on Azure Table storage and Azure Queue streams is killed with SIGKILL while it is still working
+/// through acknowledged predictions, and started again: every prediction that got a 202 is counted, exactly once.
+/// </summary>
+[Collection(DurabilityCollection.Name)]
+public sealed class ProcessKillTests(AzuriteFixture fixture)
+{
+    private static readonly string[] Classes = ["neg", "pos"];
+    private static readonly string[] Regions = ["EU", "US", "APAC"];
+
+    [Fact]
+    public async Task F_SiloProcessKilledAndRestarted_KeepsEveryAcknowledgedPrediction()
+    {
+        var ports = SiloProcess.FreePorts(3);
+        var serviceId = $"sigkill{Guid.NewGuid():N}"[..16];
+        string[] Arguments() =>
+        [
+            "--urls", $"http://127.0.0.1:{ports[0]}",
+            $"--ConfusionMatrix:Clustering:SiloPort={ports[1]}",
+            $"--ConfusionMatrix:Clustering:GatewayPort={ports[2]}",
+            $"--ConfusionMatrix:Clustering:ServiceId={serviceId}",
+            $"--ConfusionMatrix:Clustering:ClusterId={serviceId}",
+            "--ConfusionMatrix:Storage:Provider=AzureTable",
+            $"--ConfusionMatrix:Storage:ConnectionString={fixture.Azurite.ConnectionString}",
+            "--ConfusionMatrix:Streams:Provider=AzureQueue",
+            "--ConfusionMatrix:Streams:VisibilitySeconds=5",
+            "--ConfusionMatrix:Streams:PollMilliseconds=50",
+        ];
+
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{ports[0]}/"), Timeout = TimeSpan.FromSeconds(60) };
+        var expected = new Dictionary<string, long[]>(StringComparer.Ordinal);
+        long acknowledged = 0;
+        var random = new Random(17);
+
+        var silo = SiloProcess.Start(Arguments());
+        try
+        {
+            await WaitHealthyAsync(http, silo);
+            var registered = await http.PostAsJsonAsync("api/v1/models", new { model = "sigkill", classes = Classes, positiveClass = "pos", segmentDimensions = new[] { "region" } });
+            Assert.True(registered.IsSuccessStatusCode, await registered.Content.ReadAsStringAsync());
+            for (var r = 0; r < 10; r++)
+            {
+                acknowledged += await PostAsync(http, random, r, expected);
+            }
+        }
+        finally
+        {
+            // SIGKILL, by process id, while batches are still queued or being applied.
+            silo.Dispose();
+        }
+
+        silo = SiloProcess.Start(Arguments());
+        try
+        {
+            await WaitHealthyAsync(http, silo);
+            for (var r = 10; r < 15; r++)
+            {
+                acknowledged += await PostAsync(http, random, r, expected);
+            }
+
+            Assert.Equal(15 * 400, acknowledged);
+            var until = DateTime.UtcNow + TimeSpan.FromSeconds(120);
+            while (!await MatchesAsync(http, expected, failHard: false))
+            {
+                if (DateTime.UtcNow > until)
+                {
+                    await MatchesAsync(http, expected, failHard: true);
+                }
+
+                await Task.Delay(250);
+            }
+
+            // Hold: a late redelivery counted twice would show up here.
+            var hold = DateTime.UtcNow + TimeSpan.FromSeconds(6);
+            while (DateTime.UtcNow < hold)
+            {
+                await MatchesAsync(http, expected, failHard: true);
+                await Task.Delay(500);
+            }
+        }
+        finally
+        {
+            silo.Dispose();
+        }
+    }
+
+    private static async Task<int> PostAsync(HttpClient http, Random random, int request, Dictionary<string, long[]> expected)
+    {
+        var body = new StringBuilder("[");
+        var rows = new List<(string Region, int Actual, int Predicted)>();
+        for (var i = 0; i < 400; i++)
+        {
+            var actual = random.Next(2);
+            var predicted = random.NextDouble() < 0.85 ? actual : 1 - actual;
+            var region = Regions[random.Next(Regions.Length)];
+            rows.Add((region, actual, predicted));
+            body.Append(i == 0 ? "" : ",").Append(JsonSerializer.Serialize(new
+            {
+                predictionId = $"r{request}-{i}",
+                model = "sigkill",
+                version = "v1",
+                actual = Classes[actual],
+                predicted = Classes[predicted],
+                segments = new { region },
+            }));
+        }
+
+        body.Append(']');
+        using var response = await http.PostAsync("api/v1/predictions", new StringContent(body.ToString(), Encoding.UTF8, "application/json"));
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True((int)response.StatusCode == 202, text);
+        var accepted = JsonDocument.Parse(text).RootElement.GetProperty("accepted").GetInt32();
+        Assert.Equal(400, accepted);
+        foreach (var (region, actual, predicted) in rows)
+        {
+            Bump(expected, "all", actual, predicted);
+            Bump(expected, $"region={region}", actual, predicted);
+        }
+
+        return accepted;
+    }
+
+    private static void Bump(Dictionary<string, long[]> expected, string segment, int actual, int predicted)
+    {
+        if (!expected.TryGetValue(segment, out var cells))
+        {
+            cells = new long[4];
+            expected[segment] = cells;
+        }
+
+        cells[(actual * 2) + predicted]++;
+    }
+
+    private static async Task<bool> MatchesAsync(HttpClient http, Dictionary<string, long[]> expected, bool failHard)
+    {
+        foreach (var (segment, cells) in expected)
+        {
+            var json = await http.GetStringAsync($"api/v1/models/sigkill/versions/v1/segments/{Uri.EscapeDataString(segment)}/matrix");
+            var counts = JsonDocument.Parse(json).RootElement.GetProperty("counts");
+            var actual = counts.EnumerateArray().SelectMany(row => row.EnumerateArray().Select(c => c.GetInt64())).ToArray();
+            if (!actual.SequenceEqual(cells))
+            {
+                Assert.False(failHard, $"{segment}: acknowledged [{string.Join(",", cells)}], counted [{string.Join(",", actual)}]");
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static async Task WaitHealthyAsync(HttpClient http, SiloProcess silo)
+    {
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(90);
+        while (true)
+        {
+            Assert.False(silo.HasExited, silo.OutputTail());
+            try
+            {
+                using var response = await http.GetAsync("health");
+                if (response.IsSuccessStatusCode)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // Not listening yet.
+            }
+
+            Assert.True(DateTime.UtcNow < until, $"silo not healthy in time\n{silo.OutputTail()}");
+            await Task.Delay(200);
+        }
+    }
+}
