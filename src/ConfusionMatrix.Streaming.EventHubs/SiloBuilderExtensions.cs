@@ -1,0 +1,87 @@
+using Azure.Data.Tables;
+using Azure.Messaging.EventHubs;
+using ConfusionMatrix.Streaming.EventHubs.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Orleans.Configuration;
+using Orleans.Hosting;
+using Orleans.Streaming.EventHubs;
+using Orleans.Streaming.EventHubs.Testing;
+using Orleans.Streams;
+
+namespace ConfusionMatrix.Streaming.EventHubs;
+
+public static class SiloBuilderExtensions
+{
+    /// <summary>How often a partition's checkpoint is written to the table at most (Orleans' default is one minute).</summary>
+    public static readonly TimeSpan DefaultCheckpointPersistInterval = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// The prediction log on Azure Event Hubs: <paramref name="name"/> must be <c>PredictionLog.StreamProvider</c> for
+    /// the version routers' implicit subscription to see it. Partition checkpoints live in the Azure table
+    /// <c>Checkpoint</c> (unless <paramref name="configureCheckpointer"/> changes it).
+    /// </summary>
+    public static ISiloBuilder AddPredictionLogEventHubs(
+        this ISiloBuilder silo,
+        string name,
+        string connectionString,
+        string eventHubName,
+        string consumerGroup,
+        string checkpointTableConnectionString,
+        Action<AzureTableStreamCheckpointerOptions>? configureCheckpointer = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
+        ArgumentException.ThrowIfNullOrWhiteSpace(eventHubName);
+        ArgumentException.ThrowIfNullOrWhiteSpace(consumerGroup);
+        ArgumentException.ThrowIfNullOrWhiteSpace(checkpointTableConnectionString);
+        silo.Services.AddPredictionLogEventHubAdapter();
+        return silo.AddEventHubStreams(name, streams =>
+        {
+            streams.ConfigureEventHub(ob => ob.Configure(o => o.ConfigureEventHubConnection(connectionString, eventHubName, consumerGroup)));
+            streams.UseAzureTableCheckpointer(ob => ob.Configure(o =>
+            {
+                o.TableServiceClient = new TableServiceClient(checkpointTableConnectionString);
+                o.PersistInterval = DefaultCheckpointPersistInterval;
+                configureCheckpointer?.Invoke(o);
+            }));
+            streams.UseDataAdapter((sp, _) => sp.GetRequiredService<PredictionLogEventHubDataAdapter>());
+            streams.ConfigureStreamPubSub(StreamPubSubType.ImplicitOnly);
+        });
+    }
+
+    /// <summary>
+    /// For tests: the same adapter behind Orleans' Event Hubs generator provider (no Azure, no checkpoints). Streams are
+    /// placed on a partition with <c>IManagementGrain.SendControlCommandToProvider&lt;PersistentStreamProvider&gt;(name,
+    /// (int)EventDataGeneratorAdapterFactory.Commands.Randomly_Place_Stream_To_Queue, new StreamRandomPlacementArg(streamId, n))</c>;
+    /// <paramref name="generatorFactory"/> then produces that partition's raw events.
+    /// </summary>
+    public static ISiloBuilder AddPredictionLogEventHubGenerator(
+        this ISiloBuilder silo,
+        string name,
+        int partitionCount,
+        Func<IServiceProvider, StreamId, IStreamDataGenerator<EventData>> generatorFactory)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentOutOfRangeException.ThrowIfLessThan(partitionCount, 1);
+        ArgumentNullException.ThrowIfNull(generatorFactory);
+        silo.Services.AddPredictionLogEventHubAdapter();
+        silo.Services.AddKeyedSingleton<Func<StreamId, IStreamDataGenerator<EventData>>>(name, (sp, _) => streamId => generatorFactory(sp, streamId));
+        return silo.AddPersistentStreams(name, PredictionLogGeneratorAdapterFactory.Create, streams =>
+        {
+            streams.Configure<EventDataGeneratorStreamOptions>(ob => ob.Configure(o => o.EventHubPartitionCount = partitionCount));
+            streams.ConfigureComponent<IEventHubDataAdapter>((sp, _) => sp.GetRequiredService<PredictionLogEventHubDataAdapter>());
+            streams.ConfigureComponent<IStreamQueueCheckpointerFactory>((_, _) => NoOpCheckpointerFactory.Instance);
+            streams.ConfigureStreamPubSub(StreamPubSubType.ImplicitOnly);
+        });
+    }
+
+    /// <summary>The adapter and its metrics as singletons; a host may register a <see cref="TimeProvider"/> first.</summary>
+    public static IServiceCollection AddPredictionLogEventHubAdapter(this IServiceCollection services)
+    {
+        services.AddMetrics();
+        services.TryAddSingleton<EventHubIngestionMetrics>();
+        services.TryAddSingleton(sp => ActivatorUtilities.CreateInstance<PredictionLogEventHubDataAdapter>(sp, sp.GetService<TimeProvider>() ?? TimeProvider.System));
+        return services;
+    }
+}

@@ -1,0 +1,182 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using ConfusionMatrix.Abstractions;
+using ConfusionMatrix.Grains;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Providers.Streams.Common;
+using Orleans.Streaming.EventHubs.Testing;
+using Orleans.TestingHost;
+
+namespace ConfusionMatrix.Streaming.EventHubs.Tests;
+
+/// <summary>
+/// The whole path in a test cluster: raw JSON events from a simulated Event Hubs partition, through the data adapter,
+/// the pulling agent and the version router's implicit subscription, into exact segment matrices.
+/// </summary>
+public sealed class PipelineTests : IAsyncLifetime
+{
+    private const int Partitions = 4;
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
+
+    private readonly ConcurrentDictionary<string, long> _rejected = new(StringComparer.Ordinal);
+    private TestCluster _cluster = null!;
+    private MeterListener? _listener;
+
+    public async Task InitializeAsync()
+    {
+        var builder = new TestClusterBuilder(1);
+        builder.AddSiloBuilderConfigurator<SiloConfigurator>();
+        _cluster = builder.Build();
+        await _cluster.DeployAsync();
+
+        // Count this silo's rejections only: its metrics object is the one the adapter writes to.
+        var silo = Assert.IsType<InProcessSiloHandle>(_cluster.Primary);
+        var metrics = silo.SiloHost!.Services.GetRequiredService<EventHubIngestionMetrics>();
+        _listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, listener) =>
+            {
+                if (ReferenceEquals(instrument.Meter, metrics.Meter) && instrument.Name == EventHubIngestionMetrics.RejectedInstrumentName)
+                {
+                    listener.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        _listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "reason")
+                {
+                    _rejected.AddOrUpdate((string)tag.Value!, value, (_, old) => old + value);
+                }
+            }
+        });
+        _listener.Start();
+    }
+
+    public async Task DisposeAsync()
+    {
+        _listener?.Dispose();
+        if (_cluster is not null)
+        {
+            await _cluster.StopAllSilosAsync();
+            await _cluster.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task RawJsonEvents_FromAPartition_GiveExactMatrices_AndAPoisonEventDoesNotStopTheFlow()
+    {
+        const string model = "eh-fraud";
+        var client = _cluster.Client;
+        await client.GetGrain<IModelRegistryGrain>(model).RegisterAsync(
+            new ModelDefinition(model, ["legit", "fraud"], "fraud", ["region"], DateTimeOffset.UtcNow));
+
+        var now = DateTimeOffset.UtcNow;
+        string Rec(string id, string actual, string predicted, string region, string version = "v1") =>
+            $$$"""{"predictionId":"{{{id}}}","model":"{{{model}}}","version":"{{{version}}}","predicted":"{{{predicted}}}","actual":"{{{actual}}}","score":0.9,"timestamp":"{{{now.AddSeconds(-5):O}}}","segments":{"region":"{{{region}}}"}}""";
+        var names = new Dictionary<string, object> { ["model"] = model, ["version"] = "v1" };
+        var streamId = StreamId.Create(PredictionLog.StreamNamespace, PredictionLog.VersionKey(model, "v1"));
+        var script = RawEventScript.For(streamId);
+
+        // 1: JSON array, names in the application properties.
+        script.Pending.Enqueue(new RawEvent(
+            BinaryData.FromString($"[{Rec("1", "fraud", "fraud", "EU")},{Rec("2", "legit", "fraud", "EU")},{Rec("3", "legit", "legit", "US")},{Rec("4", "fraud", "legit", "US")}]"),
+            "application/json",
+            names));
+
+        // 2: poison, in the middle of the partition.
+        script.Pending.Enqueue(new RawEvent(BinaryData.FromString("\u0000\u0001 definitely not JSON"), "application/octet-stream", names));
+
+        // 3: NDJSON without properties (names from the first record); one record lacks 'actual', one is another version.
+        script.Pending.Enqueue(new RawEvent(
+            BinaryData.FromString(string.Join("\n",
+                Rec("5", "fraud", "fraud", "EU"),
+                """{"predictionId":"6","model":"eh-fraud","version":"v1","predicted":"fraud"}""",
+                Rec("7", "legit", "legit", "EU"),
+                Rec("8", "fraud", "fraud", "EU", version: "v2"),
+                Rec("9", "legit", "legit", "US"))),
+            null,
+            new Dictionary<string, object>()));
+
+        // 4: JSON array after the poison event.
+        script.Pending.Enqueue(new RawEvent(
+            BinaryData.FromString($"[{Rec("10", "legit", "fraud", "EU")},{Rec("11", "fraud", "fraud", "US")}]"),
+            "application/json",
+            names));
+
+        await PlaceAsync(client, streamId, script);
+
+        // Rows are actual, columns predicted, classes [legit, fraud].
+        var all = await WaitForTotalAsync(client, model, Segments.All, 9);
+        Assert.Equal([[3L, 2L], [1L, 3L]], all.Matrix.ToRows());
+        Assert.Equal(3, all.BatchesApplied);
+
+        var eu = await WaitForTotalAsync(client, model, Segments.For("region", "EU"), 5);
+        Assert.Equal([[1L, 2L], [0L, 2L]], eu.Matrix.ToRows());
+        var us = await WaitForTotalAsync(client, model, Segments.For("region", "US"), 4);
+        Assert.Equal([[2L, 0L], [1L, 1L]], us.Matrix.ToRows());
+
+        Assert.Equal(4, script.Sent);
+        Assert.Equal(1, _rejected.GetValueOrDefault(RejectionReasons.Malformed));
+        Assert.Equal(1, _rejected.GetValueOrDefault(RejectionReasons.MissingField));
+        Assert.Equal(1, _rejected.GetValueOrDefault(EventHubRejectionReasons.MixedVersion));
+
+        // The other version's record went nowhere: no matrix was started for v2.
+        var v2 = await client.GetGrain<ISegmentMatrixGrain>(Segments.MatrixKey(model, "v2", Segments.All)).GetMatrixAsync(null);
+        Assert.Equal(0, v2.Matrix.Total);
+    }
+
+    /// <summary>
+    /// Places the stream's generator on a partition. The command is ignored while the partition's receiver is still
+    /// starting, so it is repeated until the generator exists.
+    /// </summary>
+    private static async Task PlaceAsync(IClusterClient client, StreamId streamId, RawEventScript script)
+    {
+        var management = client.GetGrain<IManagementGrain>(0);
+        var until = DateTime.UtcNow + Deadline;
+        while (!script.Placed)
+        {
+            Assert.True(DateTime.UtcNow < until, "no partition accepted the stream generator");
+            await management.SendControlCommandToProvider<PersistentStreamProvider>(
+                PredictionLog.StreamProvider,
+                (int)EventDataGeneratorAdapterFactory.Commands.Randomly_Place_Stream_To_Queue,
+                new EventDataGeneratorAdapterFactory.StreamRandomPlacementArg(streamId, Random.Shared.Next(Partitions)));
+            if (!script.Placed)
+            {
+                await Task.Delay(100);
+            }
+        }
+    }
+
+    private static async Task<MatrixView> WaitForTotalAsync(IGrainFactory grains, string model, string segment, long expected)
+    {
+        var grain = grains.GetGrain<ISegmentMatrixGrain>(Segments.MatrixKey(model, "v1", segment));
+        var until = DateTime.UtcNow + Deadline;
+        while (true)
+        {
+            var view = await grain.GetMatrixAsync(null);
+            if (view.Matrix.Total >= expected || DateTime.UtcNow > until)
+            {
+                Assert.True(view.Matrix.Total == expected, $"{segment}: expected total {expected}, got {view.Matrix.Total}");
+                return view;
+            }
+
+            await Task.Delay(50);
+        }
+    }
+
+    private sealed class SiloConfigurator : ISiloConfigurator
+    {
+        public void Configure(ISiloBuilder silo)
+        {
+            silo.Services.AddConfusionMatrixGrainServices();
+            silo.AddMemoryGrainStorage(StorageNames.Registry);
+            silo.AddMemoryGrainStorage(StorageNames.Matrices);
+            silo.AddMemoryGrainStorage(StorageNames.Control);
+            silo.AddMemoryGrainStorage(StorageNames.PubSub);
+            silo.AddPredictionLogEventHubGenerator(PredictionLog.StreamProvider, Partitions, (_, streamId) => new RawJsonEventGenerator(streamId));
+        }
+    }
+}
