@@ -28,7 +28,8 @@ public static class SiloBuilderExtensions
         string eventHubName,
         string consumerGroup,
         string checkpointTableConnectionString,
-        Action<AzureTableStreamCheckpointerOptions>? configureCheckpointer = null)
+        Action<AzureTableStreamCheckpointerOptions>? configureCheckpointer = null,
+        TimeSpan? maxEventDeliveryTime = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
@@ -47,6 +48,14 @@ public static class SiloBuilderExtensions
             }));
             streams.UseDataAdapter((sp, _) => sp.GetRequiredService<PredictionLogEventHubDataAdapter>());
             streams.ConfigureStreamPubSub(StreamPubSubType.ImplicitOnly);
+
+            // Without a checkpoint, read the partition from its start: events written before the first silo came up
+            // are acknowledged predictions too. Replays are skipped by the segments' replay windows.
+            streams.Configure<EventHubReceiverOptions>(ob => ob.Configure(o => o.StartFromNow = false));
+            if (maxEventDeliveryTime is { } maxDelivery)
+            {
+                streams.ConfigurePullingAgent(ob => ob.Configure(o => o.MaxEventDeliveryTime = maxDelivery));
+            }
         });
     }
 

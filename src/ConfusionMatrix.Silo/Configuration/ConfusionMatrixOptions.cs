@@ -48,8 +48,7 @@ public sealed class StorageOptions
 
 public sealed class StreamsOptions
 {
-    /// <summary>EventHubs needs the raw-JSON data adapter of the durable-ingestion work and is refused until it ships.</summary>
-    public static readonly string[] Providers = ["Memory", "AzureQueue"];
+    public static readonly string[] Providers = ["Memory", "AzureQueue", "EventHubs"];
 
     public string Provider { get; set; } = "Memory";
 

@@ -37,6 +37,24 @@ public sealed class ConfusionMatrixOptionsValidator : IValidateOptions<Confusion
             errors.Add($"{Prefix}:Streams:ConnectionString is required for Streams:Provider=AzureQueue.");
         }
 
+        if (Is(o.Streams.Provider, "EventHubs"))
+        {
+            if (string.IsNullOrWhiteSpace(o.Streams.ConnectionString))
+            {
+                errors.Add($"{Prefix}:Streams:ConnectionString (the Event Hubs namespace) is required for Streams:Provider=EventHubs.");
+            }
+
+            if (string.IsNullOrWhiteSpace(o.Streams.EventHubName))
+            {
+                errors.Add($"{Prefix}:Streams:EventHubName is required for Streams:Provider=EventHubs.");
+            }
+
+            if (string.IsNullOrWhiteSpace(o.Storage.ConnectionString))
+            {
+                errors.Add($"{Prefix}:Storage:ConnectionString is required for Streams:Provider=EventHubs: partition checkpoints live in its tables.");
+            }
+        }
+
         NotBlank(errors, $"{Prefix}:Clustering:ClusterId", o.Clustering.ClusterId);
         NotBlank(errors, $"{Prefix}:Clustering:ServiceId", o.Clustering.ServiceId);
         if (o.Streams.QueueCount is < 1 or > 256)

@@ -5,6 +5,7 @@ using ConfusionMatrix.Abstractions;
 using ConfusionMatrix.Grains;
 using ConfusionMatrix.Silo.Api;
 using ConfusionMatrix.Silo.Configuration;
+using ConfusionMatrix.Streaming.EventHubs;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
@@ -138,6 +139,16 @@ public static class ConfusionMatrixHost
                     o.GetQueueMsgsTimerPeriod = TimeSpan.FromMilliseconds(options.Streams.PollMilliseconds);
                 }));
             });
+        }
+        else if (ConfusionMatrixOptionsValidator.Is(options.Streams.Provider, "EventHubs"))
+        {
+            silo.AddPredictionLogEventHubs(
+                PredictionLog.StreamProvider,
+                options.Streams.ConnectionString!,
+                options.Streams.EventHubName!,
+                options.Streams.ConsumerGroup,
+                storageConnection!,
+                maxEventDeliveryTime: maxDelivery);
         }
         else
         {
