@@ -1,0 +1,82 @@
+using ConfusionMatrix.Abstractions;
+
+namespace ConfusionMatrix.Client;
+
+/// <summary>
+/// One scored request with its ground truth, in the shape of the silo's HTTP prediction format
+/// (<c>predictionId, model, version, predicted, actual, score, timestamp, segments</c>).
+/// Do not mutate <see cref="Segments"/> after handing the prediction to a logger.
+/// </summary>
+public sealed record Prediction(string PredictionId, string Model, string Version, string Predicted, string Actual)
+{
+    /// <summary>The model's score; informational, carried on the Event Hubs format only.</summary>
+    public double? Score { get; init; }
+
+    /// <summary>Event time. When null, the logger stamps the time the prediction was logged.</summary>
+    public DateTimeOffset? Timestamp { get; init; }
+
+    /// <summary>Segment dimensions to values, e.g. <c>region=EU</c>. Dimensions the model did not register are ignored by the silo.</summary>
+    public IReadOnlyDictionary<string, string>? Segments { get; init; }
+
+    /// <summary>The stream and version-router key <c>{model}/{version}</c>.</summary>
+    public string StreamKey => PredictionLog.VersionKey(Model, Version);
+}
+
+/// <summary>
+/// The checks a client can make without the model registry. Reasons are the silo's <see cref="RejectionReasons"/> names,
+/// so client-side and silo-side rejection counters line up.
+/// </summary>
+public static class PredictionValidator
+{
+    /// <summary>Returns the rejection reason, or null when the prediction may be sent.</summary>
+    public static string? Validate(Prediction? prediction, DateTimeOffset now)
+    {
+        if (prediction is null
+            || string.IsNullOrEmpty(prediction.PredictionId)
+            || string.IsNullOrEmpty(prediction.Model)
+            || string.IsNullOrEmpty(prediction.Version)
+            || string.IsNullOrEmpty(prediction.Predicted)
+            || string.IsNullOrEmpty(prediction.Actual))
+        {
+            return RejectionReasons.MissingField;
+        }
+
+        if (prediction.PredictionId.Length > PredictionLimits.MaxIdLength)
+        {
+            return RejectionReasons.IdTooLong;
+        }
+
+        if (!PredictionLimits.IsValidName(prediction.Model) || !PredictionLimits.IsValidName(prediction.Version))
+        {
+            return RejectionReasons.BadName;
+        }
+
+        if (prediction.Timestamp is { } ts && (ts < PredictionLimits.MinTimestamp || ts > now + PredictionLimits.MaxFutureSkew))
+        {
+            return RejectionReasons.BadTimestamp;
+        }
+
+        if (prediction.Score is { } score && !double.IsFinite(score))
+        {
+            return RejectionReasons.Malformed;
+        }
+
+        if (prediction.Segments is { } segments)
+        {
+            foreach (var (dimension, value) in segments)
+            {
+                if (string.IsNullOrWhiteSpace(dimension))
+                {
+                    return RejectionReasons.BadName;
+                }
+
+                if (string.IsNullOrWhiteSpace(value) || value.Length > PredictionLimits.MaxSegmentValueLength)
+                {
+                    return RejectionReasons.EmptySegmentValue;
+                }
+            }
+        }
+
+        return null;
+    }
+}
