@@ -9,6 +9,15 @@ log_dir="$(mktemp -d)"
 trap 'rm -rf "$log_dir"' EXIT
 
 start=$(date +%s)
+
+# Azurite (Azure Table, Blob and Queue storage on loopback) for the durability tests; they start and stop it themselves.
+azurite_js=".tools/azurite/node_modules/azurite/dist/src/azurite.js"
+if [[ ! -f "$azurite_js" ]]; then
+  echo "installing Azurite 3.37.0 into .tools/azurite"
+  npm install --prefix .tools/azurite --no-audit --no-fund --loglevel=error azurite@3.37.0 >/dev/null || { echo "npm install azurite failed"; echo "0 passed, 1 failed"; exit 1; }
+fi
+export AZURITE_JS="$PWD/$azurite_js"
+
 if ! dotnet build ConfusionMatrix.Actors.sln -c "$configuration" -nologo -clp:ErrorsOnly; then
   echo "build failed"
   echo "0 passed, 1 failed"
