@@ -80,8 +80,8 @@ public sealed class ApiOptions
     /// <summary>Largest request body accepted, in bytes; larger ones get 413. 64 MiB holds about 200k predictions.</summary>
     public long MaxRequestBytes { get; set; } = 64L * 1024 * 1024;
 
-    /// <summary>Predictions per stream event. Big enough to amortise per-message cost, small enough to keep events well under a megabyte.</summary>
-    public int MaxBatchSize { get; set; } = 4096;
+    /// <summary>Predictions per stream event. Big enough to amortise per-message cost, small enough that an Event Hubs event (about 200 bytes a prediction as NDJSON) stays well under its 1 MB limit.</summary>
+    public int MaxBatchSize { get; set; } = 2000;
 }
 
 public sealed class HostOptions
