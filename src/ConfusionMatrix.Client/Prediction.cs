@@ -31,52 +31,27 @@ public static class PredictionValidator
     /// <summary>Returns the rejection reason, or null when the prediction may be sent.</summary>
     public static string? Validate(Prediction? prediction, DateTimeOffset now)
     {
-        if (prediction is null
-            || string.IsNullOrEmpty(prediction.PredictionId)
-            || string.IsNullOrEmpty(prediction.Model)
-            || string.IsNullOrEmpty(prediction.Version)
-            || string.IsNullOrEmpty(prediction.Predicted)
-            || string.IsNullOrEmpty(prediction.Actual))
+        if (prediction is null)
         {
             return RejectionReasons.MissingField;
         }
 
-        if (prediction.PredictionId.Length > PredictionLimits.MaxIdLength)
-        {
-            return RejectionReasons.IdTooLong;
-        }
-
-        if (!PredictionLimits.IsValidName(prediction.Model) || !PredictionLimits.IsValidName(prediction.Version))
-        {
-            return RejectionReasons.BadName;
-        }
-
-        if (prediction.Timestamp is { } ts && (ts < PredictionLimits.MinTimestamp || ts > now + PredictionLimits.MaxFutureSkew))
-        {
-            return RejectionReasons.BadTimestamp;
-        }
-
-        if (prediction.Score is { } score && !double.IsFinite(score))
-        {
-            return RejectionReasons.Malformed;
-        }
-
-        if (prediction.Segments is { } segments)
+        var problem = PredictionRules.CheckId(prediction.PredictionId)
+            ?? PredictionRules.CheckFields(prediction.Model, prediction.Version, prediction.Predicted, prediction.Actual)
+            ?? (prediction.Timestamp is { } ts ? PredictionRules.CheckTimestamp(ts, now) : null)
+            ?? PredictionRules.CheckScore(prediction.Score);
+        if (problem is null && prediction.Segments is { } segments)
         {
             foreach (var (dimension, value) in segments)
             {
-                if (string.IsNullOrWhiteSpace(dimension))
+                if (PredictionRules.CheckSegment(dimension, value) is { } bad)
                 {
-                    return RejectionReasons.BadName;
-                }
-
-                if (string.IsNullOrWhiteSpace(value) || value.Length > PredictionLimits.MaxSegmentValueLength)
-                {
-                    return RejectionReasons.EmptySegmentValue;
+                    problem = bad;
+                    break;
                 }
             }
         }
 
-        return null;
+        return problem?.Reason;
     }
 }

@@ -42,7 +42,7 @@ internal static class PredictionEventParser
             {
                 foreach (var (_, record) in records)
                 {
-                    if (record.ValueKind == JsonValueKind.Object && Text(record, "model") is { } m && Text(record, "version") is { } v)
+                    if (record.ValueKind == JsonValueKind.Object && PredictionRecordReader.Text(record, "model") is { } m && PredictionRecordReader.Text(record, "version") is { } v)
                     {
                         model ??= m;
                         version ??= v;
@@ -184,88 +184,22 @@ internal static class PredictionEventParser
     private static (string Reason, string Detail)? Validate(JsonElement e, string? eventModel, string? eventVersion, bool routable, DateTimeOffset enqueued, out Row row)
     {
         row = default;
-        if (e.ValueKind != JsonValueKind.Object)
+        if (PredictionRecordReader.TryRead(e, enqueued, enqueued, out var record) is { } problem)
         {
-            return (RejectionReasons.Malformed, "a prediction must be a JSON object");
-        }
-
-        var id = Text(e, "predictionId");
-        if (id is null)
-        {
-            return (RejectionReasons.MissingField, "'predictionId' is required");
-        }
-
-        if (id.Length > PredictionLimits.MaxIdLength)
-        {
-            return (RejectionReasons.IdTooLong, $"'predictionId' is {id.Length} characters; at most {PredictionLimits.MaxIdLength} are allowed");
-        }
-
-        var model = Text(e, "model");
-        var version = Text(e, "version");
-        var predicted = Text(e, "predicted");
-        var actual = Text(e, "actual");
-        var missing = model is null ? "model" : version is null ? "version" : predicted is null ? "predicted" : actual is null ? "actual" : null;
-        if (missing is not null)
-        {
-            return (RejectionReasons.MissingField, $"'{missing}' is required (prediction {id})");
-        }
-
-        if (!PredictionLimits.IsValidName(model) || !PredictionLimits.IsValidName(version))
-        {
-            return (RejectionReasons.BadName, $"'model' and 'version' must be 1..{PredictionLimits.MaxNameLength} characters without '/' or '=' (prediction {id})");
+            return (problem.Reason, problem.Detail);
         }
 
         if (!routable)
         {
-            return (RejectionReasons.BadName, $"the event names no usable model and version (prediction {id})");
+            return (RejectionReasons.BadName, $"the event names no usable model and version (prediction {record!.PredictionId})");
         }
 
-        if (!string.Equals(model, eventModel, StringComparison.Ordinal) || !string.Equals(version, eventVersion, StringComparison.Ordinal))
+        if (!string.Equals(record!.Model, eventModel, StringComparison.Ordinal) || !string.Equals(record.Version, eventVersion, StringComparison.Ordinal))
         {
-            return (EventHubRejectionReasons.MixedVersion, $"prediction {id} names {model}/{version} but the event carries {eventModel}/{eventVersion}");
+            return (EventHubRejectionReasons.MixedVersion, $"prediction {record.PredictionId} names {record.Model}/{record.Version} but the event carries {eventModel}/{eventVersion}");
         }
 
-        var timestamp = enqueued;
-        if (e.TryGetProperty("timestamp", out var ts) && ts.ValueKind != JsonValueKind.Null)
-        {
-            if (ts.ValueKind != JsonValueKind.String
-                || !DateTimeOffset.TryParse(ts.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out timestamp))
-            {
-                return (RejectionReasons.BadTimestamp, $"'timestamp' of prediction {id} must be an ISO-8601 date-time string");
-            }
-
-            if (timestamp < PredictionLimits.MinTimestamp || timestamp > enqueued + PredictionLimits.MaxFutureSkew)
-            {
-                return (RejectionReasons.BadTimestamp, $"'timestamp' {timestamp:O} of prediction {id} is before {PredictionLimits.MinTimestamp:yyyy-MM-dd} or more than {PredictionLimits.MaxFutureSkew.TotalMinutes} minutes after the event was enqueued");
-            }
-        }
-
-        List<KeyValuePair<string, string>>? segments = null;
-        if (e.TryGetProperty("segments", out var segs) && segs.ValueKind != JsonValueKind.Null)
-        {
-            if (segs.ValueKind != JsonValueKind.Object)
-            {
-                return (RejectionReasons.Malformed, $"'segments' of prediction {id} must be an object of dimension to value");
-            }
-
-            foreach (var p in segs.EnumerateObject())
-            {
-                var value = p.Value.ValueKind switch
-                {
-                    JsonValueKind.String => p.Value.GetString(),
-                    JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False => p.Value.GetRawText(),
-                    _ => null,
-                };
-                if (string.IsNullOrWhiteSpace(value) || value.Length > PredictionLimits.MaxSegmentValueLength)
-                {
-                    return (RejectionReasons.EmptySegmentValue, $"segment '{p.Name}' of prediction {id} needs a non-empty value of at most {PredictionLimits.MaxSegmentValueLength} characters");
-                }
-
-                (segments ??= []).Add(new(p.Name, value));
-            }
-        }
-
-        row = new Row(actual!, predicted!, timestamp, segments);
+        row = new Row(record.Actual, record.Predicted, record.Timestamp, record.Segments);
         return null;
     }
 
@@ -313,23 +247,7 @@ internal static class PredictionEventParser
         return string.IsNullOrEmpty(text) ? null : text;
     }
 
-    private static string? Text(JsonElement e, string name)
-    {
-        if (!e.TryGetProperty(name, out var v))
-        {
-            return null;
-        }
-
-        var text = v.ValueKind switch
-        {
-            JsonValueKind.String => v.GetString(),
-            JsonValueKind.Number => v.GetRawText(),
-            _ => null,
-        };
-        return string.IsNullOrEmpty(text) ? null : text;
-    }
-
-    private readonly record struct Row(string Actual, string Predicted, DateTimeOffset Timestamp, List<KeyValuePair<string, string>>? Segments);
+    private readonly record struct Row(string Actual, string Predicted, DateTimeOffset Timestamp, IReadOnlyList<KeyValuePair<string, string>>? Segments);
 
     private sealed class RejectionTally
     {

@@ -76,61 +76,18 @@ public sealed class PredictionIntake(
 
         private async ValueTask AddCoreAsync(JsonElement e)
         {
-            if (e.ValueKind != JsonValueKind.Object)
+            var now = owner._clock.GetUtcNow();
+            if (PredictionRecordReader.TryRead(e, now, now, out var record) is { } problem)
             {
-                Reject(null, RejectionReasons.Malformed, "a prediction must be a JSON object", null);
+                var rawId = e.ValueKind == JsonValueKind.Object ? PredictionRecordReader.Text(e, "predictionId") : null;
+                var shownId = rawId is { Length: > PredictionLimits.MaxIdLength } ? rawId[..32] + "…" : rawId;
+                var rawModel = e.ValueKind == JsonValueKind.Object ? PredictionRecordReader.Text(e, "model") : null;
+                Reject(shownId, problem.Reason, problem.Detail, await RegisteredOrNullAsync(rawModel));
                 return;
             }
 
-            var id = Text(e, "predictionId");
-            if (id is null)
-            {
-                Reject(null, RejectionReasons.MissingField, "'predictionId' is required", null);
-                return;
-            }
-
-            if (id.Length > PredictionLimits.MaxIdLength)
-            {
-                Reject(id[..32] + "…", RejectionReasons.IdTooLong, $"'predictionId' is {id.Length} characters; at most {PredictionLimits.MaxIdLength} are allowed", null);
-                return;
-            }
-
-            var model = Text(e, "model");
-            var version = Text(e, "version");
-            var predicted = Text(e, "predicted");
-            var actual = Text(e, "actual");
-            var missing = model is null ? "model" : version is null ? "version" : predicted is null ? "predicted" : actual is null ? "actual" : null;
-            if (missing is not null)
-            {
-                Reject(id, RejectionReasons.MissingField, $"'{missing}' is required", model);
-                return;
-            }
-
-            if (!PredictionLimits.IsValidName(model) || !PredictionLimits.IsValidName(version))
-            {
-                Reject(id, RejectionReasons.BadName, $"'model' and 'version' must be 1..{PredictionLimits.MaxNameLength} characters without '/' or '='", null);
-                return;
-            }
-
-            var timestamp = owner._clock.GetUtcNow();
-            if (e.TryGetProperty("timestamp", out var ts) && ts.ValueKind != JsonValueKind.Null)
-            {
-                if (ts.ValueKind != JsonValueKind.String
-                    || !DateTimeOffset.TryParse(ts.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out timestamp))
-                {
-                    Reject(id, RejectionReasons.BadTimestamp, "'timestamp' must be an ISO-8601 date-time string such as 2026-11-26T10:00:00Z", model);
-                    return;
-                }
-
-                var now = owner._clock.GetUtcNow();
-                if (timestamp < PredictionLimits.MinTimestamp || timestamp > now + PredictionLimits.MaxFutureSkew)
-                {
-                    Reject(id, RejectionReasons.BadTimestamp, $"'timestamp' {timestamp:O} is before {PredictionLimits.MinTimestamp:yyyy-MM-dd} or more than {PredictionLimits.MaxFutureSkew.TotalMinutes} minutes in the future", model);
-                    return;
-                }
-            }
-
-            var definition = await owner._definitions.GetAsync(model!);
+            var (id, model, version, actual, predicted) = (record!.PredictionId, record.Model, record.Version, record.Actual, record.Predicted);
+            var definition = await owner._definitions.GetAsync(model);
             if (definition is null)
             {
                 // The model label stays 'unknown': an unregistered name is caller input and must not mint metric series.
@@ -138,55 +95,30 @@ public sealed class PredictionIntake(
                 return;
             }
 
-            var unknown = definition.ClassIndex(actual!) < 0 ? actual : definition.ClassIndex(predicted!) < 0 ? predicted : null;
+            var unknown = definition.ClassIndex(actual) < 0 ? actual : definition.ClassIndex(predicted) < 0 ? predicted : null;
             if (unknown is not null)
             {
                 Reject(id, RejectionReasons.UnknownClass, $"class '{unknown}' is not one of [{string.Join(", ", definition.Classes)}]", model);
                 return;
             }
 
-            List<KeyValuePair<string, string>>? segments = null;
-            if (e.TryGetProperty("segments", out var segs) && segs.ValueKind != JsonValueKind.Null)
-            {
-                if (segs.ValueKind != JsonValueKind.Object)
-                {
-                    Reject(id, RejectionReasons.Malformed, "'segments' must be an object of dimension to value", model);
-                    return;
-                }
-
-                foreach (var p in segs.EnumerateObject())
-                {
-                    var value = p.Value.ValueKind switch
-                    {
-                        JsonValueKind.String => p.Value.GetString(),
-                        JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False => p.Value.GetRawText(),
-                        _ => null,
-                    };
-                    if (string.IsNullOrWhiteSpace(value) || value.Length > PredictionLimits.MaxSegmentValueLength)
-                    {
-                        Reject(id, RejectionReasons.EmptySegmentValue, $"segment '{p.Name}' needs a non-empty value of at most {PredictionLimits.MaxSegmentValueLength} characters", model);
-                        return;
-                    }
-
-                    (segments ??= []).Add(new(p.Name, value));
-                }
-            }
-
-            var key = (model!, version!);
+            var timestamp = record.Timestamp;
+            var segments = record.Segments;
+            var key = (model, version);
             if (!_builders.TryGetValue(key, out var pending))
             {
-                pending = new Pending(new PredictionBatchBuilder(model!, version!), []);
+                pending = new Pending(new PredictionBatchBuilder(model, version), []);
                 _builders[key] = pending;
             }
 
-            pending.Builder.Add(actual!, predicted!, timestamp, segments);
+            pending.Builder.Add(actual, predicted, timestamp, segments);
             pending.Rows.Add((Index, id));
             if (pending.Builder.Count >= owner._maxBatchSize)
             {
                 // Full batches wait until the whole body has been read: a request refused half-way (413, client gone)
                 // must publish nothing, or the caller's retry would count those predictions twice.
                 _full.Add(pending);
-                _builders[key] = new Pending(new PredictionBatchBuilder(model!, version!), []);
+                _builders[key] = new Pending(new PredictionBatchBuilder(model, version), []);
             }
         }
 
@@ -217,6 +149,10 @@ public sealed class PredictionIntake(
         /// <summary>A batch being built and, per prediction in it, its index and id in the request.</summary>
         private sealed record Pending(PredictionBatchBuilder Builder, List<(int Index, string Id)> Rows);
 
+        /// <summary>The model name if it is registered (a metric label), else null: caller input must not mint series.</summary>
+        private async ValueTask<string?> RegisteredOrNullAsync(string? model) =>
+            PredictionLimits.IsValidName(model) && await owner._definitions.GetAsync(model!) is not null ? model : null;
+
         private void Reject(string? id, string reason, string detail, string? model)
         {
             _rejectedCount++;
@@ -227,22 +163,6 @@ public sealed class PredictionIntake(
             }
 
             Log.PredictionRejected(owner._logger, Index, id ?? "-", reason, detail);
-        }
-
-        private static string? Text(JsonElement e, string name)
-        {
-            if (!e.TryGetProperty(name, out var v))
-            {
-                return null;
-            }
-
-            var text = v.ValueKind switch
-            {
-                JsonValueKind.String => v.GetString(),
-                JsonValueKind.Number => v.GetRawText(),
-                _ => null,
-            };
-            return string.IsNullOrEmpty(text) ? null : text;
         }
     }
 
