@@ -1,5 +1,5 @@
 using ConfusionMatrix.Abstractions;
-using static ConfusionMatrix.Grains.Tests.ClusterTestHelpers;
+using static ConfusionMatrix.Tests.Shared.ClusterTestHelpers;
 
 namespace ConfusionMatrix.Grains.Tests;
 

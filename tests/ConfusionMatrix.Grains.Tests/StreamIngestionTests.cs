@@ -1,6 +1,6 @@
 using System.Text.Json;
 using ConfusionMatrix.Abstractions;
-using static ConfusionMatrix.Grains.Tests.ClusterTestHelpers;
+using static ConfusionMatrix.Tests.Shared.ClusterTestHelpers;
 
 namespace ConfusionMatrix.Grains.Tests;
 

@@ -109,13 +109,13 @@ public sealed class PipelineTests : IAsyncLifetime
         await PlaceAsync(client, streamId, script);
 
         // Rows are actual, columns predicted, classes [legit, fraud].
-        var all = await WaitForTotalAsync(client, model, Segments.All, 9);
+        var all = await ClusterTestHelpers.WaitForTotalAsync(client, model, "v1", Segments.All, 9, Deadline);
         Assert.Equal([[3L, 2L], [1L, 3L]], all.Matrix.ToRows());
         Assert.Equal(3, all.BatchesApplied);
 
-        var eu = await WaitForTotalAsync(client, model, Segments.For("region", "EU"), 5);
+        var eu = await ClusterTestHelpers.WaitForTotalAsync(client, model, "v1", Segments.For("region", "EU"), 5, Deadline);
         Assert.Equal([[1L, 2L], [0L, 2L]], eu.Matrix.ToRows());
-        var us = await WaitForTotalAsync(client, model, Segments.For("region", "US"), 4);
+        var us = await ClusterTestHelpers.WaitForTotalAsync(client, model, "v1", Segments.For("region", "US"), 4, Deadline);
         Assert.Equal([[2L, 0L], [1L, 1L]], us.Matrix.ToRows());
 
         Assert.Equal(4, script.Sent);
@@ -147,23 +147,6 @@ public sealed class PipelineTests : IAsyncLifetime
             {
                 await Task.Delay(100);
             }
-        }
-    }
-
-    private static async Task<MatrixView> WaitForTotalAsync(IGrainFactory grains, string model, string segment, long expected)
-    {
-        var grain = grains.GetGrain<ISegmentMatrixGrain>(Segments.MatrixKey(model, "v1", segment));
-        var until = DateTime.UtcNow + Deadline;
-        while (true)
-        {
-            var view = await grain.GetMatrixAsync(null);
-            if (view.Matrix.Total >= expected || DateTime.UtcNow > until)
-            {
-                Assert.True(view.Matrix.Total == expected, $"{segment}: expected total {expected}, got {view.Matrix.Total}");
-                return view;
-            }
-
-            await Task.Delay(50);
         }
     }
 

@@ -5,7 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using Orleans.TestingHost;
 
-namespace ConfusionMatrix.Grains.Tests;
+namespace ConfusionMatrix.Tests.Shared;
 
 /// <summary>
 /// One two-silo test cluster shared by every cluster test (deploying costs seconds). Silos use memory storage and

@@ -1,8 +1,8 @@
 using ConfusionMatrix.Abstractions;
 
-namespace ConfusionMatrix.Grains.Tests;
+namespace ConfusionMatrix.Tests.Shared;
 
-internal static class ClusterTestHelpers
+public static class ClusterTestHelpers
 {
     private static int _models;
 
