@@ -28,7 +28,8 @@ public static class EndToEnd
         ["ios", "android", "desktop", "tablet"],
     ];
 
-    private const int Versions = 2;
+    private const int DefaultVersions = 2;
+    private static int Versions = DefaultVersions;
     private const string ProbeRegion = "probe";
 
     public static async Task RunAsync(bool quick, string resultsDir, string azureConnection)
@@ -56,6 +57,39 @@ public static class EndToEnd
                 results.Set($"e2e_b{batch}_pps", rates[batch]);
                 rows.Add([$"memory streams, batch {batch}", $"{n:N0} x {runs}", Stats.Rate(rates[batch]), string.Join(" ", samples.Select(Stats.Rate)), $"{Versions * 13}"]);
             }
+
+            // Scaling with the number of streams in flight: the same batch-1000 load spread over 8 version streams.
+            var wide = new List<double>();
+            Versions = 8;
+            try
+            {
+                for (var r = 0; r < runs; r++)
+                {
+                    wide.Add(await MeasureThroughputAsync(silo, $"wide{r}", 1000, quick ? 600_000 : 3_000_000));
+                }
+            }
+            finally
+            {
+                Versions = DefaultVersions;
+            }
+
+            results.Set("e2e_b1000_8streams_pps", Stats.Median(wide));
+            rows.Add(["memory streams, batch 1000, 8 version streams", $"x {runs}", Stats.Rate(Stats.Median(wide)), string.Join(" ", wide.Select(Stats.Rate)), $"{8 * 13}"]);
+
+            // Breakdown in the same process: the same batches by direct grain call, without the stream.
+            var direct = new List<double>();
+            var segmentOnly = new List<double>();
+            for (var r = 0; r < runs; r++)
+            {
+                direct.Add(await MeasureDirectAsync(silo, $"dir{r}", 1000, quick ? 600_000 : 3_000_000, routerOnly: true));
+                segmentOnly.Add(await MeasureDirectAsync(silo, $"seg{r}", 1000, quick ? 600_000 : 3_000_000, routerOnly: false));
+            }
+
+            results.Set("e2e_direct_router_b1000_pps", Stats.Median(direct));
+            results.Set("e2e_direct_segment_b1000_pps", Stats.Median(segmentOnly));
+            results.Set("e2e_stream_vs_direct", rates[1000] / Stats.Median(direct));
+            rows.Add(["direct IVersionRouterGrain.IngestAsync, batch 1000 (no stream)", $"x {runs}", Stats.Rate(Stats.Median(direct)), string.Join(" ", direct.Select(Stats.Rate)), $"{Versions * 13}"]);
+            rows.Add(["direct ISegmentMatrixGrain.RecordAsync, 1000 cells ('all' only)", $"x {runs}", Stats.Rate(Stats.Median(segmentOnly)), string.Join(" ", segmentOnly.Select(Stats.Rate)), $"{Versions}"]);
 
             Stats.PrintTable(
                 "Part 2a: end-to-end throughput (publish -> stream -> VersionRouter -> 13 SegmentMatrix grains per version; done when 'all' totals = N)",
@@ -188,6 +222,48 @@ public static class EndToEnd
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
         await Task.WhenAll(publishers);
         return expectedPerVersion * Versions / seconds;
+    }
+
+    /// <summary>Diagnostic: the same batches by direct call (router), or 1000-cell SegmentBatches straight to the
+    /// 'all' segment grain (segment only), with 4 concurrent callers per version.</summary>
+    private static async Task<double> MeasureDirectAsync(BenchSilo silo, string model, int batchSize, int total, bool routerOnly)
+    {
+        model = $"{model}-{Guid.NewGuid():N}"[..20];
+        await RegisterAsync(silo, model);
+        var batchesPerVersion = total / batchSize / Versions;
+        var pool = BuildPool(model, batchSize, 16, includeProbe: false);
+        var cells = pool[0].Actual.Select((a, i) => (a * 2) + pool[0].Predicted[i]).ToArray();
+        var started = Stopwatch.GetTimestamp();
+        var callers = new List<Task>();
+        for (var v = 0; v < Versions; v++)
+        {
+            var version = $"v{v}";
+            var router = silo.Client.GetGrain<IVersionRouterGrain>(PredictionLog.VersionKey(model, version));
+            var segment = silo.Client.GetGrain<ISegmentMatrixGrain>(Segments.MatrixKey(model, version, Segments.All));
+            var next = 0;
+            for (var p = 0; p < 4; p++)
+            {
+                callers.Add(Task.Run(async () =>
+                {
+                    int seq;
+                    while ((seq = Interlocked.Increment(ref next)) <= batchesPerVersion)
+                    {
+                        var batch = pool[seq % pool.Length];
+                        if (routerOnly)
+                        {
+                            await router.IngestAsync(batch with { Version = version, Sequence = seq });
+                        }
+                        else
+                        {
+                            await segment.RecordAsync(new SegmentBatch($"s:{seq}", 2, cells, batch.TimestampUtcTicks));
+                        }
+                    }
+                }));
+            }
+        }
+
+        await Task.WhenAll(callers);
+        return (double)batchesPerVersion * batchSize * Versions / Stopwatch.GetElapsedTime(started).TotalSeconds;
     }
 
     private static async Task PublishAsync(IAsyncStream<PredictionBatch> stream, PredictionBatch batch)
