@@ -66,7 +66,8 @@ for _ in $(seq 1 100); do
   if "$PY" -c "import socket,sys; [socket.create_connection(('127.0.0.1',p),0.2).close() for p in ($P_BLOB,$P_QUEUE,$P_TABLE)]" 2> /dev/null; then break; fi
   sleep 0.1
 done
-AZURE="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFOCT/ZDmVTP6yuEqNZg==;BlobEndpoint=http://127.0.0.1:$P_BLOB/devstoreaccount1;QueueEndpoint=http://127.0.0.1:$P_QUEUE/devstoreaccount1;TableEndpoint=http://127.0.0.1:$P_TABLE/devstoreaccount1;"
+# Azurite's well-known devstoreaccount1 key (the one Azurite 3.37.0 ships in dist/src/common/utils/constants.js).
+AZURE="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:$P_BLOB/devstoreaccount1;QueueEndpoint=http://127.0.0.1:$P_QUEUE/devstoreaccount1;TableEndpoint=http://127.0.0.1:$P_TABLE/devstoreaccount1;"
 
 run_part() {
   local started=$SECONDS
