@@ -36,6 +36,7 @@ public static class LargeK
             var after = Stats.SettledHeapBytes();
             var measured = after - before;
             GC.KeepAlive(counts);
+            GC.KeepAlive(cells);
 
             var denseBefore = Stats.SettledHeapBytes();
             var dense = new long[k * k];
@@ -91,6 +92,8 @@ public static class LargeK
         var wMeasured = Stats.SettledHeapBytes() - wBefore;
         var estimated = windows.EstimatedManagedBytes;
         GC.KeepAlive(windows);
+        GC.KeepAlive(windowCells); // the input must stay alive across both heap readings, or its release hides the windows
+        GC.KeepAlive(ticks);
         // 1 all-time + 60 minute + up to 26 hour buckets would each be 8 MB if dense.
         var denseEquivalent = (1 + minutes + 2) * (8.0 * 1000 * 1000);
         results.Set("largek_windows_k1000_estimated_bytes", estimated);
