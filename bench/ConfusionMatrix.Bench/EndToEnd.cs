@@ -508,6 +508,7 @@ public sealed class BenchSilo : IAsyncDisposable
         // One-way drift notifications still in flight when a silo stops are logged as errors; they are expected here.
         builder.Logging.AddFilter("Orleans.Messaging", LogLevel.None);
         builder.Logging.AddFilter("Orleans.Runtime.Messaging", LogLevel.None);
+        builder.Logging.AddFilter("Polly", LogLevel.None);
         var serviceId = "cmbench";
         var clusterId = $"cmbench-{Guid.NewGuid():N}"[..16];
         builder.UseOrleans(silo =>
