@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using Azure.Data.Tables;
 using Azure.Storage.Queues;
 using ConfusionMatrix.Abstractions;
@@ -488,6 +489,7 @@ public static class EndToEnd
 public sealed class BenchSilo : IAsyncDisposable
 {
     private readonly IHost _host;
+    private StrongBox<bool> _stopping = new(false);
 
     private BenchSilo(IHost host)
     {
@@ -509,6 +511,9 @@ public sealed class BenchSilo : IAsyncDisposable
         builder.Logging.AddFilter("Orleans.Messaging", LogLevel.None);
         builder.Logging.AddFilter("Orleans.Runtime.Messaging", LogLevel.None);
         builder.Logging.AddFilter("Polly", LogLevel.None);
+        // While the silo stops, grains still writing state or sending one-way calls log placement errors: expected.
+        var stopping = new StrongBox<bool>(false);
+        builder.Logging.AddFilter((_, _, _) => !stopping.Value);
         var serviceId = "cmbench";
         var clusterId = $"cmbench-{Guid.NewGuid():N}"[..16];
         builder.UseOrleans(silo =>
@@ -559,7 +564,7 @@ public sealed class BenchSilo : IAsyncDisposable
         builder.Services.AddConfusionMatrixGrainServices();
         var host = builder.Build();
         await host.StartAsync();
-        return new BenchSilo(host);
+        return new BenchSilo(host) { _stopping = stopping };
     }
 
     public IAsyncStream<PredictionBatch> Stream(string model, string version) =>
@@ -568,6 +573,7 @@ public sealed class BenchSilo : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        _stopping.Value = true;
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
         try
         {
