@@ -68,8 +68,12 @@ public sealed class StreamsOptions
     /// </summary>
     public int MaxDeliverySeconds { get; set; } = 7 * 24 * 3600;
 
-    /// <summary>Poll period of the Azure Queue pulling agents, in milliseconds.</summary>
-    public int PollMilliseconds { get; set; } = 100;
+    /// <summary>
+    /// Poll period of the pulling agents (memory and Azure Queue streams), in milliseconds. Default 20: the poll period is
+    /// the floor of update-to-visible latency (Orleans' 100 ms default measured as a 100 ms median), and a poll of an
+    /// idle queue costs next to nothing.
+    /// </summary>
+    public int PollMilliseconds { get; set; } = 20;
 
     /// <summary>Azure Queue message visibility timeout: how soon an unfinished message is delivered again.</summary>
     public int VisibilitySeconds { get; set; } = 30;

@@ -156,7 +156,11 @@ public static class ConfusionMatrixHost
             {
                 streams.ConfigurePartitioning(options.Streams.QueueCount);
                 streams.ConfigureStreamPubSub(Orleans.Streams.StreamPubSubType.ImplicitOnly);
-                streams.ConfigurePullingAgent(ob => ob.Configure(o => o.MaxEventDeliveryTime = maxDelivery));
+                streams.ConfigurePullingAgent(ob => ob.Configure(o =>
+                {
+                    o.MaxEventDeliveryTime = maxDelivery;
+                    o.GetQueueMsgsTimerPeriod = TimeSpan.FromMilliseconds(options.Streams.PollMilliseconds);
+                }));
             });
         }
     }
