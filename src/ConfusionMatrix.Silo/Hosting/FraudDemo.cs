@@ -25,6 +25,10 @@ public sealed class FraudDemo(IClusterClient client, PredictionPublisher publish
         var watcher = client.GetGrain<IDriftWatcherGrain>(Model);
         await watcher.SetPolicyAsync(new DriftPolicySettings(EvaluationInterval: TimeSpan.FromSeconds(2)));
         var rollout = client.GetGrain<IRolloutControllerGrain>(Model);
+
+        // The story's drop (0.92 to 0.78) sits near the severe threshold (0.15); the demo holds the canary for
+        // inspection instead of rolling it back, whichever side of the threshold the sampled drop falls.
+        await rollout.SetPolicyAsync(new RolloutPolicy(PauseCanaryOnDrift: true, RollbackCanaryOnSevere: false), "demo");
         var state = await rollout.GetStateAsync();
         if (state.Routing.Stable is null)
         {
