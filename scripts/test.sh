@@ -10,6 +10,18 @@ trap 'rm -rf "$log_dir"' EXIT
 
 start=$(date +%s)
 
+# Debian packages the suite needs: Node.js/npm (Azurite, Helm), Chromium (the dashboard browser test), unzip (Helm).
+need=()
+command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
+[[ -x /usr/bin/chromium ]] || need+=(chromium)
+command -v unzip >/dev/null 2>&1 || need+=(unzip)
+if (( ${#need[@]} )); then
+  sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  echo "installing ${need[*]} with apt-get"
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null \
+    || { echo "could not install ${need[*]}"; echo "0 passed, 1 failed"; exit 1; }
+fi
+
 # Azurite (Azure Table, Blob and Queue storage on loopback) for the durability tests; they start and stop it themselves.
 azurite_js=".tools/azurite/node_modules/azurite/dist/src/azurite.js"
 if [[ ! -f "$azurite_js" ]]; then
