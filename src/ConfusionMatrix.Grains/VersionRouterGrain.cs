@@ -78,6 +78,8 @@ public sealed class VersionRouterGrain(
             return new IngestResult(0, split.RejectedByReason, 0);
         }
 
+        // Catalog first: a segment that holds counts is always listed, so a drift epoch that starts now snapshots it.
+        await ReportNewSegmentsAsync(split);
         var calls = new Task[split.Segments.Count];
         for (var i = 0; i < split.Segments.Count; i++)
         {
@@ -89,7 +91,6 @@ public sealed class VersionRouterGrain(
         await Task.WhenAll(calls);
         instruments.Accepted(_model, split.Accepted);
         instruments.Routed(Stopwatch.GetElapsedTime(started));
-        await ReportNewSegmentsAsync(split);
         return new IngestResult(split.Accepted, split.RejectedByReason, split.Segments.Count);
     }
 
