@@ -1,3 +1,5 @@
+using ConfusionMatrix.Silo.Configuration;
+using ConfusionMatrix.Silo.Hosting;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -230,12 +232,16 @@ public static class EndToEnd
             var next = 0;
             for (var p = 0; p < publishersPerVersion; p++)
             {
+                // Each publisher is its own producer, numbering its batches in the order it sends them (the contract
+                // the segments' replay windows rely on).
+                var producer = $"bench-{v}-{p}";
                 publishers.Add(Task.Run(async () =>
                 {
+                    long sent = 0;
                     int seq;
                     while ((seq = Interlocked.Increment(ref next)) <= batchesPerVersion)
                     {
-                        var batch = pool[seq % pool.Length] with { Version = version, Sequence = seq };
+                        var batch = pool[seq % pool.Length] with { Version = version, ProducerId = producer, Sequence = ++sent };
                         await PublishAsync(stream, batch);
                     }
                 }));
@@ -267,15 +273,17 @@ public static class EndToEnd
             var next = 0;
             for (var p = 0; p < 4; p++)
             {
+                var producer = $"bench-{v}-{p}";
                 callers.Add(Task.Run(async () =>
                 {
+                    long sent = 0;
                     int seq;
                     while ((seq = Interlocked.Increment(ref next)) <= batchesPerVersion)
                     {
                         var batch = pool[seq % pool.Length];
                         if (routerOnly)
                         {
-                            await router.IngestAsync(batch with { Version = version, Sequence = seq });
+                            await router.IngestAsync(batch with { Version = version, ProducerId = producer, Sequence = ++sent });
                         }
                         else
                         {
@@ -382,7 +390,7 @@ public static class EndToEnd
         {
             expected += batchSize;
             var t0 = Stopwatch.GetTimestamp();
-            await PublishAsync(probeStream, probe with { Version = "v0", Sequence = probeSeq++ });
+            await PublishAsync(probeStream, probe with { Version = "v0", ProducerId = "bench-probe", Sequence = ++probeSeq });
             while ((await probeGrain.GetMatrixAsync(null)).Matrix.Total < expected)
             {
                 await Task.Delay(1);
@@ -513,53 +521,27 @@ public sealed class BenchSilo : IAsyncDisposable
         builder.Logging.AddFilter("Polly", LogLevel.None);
         // While the silo stops, grains still writing state or sending one-way calls log placement errors: expected.
         var stopping = new StrongBox<bool>(false);
-        builder.Logging.AddFilter((_, _, _) => !stopping.Value);
+        builder.Logging.AddFilter((_, _, level) => level >= LogLevel.Error && !stopping.Value);
         var serviceId = "cmbench";
         var clusterId = $"cmbench-{Guid.NewGuid():N}"[..16];
         builder.UseOrleans(silo =>
         {
             silo.UseLocalhostClustering(FreePort(), FreePort(), serviceId: serviceId, clusterId: clusterId);
-            foreach (var name in new[] { StorageNames.Registry, StorageNames.Matrices, StorageNames.Control, StorageNames.PubSub })
-            {
-                if (durable is null)
-                {
-                    silo.AddMemoryGrainStorage(name);
-                }
-                else
-                {
-                    silo.AddAzureTableGrainStorage(name, o =>
-                    {
-                        o.TableServiceClient = new TableServiceClient(durable);
-                        o.TableName = "cmbench" + clusterId.Replace("-", "", StringComparison.Ordinal);
-                    });
-                }
-            }
 
-            if (durable is null)
+            // Storage and streams exactly as the host wires them for the same configuration.
+            ConfusionMatrixHost.AddStorageAndStreams(silo, new ConfusionMatrixOptions
             {
-                silo.AddMemoryStreams(PredictionLog.StreamProvider, streams =>
+                Clustering = new ClusteringOptions { ServiceId = clusterId, ClusterId = clusterId },
+                Storage = durable is null
+                    ? new StorageOptions { Provider = "Memory" }
+                    : new StorageOptions { Provider = "AzureTable", ConnectionString = durable },
+                Streams = new StreamsOptions
                 {
-                    streams.ConfigurePartitioning(8);
-                    streams.ConfigureStreamPubSub(StreamPubSubType.ImplicitOnly);
-                    if (pollPeriod is { } period)
-                    {
-                        streams.ConfigurePullingAgent(ob => ob.Configure(o => o.GetQueueMsgsTimerPeriod = period));
-                    }
-                });
-            }
-            else
-            {
-                var queues = Enumerable.Range(0, 8).Select(i => $"{clusterId}-prediction-log-{i}").ToList();
-                silo.AddAzureQueueStreams(PredictionLog.StreamProvider, streams =>
-                {
-                    streams.ConfigureAzureQueue(ob => ob.Configure(o =>
-                    {
-                        o.QueueServiceClient = new QueueServiceClient(durable);
-                        o.QueueNames = queues;
-                    }));
-                    streams.ConfigureStreamPubSub(StreamPubSubType.ImplicitOnly);
-                });
-            }
+                    Provider = durable is null ? "Memory" : "AzureQueue",
+                    QueueCount = 8,
+                    PollMilliseconds = pollPeriod is { } period ? (int)period.TotalMilliseconds : new StreamsOptions().PollMilliseconds,
+                },
+            });
         });
         builder.Services.AddConfusionMatrixGrainServices();
         var host = builder.Build();

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 
 namespace ConfusionMatrix.Grains;
 
@@ -12,6 +13,8 @@ public static class GrainServiceCollectionExtensions
         services.TryAddSingleton<ApplicationClock>();
         services.TryAddSingleton<ConfusionMatrixInstruments>();
         services.TryAddSingleton<StorageHealth>();
+        services.AddOptions<SegmentMatrixOptions>().ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SegmentMatrixOptions>, SegmentMatrixOptionsValidator>());
         services.TryAddSingleton<WebhookSender>();
         services.TryAddSingleton<IWebhookSender>(sp => sp.GetRequiredService<WebhookSender>());
         services.AddHostedService(sp => sp.GetRequiredService<WebhookSender>());

@@ -1,6 +1,7 @@
 using ConfusionMatrix.Abstractions;
 using ConfusionMatrix.Core;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace ConfusionMatrix.Grains;
 
@@ -48,6 +49,7 @@ public sealed class SegmentMatrixGrain(
     [PersistentState("matrix", StorageNames.Matrices)] IPersistentState<SegmentMatrixState> state,
     ConfusionMatrixInstruments instruments,
     StorageHealth storageHealth,
+    IOptions<SegmentMatrixOptions> options,
     ApplicationClock clock,
     ILogger<SegmentMatrixGrain> logger) : Grain, ISegmentMatrixGrain
 {
@@ -67,6 +69,9 @@ public sealed class SegmentMatrixGrain(
 
     /// <summary>Set when a write failed: memory may hold counts storage does not, so reload before anything else.</summary>
     private bool _mustReload;
+
+    /// <summary>Counts applied but not yet written (only when writes are not made before each acknowledgement).</summary>
+    private bool _unwritten;
     private string _model = "";
     private string _version = "";
     private string _segment = "";
@@ -75,7 +80,29 @@ public sealed class SegmentMatrixGrain(
     {
         (_model, _version, _segment) = Segments.ParseMatrixKey(this.GetPrimaryKeyString());
         RestoreWindows();
+        if (!options.Value.WriteBeforeAcknowledge)
+        {
+            var interval = options.Value.CheckpointInterval;
+            this.RegisterGrainTimer(CheckpointAsync, new GrainTimerCreationOptions(interval, interval) { KeepAlive = false });
+        }
+
         return Task.CompletedTask;
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        if (_unwritten)
+        {
+            await PersistAsync();
+        }
+    }
+
+    private async Task CheckpointAsync()
+    {
+        if (_unwritten)
+        {
+            await PersistAsync();
+        }
     }
 
     private void RestoreWindows()
@@ -147,7 +174,15 @@ public sealed class SegmentMatrixGrain(
 
         _windows.RecordBatch(batch.Cells, batch.TimestampUtcTicks);
         state.State.BatchesApplied++;
-        await PersistAsync();
+        if (options.Value.WriteBeforeAcknowledge)
+        {
+            await PersistAsync();
+        }
+        else
+        {
+            _unwritten = true;
+        }
+
         instruments.SegmentBatchApplied();
         NotifyEvidence(batch.Cells.Length);
     }
@@ -249,6 +284,7 @@ public sealed class SegmentMatrixGrain(
         {
             await state.WriteStateAsync();
             storageHealth.Succeeded();
+            _unwritten = false;
         }
         catch (Exception ex)
         {

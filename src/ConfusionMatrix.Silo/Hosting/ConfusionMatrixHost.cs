@@ -126,6 +126,10 @@ public static class ConfusionMatrixHost
             }
         }
 
+        // Memory storage survives no crash, so a write per segment per batch would buy nothing: checkpoint instead.
+        var durableStorage = !ConfusionMatrixOptionsValidator.Is(options.Storage.Provider, "Memory");
+        silo.Services.Configure<SegmentMatrixOptions>(o => o.WriteBeforeAcknowledge = durableStorage);
+
         var maxDelivery = TimeSpan.FromSeconds(options.Streams.MaxDeliverySeconds);
         if (ConfusionMatrixOptionsValidator.Is(options.Streams.Provider, "AzureQueue"))
         {
