@@ -155,9 +155,9 @@ public sealed class DriftWatcherGrain(
             }
         }
 
+        // Sequential tests restart with the evidence. The latest verdicts stay until a look replaces them: they are
+        // what explains a pause or a rollback that just happened.
         s.Sequential.Clear();
-        s.Latest.Clear();
-        s.LatestFairness.Clear();
         s.EpochStartedAt = clock.GetUtcNow();
         await state.WriteStateAsync();
         Log.EpochStarted(logger, Model, reason);

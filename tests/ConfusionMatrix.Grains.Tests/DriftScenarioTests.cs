@@ -139,12 +139,74 @@ public sealed class DriftScenarioTests(ClusterFixture fixture)
         Assert.Equal(RolloutPhase.Progressing, (await rollout.GetRoutingAsync()).Phase);
     }
 
+    [Fact]
+    public async Task G_SevereDrop_RollsTheCanaryBack_PerPolicy()
+    {
+        var (model, rollout, watcher) = await StartCanaryAsync("severe", weight: 20);
+        await Healthy.SendAsync(fixture.Client, model, "v1", 40_000, seed: 51);
+        await new FraudTraffic(Prevalence: 0.04, RecallEu: 0.50, RecallUs: 0.50).SendAsync(fixture.Client, model, "v2", 20_000, seed: 52);
+
+        await watcher.EvaluateNowAsync();
+
+        var state = await rollout.GetStateAsync();
+        Assert.Equal(RolloutPhase.RolledBack, state.Routing.Phase);
+        Assert.Null(state.Routing.Canary);
+        Assert.Equal("v1", state.Routing.Stable);
+        var rollback = state.History[^1];
+        Assert.Equal("rollback", rollback.Action);
+        Assert.Equal(DriftVerdict.Severe, rollback.Verdict!.Decision);
+        Assert.DoesNotContain(state.History, t => t.Action == "pause");
+    }
+
+    [Fact]
+    public async Task H_SevereDrop_OnlyPauses_WhenPolicySaysSo()
+    {
+        var (model, rollout, watcher) = await StartCanaryAsync("severe-pause", weight: 20);
+        await rollout.SetPolicyAsync(new RolloutPolicy(PauseCanaryOnDrift: true, RollbackCanaryOnSevere: false), "operator:alice");
+        await Healthy.SendAsync(fixture.Client, model, "v1", 40_000, seed: 61);
+        await new FraudTraffic(Prevalence: 0.04, RecallEu: 0.50, RecallUs: 0.50).SendAsync(fixture.Client, model, "v2", 20_000, seed: 62);
+
+        await watcher.EvaluateNowAsync();
+
+        var state = await rollout.GetStateAsync();
+        Assert.Equal(RolloutPhase.Paused, state.Routing.Phase);
+        Assert.Equal("v2", state.Routing.Canary);
+        Assert.Equal(DriftVerdict.Severe, state.History[^1].Verdict!.Decision);
+    }
+
+    [Fact]
+    public async Task I_WithoutExplicitLooks_SegmentEvidenceAndTheTimerPauseTheCanary()
+    {
+        var (model, rollout, watcher) = await StartCanaryAsync("timer", weight: 50);
+        await watcher.SetPolicyAsync(new DriftPolicySettings(EvaluationInterval: TimeSpan.FromMilliseconds(200)));
+        await Healthy.SendAsync(fixture.Client, model, "v1", 60_000, seed: 71);
+        await HolidayEuDrop.SendAsync(fixture.Client, model, "v2", 60_000, seed: 72);
+
+        // Segments report new evidence to the watcher; its timer evaluates them. Nobody calls EvaluateNowAsync here.
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        RoutingTable routing;
+        while ((routing = await rollout.GetRoutingAsync()).Phase == RolloutPhase.Progressing)
+        {
+            Assert.True(DateTime.UtcNow < until, "the drift watcher did not act on its own within 30 s");
+            await Task.Delay(100);
+        }
+
+        Assert.True(routing.Phase is RolloutPhase.Paused or RolloutPhase.RolledBack, routing.ToString());
+        Assert.Equal("v1", routing.Stable);
+        var report = await watcher.GetReportAsync();
+        Assert.True(report.Evaluations > 0);
+        Assert.Contains(report.Verdicts, v => v.Version == "v2" && v.IsAlarm);
+    }
+
     private async Task<(string Model, IRolloutControllerGrain Rollout, IDriftWatcherGrain Watcher)> StartCanaryAsync(string stem, int weight)
     {
         var model = UniqueModel(stem);
         await RegisterFraudModelAsync(model);
         var rollout = fixture.Client.GetGrain<IRolloutControllerGrain>(model);
         var watcher = fixture.Client.GetGrain<IDriftWatcherGrain>(model);
+
+        // Only the explicit evaluations of each scenario judge: no timer or evidence-triggered look in between.
+        await watcher.SetPolicyAsync(new DriftPolicySettings(EvaluationInterval: TimeSpan.FromHours(1), EvidenceThreshold: 100_000_000));
         await rollout.SetStableAsync("v1", "operator:alice", "initial release");
         await WaitForNewEpochAsync(watcher, null);
         var epoch = (await watcher.GetReportAsync()).EpochStartedAt;
