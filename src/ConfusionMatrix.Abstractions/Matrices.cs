@@ -3,9 +3,10 @@ using System.Collections.Immutable;
 namespace ConfusionMatrix.Abstractions;
 
 /// <summary>
-/// One segment's share of a prediction batch, already mapped to class indices: cell = actual * K + predicted.
-/// <see cref="ProducerId"/> and <see cref="Sequence"/> are the original batch's: the segment applies each pair once.
-/// An empty producer id opts out of replay detection.
+/// One segment's share of one or more prediction batches, already mapped to class indices: cell = actual * K + predicted.
+/// Each original batch is a <see cref="BatchPart"/>: its producer id and sequence, and how many of the cells (in order)
+/// are its own. The segment applies each part at most once. Without parts, the whole batch is one part named by
+/// <see cref="ProducerId"/> and <see cref="Sequence"/>; an empty producer id opts out of replay detection.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("cm.SegmentBatch")]
 public sealed record SegmentBatch(
@@ -14,7 +15,20 @@ public sealed record SegmentBatch(
     [property: Id(2)] int[] Cells,
     [property: Id(3)] long[] TimestampUtcTicks,
     [property: Id(4)] string ProducerId = "",
-    [property: Id(5)] long Sequence = 0);
+    [property: Id(5)] long Sequence = 0,
+    [property: Id(6)] ImmutableArray<BatchPart> Parts = default)
+{
+    /// <summary>The parts in cell order; a batch without explicit parts is one part.</summary>
+    public ImmutableArray<BatchPart> EffectiveParts =>
+        Parts.IsDefaultOrEmpty ? [new BatchPart(ProducerId, Sequence, Cells.Length)] : Parts;
+}
+
+/// <summary>The cells of one original batch inside a <see cref="SegmentBatch"/>.</summary>
+[GenerateSerializer, Immutable, Alias("cm.BatchPart")]
+public sealed record BatchPart(
+    [property: Id(0)] string ProducerId,
+    [property: Id(1)] long Sequence,
+    [property: Id(2)] int Count);
 
 /// <summary>
 /// A confusion matrix in sparse form (non-zero cells only), so that a 1000-class matrix does not cost a million entries

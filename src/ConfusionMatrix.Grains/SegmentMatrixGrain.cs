@@ -148,32 +148,53 @@ public sealed class SegmentMatrixGrain(
             }
         }
 
-        var now = clock.GetUtcNow();
-        ReplayWindow window = default;
-        if (batch.ProducerId.Length > 0)
+        var parts = batch.EffectiveParts;
+        var partCells = 0;
+        foreach (var part in parts)
         {
-            if (state.State.Watermarks.TryGetValue(batch.ProducerId, out var mark))
-            {
-                window = new ReplayWindow(mark.Highest, mark.Seen);
-            }
-
-            var decision = window.Check(batch.Sequence);
-            if (decision != ReplayDecision.Accept)
-            {
-                // Already counted (a redelivery, a replay, a retried call): acknowledge without counting again.
-                state.State.DuplicatesSkipped++;
-                instruments.DuplicateSkipped(decision == ReplayDecision.TooOld ? "too_old" : "duplicate");
-                Log.DuplicateBatchSkipped(logger, this.GetPrimaryKeyString(), batch.BatchId);
-                return;
-            }
-
-            window.Mark(batch.Sequence);
-            state.State.Watermarks[batch.ProducerId] = new ProducerWatermark(window.Highest, window.Seen, now);
-            PruneProducers(now);
+            partCells += part.Count < 0 ? throw new ArgumentException($"Batch {batch.BatchId}: a part has a negative count.") : part.Count;
         }
 
-        _windows.RecordBatch(batch.Cells, batch.TimestampUtcTicks);
-        state.State.BatchesApplied++;
+        if (partCells != batch.Cells.Length)
+        {
+            throw new ArgumentException($"Batch {batch.BatchId}: its parts cover {partCells} cells but it carries {batch.Cells.Length}.");
+        }
+
+        var now = clock.GetUtcNow();
+        var applied = 0;
+        var offset = 0;
+        foreach (var part in parts)
+        {
+            var range = new Range(offset, offset + part.Count);
+            offset += part.Count;
+            if (part.ProducerId.Length > 0)
+            {
+                var window = state.State.Watermarks.TryGetValue(part.ProducerId, out var mark) ? new ReplayWindow(mark.Highest, mark.Seen) : default;
+                var decision = window.Check(part.Sequence);
+                if (decision != ReplayDecision.Accept)
+                {
+                    // Already counted (a redelivery, a replay, a retried call): acknowledge without counting again.
+                    state.State.DuplicatesSkipped++;
+                    instruments.DuplicateSkipped(decision == ReplayDecision.TooOld ? "too_old" : "duplicate");
+                    Log.DuplicateBatchSkipped(logger, this.GetPrimaryKeyString(), $"{part.ProducerId}:{part.Sequence}");
+                    continue;
+                }
+
+                window.Mark(part.Sequence);
+                state.State.Watermarks[part.ProducerId] = new ProducerWatermark(window.Highest, window.Seen, now);
+            }
+
+            _windows.RecordBatch(batch.Cells.AsSpan(range), batch.TimestampUtcTicks.AsSpan(range));
+            applied++;
+        }
+
+        if (applied == 0)
+        {
+            return;
+        }
+
+        PruneProducers(now);
+        state.State.BatchesApplied += applied;
         if (options.Value.WriteBeforeAcknowledge)
         {
             await PersistAsync();

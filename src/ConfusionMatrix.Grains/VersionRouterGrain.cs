@@ -32,66 +32,141 @@ public sealed class VersionRouterGrain(
         (_model, _version) = PredictionLog.ParseVersionKey(this.GetPrimaryKeyString());
         var provider = this.GetStreamProvider(PredictionLog.StreamProvider);
         var stream = provider.GetStream<PredictionBatch>(StreamId.Create(PredictionLog.StreamNamespace, this.GetPrimaryKeyString()));
-        await stream.SubscribeAsync(OnBatchAsync);
+        await stream.SubscribeAsync(OnBatchesAsync);
     }
 
-    public Task<IngestResult> IngestAsync(PredictionBatch batch) => RouteAsync(batch);
+    public async Task<IngestResult> IngestAsync(PredictionBatch batch) => (await RouteAsync([batch]))[0];
 
-    private async Task OnBatchAsync(PredictionBatch batch, StreamSequenceToken? token) => await RouteAsync(batch);
+    /// <summary>
+    /// The pulling agent may hand over several queued batches at once (<c>BatchContainerBatchSize</c>). They are split
+    /// one by one and sent to each segment in a single call, each batch a part with its own producer and sequence, so
+    /// a segment applies and stores all of them in one write, and still skips any part it has seen before.
+    /// </summary>
+    private async Task OnBatchesAsync(IList<SequentialItem<PredictionBatch>> items)
+    {
+        var batches = new PredictionBatch[items.Count];
+        for (var i = 0; i < items.Count; i++)
+        {
+            batches[i] = items[i].Item;
+        }
 
-    private async Task<IngestResult> RouteAsync(PredictionBatch batch)
+        await RouteAsync(batches);
+    }
+
+    private async Task<IngestResult[]> RouteAsync(IReadOnlyList<PredictionBatch> batches)
     {
         var started = Stopwatch.GetTimestamp();
-        var shapeProblem = batch.ValidateShape();
-        if (shapeProblem is not null || batch.Model != _model || batch.Version != _version)
+        var results = new IngestResult[batches.Count];
+        var merged = new Dictionary<string, SegmentParts>(StringComparer.Ordinal);
+        var classCount = 0;
+        var accepted = 0;
+        for (var b = 0; b < batches.Count; b++)
         {
-            // A poison batch must not stop the stream: refuse it whole, count it, and say why.
-            var problem = shapeProblem ?? $"batch names {batch.Model}/{batch.Version} but arrived on {_model}/{_version}";
-            var count = batch.Actual?.Length ?? 0;
-            Log.BatchMalformed(logger, batch.BatchId, _model, _version, problem);
-            instruments.Rejected(RejectionReasons.Malformed, Math.Max(count, 1), _model);
-            await GrainFactory.GetGrain<IDeadLetterGrain>(_model).AddAsync(
-                new DeadLetter(clock.GetUtcNow(), this.GetPrimaryKeyString(), batch.BatchId, count, problem));
-            return new IngestResult(0, ImmutableDictionary<string, int>.Empty.Add(RejectionReasons.Malformed, count), 0);
+            var batch = batches[b];
+            var shapeProblem = batch.ValidateShape();
+            if (shapeProblem is not null || batch.Model != _model || batch.Version != _version)
+            {
+                // A poison batch must not stop the stream: refuse it whole, count it, and say why.
+                var problem = shapeProblem ?? $"batch names {batch.Model}/{batch.Version} but arrived on {_model}/{_version}";
+                var count = batch.Actual?.Length ?? 0;
+                Log.BatchMalformed(logger, batch.BatchId, _model, _version, problem);
+                instruments.Rejected(RejectionReasons.Malformed, Math.Max(count, 1), _model);
+                await GrainFactory.GetGrain<IDeadLetterGrain>(_model).AddAsync(
+                    new DeadLetter(clock.GetUtcNow(), this.GetPrimaryKeyString(), batch.BatchId, count, problem));
+                results[b] = new IngestResult(0, ImmutableDictionary<string, int>.Empty.Add(RejectionReasons.Malformed, count), 0);
+                continue;
+            }
+
+            var definition = await GetDefinitionAsync(batch);
+            if (definition is null)
+            {
+                Reject(batch, RejectionReasons.UnknownModel, batch.Count);
+                results[b] = new IngestResult(0, ImmutableDictionary<string, int>.Empty.Add(RejectionReasons.UnknownModel, batch.Count), 0);
+                continue;
+            }
+
+            var split = BatchSplitter.Split(batch, definition, clock.GetUtcNow());
+            foreach (var (reason, count) in split.RejectedByReason)
+            {
+                Reject(batch, reason, count);
+            }
+
+            if (split.IgnoredDimensionValues > 0)
+            {
+                instruments.IgnoredDimension(_model, split.IgnoredDimensionValues);
+            }
+
+            classCount = definition.Classes.Length;
+            accepted += split.Accepted;
+            foreach (var (segment, cells, ticks) in split.Segments)
+            {
+                if (!merged.TryGetValue(segment, out var parts))
+                {
+                    parts = new SegmentParts();
+                    merged[segment] = parts;
+                }
+
+                parts.Add(batch, cells, ticks);
+            }
+
+            results[b] = new IngestResult(split.Accepted, split.RejectedByReason, split.Segments.Count);
         }
 
-        var definition = await GetDefinitionAsync(batch);
-        if (definition is null)
+        if (merged.Count == 0)
         {
-            Reject(batch, RejectionReasons.UnknownModel, batch.Count);
-            return new IngestResult(0, ImmutableDictionary<string, int>.Empty.Add(RejectionReasons.UnknownModel, batch.Count), 0);
-        }
-
-        var split = BatchSplitter.Split(batch, definition, clock.GetUtcNow());
-        foreach (var (reason, count) in split.RejectedByReason)
-        {
-            Reject(batch, reason, count);
-        }
-
-        if (split.IgnoredDimensionValues > 0)
-        {
-            instruments.IgnoredDimension(_model, split.IgnoredDimensionValues);
-        }
-
-        if (split.Accepted == 0)
-        {
-            return new IngestResult(0, split.RejectedByReason, 0);
+            return results;
         }
 
         // Catalog first: a segment that holds counts is always listed, so a drift epoch that starts now snapshots it.
-        await ReportNewSegmentsAsync(split);
-        var calls = new Task[split.Segments.Count];
-        for (var i = 0; i < split.Segments.Count; i++)
+        await ReportNewSegmentsAsync(merged.Keys);
+        var calls = new List<Task>(merged.Count);
+        foreach (var (segment, parts) in merged)
         {
-            var (segment, cells, ticks) = split.Segments[i];
             var grain = GrainFactory.GetGrain<ISegmentMatrixGrain>(Segments.MatrixKey(_model, _version, segment));
-            calls[i] = grain.RecordAsync(new SegmentBatch(batch.BatchId, definition.Classes.Length, cells, ticks, batch.ProducerId, batch.Sequence)).AsTask();
+            calls.Add(grain.RecordAsync(parts.ToSegmentBatch(classCount)).AsTask());
         }
 
         await Task.WhenAll(calls);
-        instruments.Accepted(_model, split.Accepted);
+        instruments.Accepted(_model, accepted);
         instruments.Routed(Stopwatch.GetElapsedTime(started));
-        return new IngestResult(split.Accepted, split.RejectedByReason, split.Segments.Count);
+        return results;
+    }
+
+    /// <summary>One segment's cells from several batches, in order, with the part each came from.</summary>
+    private sealed class SegmentParts
+    {
+        private readonly List<(PredictionBatch Batch, int[] Cells, long[] Ticks)> _parts = [];
+
+        public void Add(PredictionBatch batch, int[] cells, long[] ticks) => _parts.Add((batch, cells, ticks));
+
+        public SegmentBatch ToSegmentBatch(int classCount)
+        {
+            var first = _parts[0].Batch;
+            if (_parts.Count == 1)
+            {
+                return new SegmentBatch(first.BatchId, classCount, _parts[0].Cells, _parts[0].Ticks, first.ProducerId, first.Sequence);
+            }
+
+            var total = 0;
+            foreach (var part in _parts)
+            {
+                total += part.Cells.Length;
+            }
+
+            var cells = new int[total];
+            var ticks = new long[total];
+            var offset = 0;
+            var parts = ImmutableArray.CreateBuilder<BatchPart>(_parts.Count);
+            foreach (var (batch, partCells, partTicks) in _parts)
+            {
+                partCells.CopyTo(cells, offset);
+                partTicks.CopyTo(ticks, offset);
+                offset += partCells.Length;
+                parts.Add(new BatchPart(batch.ProducerId, batch.Sequence, partCells.Length));
+            }
+
+            return new SegmentBatch(first.BatchId, classCount, cells, ticks, Parts: parts.MoveToImmutable());
+        }
     }
 
     private void Reject(PredictionBatch batch, string reason, int count)
@@ -130,10 +205,10 @@ public sealed class VersionRouterGrain(
         return true;
     }
 
-    private async Task ReportNewSegmentsAsync(BatchSplit split)
+    private async Task ReportNewSegmentsAsync(IEnumerable<string> segments)
     {
         List<string>? fresh = null;
-        foreach (var (segment, _, _) in split.Segments)
+        foreach (var segment in segments)
         {
             if (_reportedSegments.Count < ModelRegistryGrain.MaxSegmentsPerVersion && _reportedSegments.Add(segment))
             {

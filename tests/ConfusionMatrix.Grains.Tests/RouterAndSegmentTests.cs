@@ -37,6 +37,35 @@ public sealed class RouterAndSegmentTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task MultiPartSegmentBatch_AppliesEachPartOnce()
+    {
+        var model = UniqueModel("parts");
+        var segment = fixture.Client.GetGrain<ISegmentMatrixGrain>(Segments.MatrixKey(model, "v1", Segments.All));
+        var now = ClusterFixture.Time.GetUtcNow().UtcTicks;
+
+        // Part p:1 alone, then a delivery of p:1 again (a redelivery), p:2 and q:7 merged into one call.
+        await segment.RecordAsync(new SegmentBatch("p:1", 2, [0, 0], [now, now], "p", 1));
+        await segment.RecordAsync(new SegmentBatch(
+            "p:1", 2, [0, 0, 3, 3, 3, 1], [now, now, now, now, now, now],
+            Parts: [new BatchPart("p", 1, 2), new BatchPart("p", 2, 3), new BatchPart("q", 7, 1)]));
+
+        var view = await segment.GetMatrixAsync(null);
+        Assert.Equal([[2L, 1L], [0L, 3L]], view.Matrix.ToRows());
+        Assert.Equal(3, view.BatchesApplied);
+
+        // The whole merged delivery again: every part is a replay now.
+        await segment.RecordAsync(new SegmentBatch(
+            "p:1", 2, [0, 0, 3, 3, 3, 1], [now, now, now, now, now, now],
+            Parts: [new BatchPart("p", 1, 2), new BatchPart("p", 2, 3), new BatchPart("q", 7, 1)]));
+        Assert.Equal([[2L, 1L], [0L, 3L]], (await segment.GetMatrixAsync(null)).Matrix.ToRows());
+
+        // Parts that do not cover the cells are refused whole.
+        await Assert.ThrowsAsync<ArgumentException>(() => segment.RecordAsync(new SegmentBatch(
+            "r:1", 2, [0, 0, 0], [now, now, now], Parts: [new BatchPart("r", 1, 2)])).AsTask());
+        Assert.Equal(6, (await segment.GetMatrixAsync(null)).Matrix.Total);
+    }
+
+    [Fact]
     public async Task Ingest_ForUnregisteredModel_RejectsEverything()
     {
         var model = UniqueModel("unregistered");

@@ -75,6 +75,13 @@ public sealed class StreamsOptions
     /// </summary>
     public int PollMilliseconds { get; set; } = 20;
 
+    /// <summary>
+    /// Queued batches of one stream handed to its version router in one delivery (memory and Azure Queue streams).
+    /// Default 16: under backlog, a segment then applies up to 16 batches with one call and one write, which is what
+    /// bounds throughput; each batch keeps its own replay check. Event Hubs keeps Orleans' default of one.
+    /// </summary>
+    public int DeliveryBatchSize { get; set; } = 16;
+
     /// <summary>Azure Queue message visibility timeout: how soon an unfinished message is delivered again.</summary>
     public int VisibilitySeconds { get; set; } = 30;
 }

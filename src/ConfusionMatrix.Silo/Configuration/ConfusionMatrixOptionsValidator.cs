@@ -77,6 +77,11 @@ public sealed class ConfusionMatrixOptionsValidator : IValidateOptions<Confusion
             errors.Add($"{Prefix}:Streams:PollMilliseconds must be between 10 and 10000 (got {o.Streams.PollMilliseconds}).");
         }
 
+        if (o.Streams.DeliveryBatchSize is < 1 or > 256)
+        {
+            errors.Add($"{Prefix}:Streams:DeliveryBatchSize must be between 1 and 256 (got {o.Streams.DeliveryBatchSize}).");
+        }
+
         if (o.Streams.VisibilitySeconds is < 1 or > 3600)
         {
             errors.Add($"{Prefix}:Streams:VisibilitySeconds must be between 1 and 3600 (got {o.Streams.VisibilitySeconds}).");

@@ -141,6 +141,7 @@ public static class ConfusionMatrixHost
                 {
                     o.MaxEventDeliveryTime = maxDelivery;
                     o.GetQueueMsgsTimerPeriod = TimeSpan.FromMilliseconds(options.Streams.PollMilliseconds);
+                    o.BatchContainerBatchSize = options.Streams.DeliveryBatchSize;
                 }));
             });
         }
@@ -164,6 +165,7 @@ public static class ConfusionMatrixHost
                 {
                     o.MaxEventDeliveryTime = maxDelivery;
                     o.GetQueueMsgsTimerPeriod = TimeSpan.FromMilliseconds(options.Streams.PollMilliseconds);
+                    o.BatchContainerBatchSize = options.Streams.DeliveryBatchSize;
                 }));
             });
         }
