@@ -111,8 +111,8 @@ public static class EndToEnd
                 ["offered load", "achieved", "probes", "p50", "p99"],
                 [[Stats.Rate(target), Stats.Rate(achieved), count.ToString(), Stats.F(p50, "0.0") + " ms", Stats.F(p99, "0.0") + " ms"]]);
 
-            // Same offered load on a silo whose stream pulling agent polls every 10 ms instead of the default 100 ms.
-            await using (var tuned = await StartAsync10msAsync())
+            // Same offered load on a silo whose stream pulling agent polls at Orleans' default 100 ms instead of the project's 10 ms.
+            await using (var tuned = await StartAsyncOrleansDefaultPollAsync())
             {
                 await MeasureThroughputAsync(tuned, "twarm", 1000, 100_000);
                 var tunedRates = new List<double>();
@@ -122,12 +122,12 @@ public static class EndToEnd
                 }
 
                 var (tp50, tp99, tcount, tachieved) = await MeasureLatencyAsync(tuned, target, TimeSpan.FromSeconds(quick ? 4 : 10));
-                results.Set("e2e_poll10ms_b1000_pps", Stats.Median(tunedRates));
-                results.Set("e2e_poll10ms_latency_p50_ms", tp50);
-                results.Set("e2e_poll10ms_latency_p99_ms", tp99);
-                results.Set("e2e_poll10ms_p99_ratio", tp99 / p99);
+                results.Set("e2e_poll100ms_b1000_pps", Stats.Median(tunedRates));
+                results.Set("e2e_poll100ms_latency_p50_ms", tp50);
+                results.Set("e2e_poll100ms_latency_p99_ms", tp99);
+                results.Set("e2e_poll100ms_p99_ratio", tp99 / p99);
                 Stats.PrintTable(
-                    "Part 2b': the same, with StreamPullingAgentOptions.GetQueueMsgsTimerPeriod = 10 ms (default 100 ms)",
+                    "Part 2b': the same, with Orleans' default poll period (GetQueueMsgsTimerPeriod = 100 ms; the project's default is 10 ms)",
                     ["offered load", "achieved", "probes", "p50", "p99", "p99 / default", "batch-1000 rate"],
                     [[Stats.Rate(target), Stats.Rate(tachieved), tcount.ToString(), Stats.F(tp50, "0.0") + " ms", Stats.F(tp99, "0.0") + " ms", Stats.F(tp99 / p99), Stats.Rate(Stats.Median(tunedRates))]]);
             }
@@ -159,7 +159,7 @@ public static class EndToEnd
         results.Save();
     }
 
-    private static Task<BenchSilo> StartAsync10msAsync() => BenchSilo.StartAsync(durable: null, pollPeriod: TimeSpan.FromMilliseconds(10));
+    private static Task<BenchSilo> StartAsyncOrleansDefaultPollAsync() => BenchSilo.StartAsync(durable: null, pollPeriod: TimeSpan.FromMilliseconds(100));
 
     private static async Task RunDurableAsync(bool quick, string connection, Results results)
     {
@@ -539,7 +539,7 @@ public sealed class BenchSilo : IAsyncDisposable
                 {
                     Provider = durable is null ? "Memory" : "AzureQueue",
                     QueueCount = 8,
-                    PollMilliseconds = pollPeriod is { } period ? (int)period.TotalMilliseconds : new StreamsOptions().PollMilliseconds,
+                    PollMilliseconds = pollPeriod is { } period ? (int)period.TotalMilliseconds : null,
                 },
             });
         });

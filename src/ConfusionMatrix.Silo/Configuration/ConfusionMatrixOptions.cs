@@ -69,11 +69,14 @@ public sealed class StreamsOptions
     public int MaxDeliverySeconds { get; set; } = 7 * 24 * 3600;
 
     /// <summary>
-    /// Poll period of the pulling agents (memory and Azure Queue streams), in milliseconds. Default 20: the poll period is
-    /// the floor of update-to-visible latency (Orleans' 100 ms default measured as a 100 ms median), and a poll of an
-    /// idle queue costs next to nothing.
+    /// Poll period of the pulling agents, in milliseconds; unset means 10 for memory streams and 100 for Azure Queue.
+    /// The period is the floor of update-to-visible latency (measured p50: 8 ms at 10 ms, 100 ms at Orleans' 100 ms),
+    /// and polling an idle memory queue costs next to nothing. Azure Queue polls are storage transactions, so it keeps
+    /// Orleans' 100 ms unless set.
     /// </summary>
-    public int PollMilliseconds { get; set; } = 20;
+    public int? PollMilliseconds { get; set; }
+
+    public int EffectivePollMilliseconds(bool azureQueue) => PollMilliseconds ?? (azureQueue ? 100 : 10);
 
     /// <summary>
     /// Queued batches of one stream handed to its version router in one delivery (memory and Azure Queue streams).

@@ -72,9 +72,9 @@ public sealed class ConfusionMatrixOptionsValidator : IValidateOptions<Confusion
             errors.Add($"{Prefix}:Streams:MaxDeliverySeconds must be between 60 and 2592000 (got {o.Streams.MaxDeliverySeconds}).");
         }
 
-        if (o.Streams.PollMilliseconds is < 10 or > 10_000)
+        if (o.Streams.PollMilliseconds is < 5 or > 10_000)
         {
-            errors.Add($"{Prefix}:Streams:PollMilliseconds must be between 10 and 10000 (got {o.Streams.PollMilliseconds}).");
+            errors.Add($"{Prefix}:Streams:PollMilliseconds must be between 5 and 10000 (got {o.Streams.PollMilliseconds}).");
         }
 
         if (o.Streams.DeliveryBatchSize is < 1 or > 256)

@@ -140,7 +140,7 @@ public static class ConfusionMatrixHost
                 streams.ConfigurePullingAgent(ob => ob.Configure(o =>
                 {
                     o.MaxEventDeliveryTime = maxDelivery;
-                    o.GetQueueMsgsTimerPeriod = TimeSpan.FromMilliseconds(options.Streams.PollMilliseconds);
+                    o.GetQueueMsgsTimerPeriod = TimeSpan.FromMilliseconds(options.Streams.EffectivePollMilliseconds(azureQueue: true));
                     o.BatchContainerBatchSize = options.Streams.DeliveryBatchSize;
                 }));
             });
@@ -164,7 +164,7 @@ public static class ConfusionMatrixHost
                 streams.ConfigurePullingAgent(ob => ob.Configure(o =>
                 {
                     o.MaxEventDeliveryTime = maxDelivery;
-                    o.GetQueueMsgsTimerPeriod = TimeSpan.FromMilliseconds(options.Streams.PollMilliseconds);
+                    o.GetQueueMsgsTimerPeriod = TimeSpan.FromMilliseconds(options.Streams.EffectivePollMilliseconds(azureQueue: false));
                     o.BatchContainerBatchSize = options.Streams.DeliveryBatchSize;
                 }));
             });
