@@ -87,7 +87,8 @@ internal static class BatchSplitter
         var segments = new List<(string, int[], long[])>();
         if (accepted > 0)
         {
-            segments.Add((Segments.All, Compact(cells, batch.TimestampUtcTicks, accepted, null, 0, 0, 0), Ticks(cells, batch.TimestampUtcTicks, accepted, null, 0, 0, 0)));
+            var (allCells, allTicks) = Select(cells, batch.TimestampUtcTicks, accepted, null, 0, 0, 0);
+            segments.Add((Segments.All, allCells, allTicks));
             for (var d = 0; d < dims; d++)
             {
                 if (dimToRegistered[d] < 0)
@@ -121,10 +122,8 @@ internal static class BatchSplitter
                         continue;
                     }
 
-                    var segment = Segments.For(batch.Dimensions[d], batch.SegmentValues[v]);
-                    segments.Add((segment,
-                        Compact(cells, batch.TimestampUtcTicks, perValue[v], batch.SegmentValueIndex, dims, d, v),
-                        Ticks(cells, batch.TimestampUtcTicks, perValue[v], batch.SegmentValueIndex, dims, d, v)));
+                    var (segmentCells, segmentTicks) = Select(cells, batch.TimestampUtcTicks, perValue[v], batch.SegmentValueIndex, dims, d, v);
+                    segments.Add((Segments.For(batch.Dimensions[d], batch.SegmentValues[v]), segmentCells, segmentTicks));
                 }
             }
         }
@@ -132,33 +131,21 @@ internal static class BatchSplitter
         return new BatchSplit(accepted, rejected.ToImmutableDictionary(StringComparer.Ordinal), ignored, segments);
     }
 
-    private static int[] Compact(int[] cells, long[] ticks, int size, int[]? index, int dims, int d, int v)
+    /// <summary>The accepted rows (all of them, or those with value <paramref name="v"/> in dimension <paramref name="d"/>), as cells and timestamps.</summary>
+    private static (int[] Cells, long[] Ticks) Select(int[] cells, long[] ticks, int size, int[]? index, int dims, int d, int v)
     {
-        var result = new int[size];
+        var selectedCells = new int[size];
+        var selectedTicks = new long[size];
         var j = 0;
         for (var i = 0; i < cells.Length; i++)
         {
             if (cells[i] >= 0 && (index is null || index[(i * dims) + d] == v))
             {
-                result[j++] = cells[i];
+                selectedCells[j] = cells[i];
+                selectedTicks[j++] = ticks[i];
             }
         }
 
-        return result;
-    }
-
-    private static long[] Ticks(int[] cells, long[] ticks, int size, int[]? index, int dims, int d, int v)
-    {
-        var result = new long[size];
-        var j = 0;
-        for (var i = 0; i < cells.Length; i++)
-        {
-            if (cells[i] >= 0 && (index is null || index[(i * dims) + d] == v))
-            {
-                result[j++] = ticks[i];
-            }
-        }
-
-        return result;
+        return (selectedCells, selectedTicks);
     }
 }

@@ -163,6 +163,7 @@ public sealed class SegmentMatrixGrain(
         var now = clock.GetUtcNow();
         var applied = 0;
         var offset = 0;
+        var newProducer = false;
         foreach (var part in parts)
         {
             var range = new Range(offset, offset + part.Count);
@@ -181,6 +182,7 @@ public sealed class SegmentMatrixGrain(
                 }
 
                 window.Mark(part.Sequence);
+                newProducer |= mark is null;
                 state.State.Watermarks[part.ProducerId] = new ProducerWatermark(window.Highest, window.Seen, now);
             }
 
@@ -193,7 +195,11 @@ public sealed class SegmentMatrixGrain(
             return;
         }
 
-        PruneProducers(now);
+        if (newProducer)
+        {
+            PruneProducers(now);
+        }
+
         state.State.BatchesApplied += applied;
         if (options.Value.WriteBeforeAcknowledge)
         {
@@ -336,6 +342,7 @@ public sealed class SegmentMatrixGrain(
 
     private void PruneProducers(DateTimeOffset now)
     {
+        // Called when a producer is first heard from: a full scan every 64 new producers, or when over the bound.
         var marks = state.State.Watermarks;
         if (marks.Count <= MaxProducers && marks.Count % 64 != 0)
         {
