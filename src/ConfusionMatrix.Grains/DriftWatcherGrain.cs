@@ -44,6 +44,7 @@ public sealed class DriftWatcherState
 public sealed class DriftWatcherGrain(
     [PersistentState("drift", StorageNames.Control)] IPersistentState<DriftWatcherState> state,
     ConfusionMatrixInstruments instruments,
+    ModelQualityGauges gauges,
     ApplicationClock clock,
     ILogger<DriftWatcherGrain> logger) : Grain, IDriftWatcherGrain
 {
@@ -226,6 +227,7 @@ public sealed class DriftWatcherGrain(
             var verdict = await EvaluateSegmentAsync(version, segment, rollout, definition, policy, now);
             s.Latest[Key(version, segment)] = verdict;
             instruments.DriftVerdict(Model, verdict.Decision);
+            gauges.Publish(verdict);
             if (verdict.IsAlarm)
             {
                 Log.DriftAlarm(logger, Model, version, segment, verdict.Decision, verdict.Reason);

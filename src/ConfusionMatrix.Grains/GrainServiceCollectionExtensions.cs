@@ -13,6 +13,7 @@ public static class GrainServiceCollectionExtensions
         services.TryAddSingleton<ApplicationClock>();
         services.TryAddSingleton<ConfusionMatrixInstruments>();
         services.TryAddSingleton<StorageHealth>();
+        services.TryAddSingleton<ModelQualityGauges>();
         services.AddOptions<SegmentMatrixOptions>().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SegmentMatrixOptions>, SegmentMatrixOptionsValidator>());
         services.TryAddSingleton<WebhookSender>();
