@@ -434,7 +434,13 @@ public static class EndToEnd
         })).ToArray();
         await Task.WhenAll(workers);
         var seconds = sw.Elapsed.TotalSeconds;
-        await Task.Delay(1000); // let one-way drift notifications drain
+        // The segments told their drift watcher about the new evidence with one-way calls; a request to that watcher
+        // is queued behind them, so once it answers, those messages are no longer in flight.
+        foreach (var watched in keys.Select(k => Segments.ParseMatrixKey(k).Model).Distinct())
+        {
+            await silo.Client.GetGrain<IDriftWatcherGrain>(watched).GetReportAsync();
+        }
+
         var after = Stats.SettledHeapBytes();
         GC.KeepAlive(keys);
         return ((double)(after - before) / count, seconds);
