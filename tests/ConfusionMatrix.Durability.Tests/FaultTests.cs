@@ -142,7 +142,7 @@ public sealed class FaultTests(AzuriteFixture fixture)
 
             // Segments that had applied the batch before the outage hit them skip it; the others apply it now.
             var expected = producer.Acknowledged;
-            AddBatch(expected, pending);
+            Producer.AddTo(expected, pending);
             for (var b = 0; b < 5; b++)
             {
                 await producer.SendAsync(producer.Next(300, seed: 400 + b), Deadline);
@@ -211,32 +211,6 @@ public sealed class FaultTests(AzuriteFixture fixture)
         {
             await StopAsync(cluster);
         }
-    }
-
-    internal static void AddBatch(Dictionary<string, long[,]> expected, PredictionBatch batch)
-    {
-        for (var i = 0; i < batch.Count; i++)
-        {
-            var actual = Array.IndexOf(Producer.Classes, batch.Labels[batch.Actual[i]]);
-            var predicted = Array.IndexOf(Producer.Classes, batch.Labels[batch.Predicted[i]]);
-            Bump(expected, Segments.All, actual, predicted);
-            for (var d = 0; d < batch.Dimensions.Length; d++)
-            {
-                var v = batch.SegmentValueIndex[(i * batch.Dimensions.Length) + d];
-                Bump(expected, Segments.For(batch.Dimensions[d], batch.SegmentValues[v]), actual, predicted);
-            }
-        }
-    }
-
-    private static void Bump(Dictionary<string, long[,]> expected, string segment, int actual, int predicted)
-    {
-        if (!expected.TryGetValue(segment, out var counts))
-        {
-            counts = new long[Producer.Classes.Length, Producer.Classes.Length];
-            expected[segment] = counts;
-        }
-
-        counts[actual, predicted]++;
     }
 
     private static async Task<bool> AnySiloDegradedAsync(TestCluster cluster)

@@ -64,28 +64,33 @@ internal sealed class Producer(IClusterClient client, string model, string versi
     {
         lock (Acknowledged)
         {
-            for (var i = 0; i < batch.Count; i++)
-            {
-                var actual = Array.IndexOf(Classes, batch.Labels[batch.Actual[i]]);
-                var predicted = Array.IndexOf(Classes, batch.Labels[batch.Predicted[i]]);
-                Add(Segments.All, actual, predicted);
-                for (var d = 0; d < batch.Dimensions.Length; d++)
-                {
-                    var v = batch.SegmentValueIndex[(i * batch.Dimensions.Length) + d];
-                    Add(Segments.For(batch.Dimensions[d], batch.SegmentValues[v]), actual, predicted);
-                }
-            }
-
+            AddTo(Acknowledged, batch);
             AcknowledgedTotal += batch.Count;
         }
     }
 
-    private void Add(string segment, int actual, int predicted)
+    /// <summary>Adds a batch's predictions to expected per-segment counts: <c>all</c> and one segment per dimension value.</summary>
+    public static void AddTo(Dictionary<string, long[,]> expected, PredictionBatch batch)
     {
-        if (!Acknowledged.TryGetValue(segment, out var counts))
+        for (var i = 0; i < batch.Count; i++)
+        {
+            var actual = Array.IndexOf(Classes, batch.Labels[batch.Actual[i]]);
+            var predicted = Array.IndexOf(Classes, batch.Labels[batch.Predicted[i]]);
+            Bump(expected, Segments.All, actual, predicted);
+            for (var d = 0; d < batch.Dimensions.Length; d++)
+            {
+                var v = batch.SegmentValueIndex[(i * batch.Dimensions.Length) + d];
+                Bump(expected, Segments.For(batch.Dimensions[d], batch.SegmentValues[v]), actual, predicted);
+            }
+        }
+    }
+
+    private static void Bump(Dictionary<string, long[,]> expected, string segment, int actual, int predicted)
+    {
+        if (!expected.TryGetValue(segment, out var counts))
         {
             counts = new long[Classes.Length, Classes.Length];
-            Acknowledged[segment] = counts;
+            expected[segment] = counts;
         }
 
         counts[actual, predicted]++;
