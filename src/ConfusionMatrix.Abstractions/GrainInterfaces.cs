@@ -52,4 +52,50 @@ public interface ISegmentMatrixGrain : IGrainWithStringKey
 
     [Alias("GetBaseline")]
     ValueTask<BaselineView> GetBaselineAsync();
+
+    /// <summary>Applies a label-join shard's changes (labels, corrections, pending and expired predictions) at their event times, once per delivery.</summary>
+    [Alias("ApplyLabelDeltas")]
+    ValueTask ApplyLabelDeltasAsync(SegmentLabelDeltas deltas);
+
+    /// <summary>
+    /// The labelled counts of predictions whose event time lies in [from, to), at the resolution of the buckets still
+    /// retained (minutes for the last hour, hours for a day, days for a month): the cohorts a comparison can match.
+    /// The view's window names the range actually covered.
+    /// </summary>
+    [Alias("GetEventTimeRange")]
+    ValueTask<MatrixView> GetEventTimeRangeAsync(DateTimeOffset from, DateTimeOffset to);
+}
+
+/// <summary>
+/// One shard of a model's label join, keyed <c>{model}/{shard}</c> (<see cref="LabelLog.ShardOf"/>): predictions that
+/// await their label, labels that arrived before their prediction, and what was applied, so that every label counts
+/// once, in its prediction's version, segments and event-time window.
+/// </summary>
+[Alias("cm.ILabelJoinGrain")]
+public interface ILabelJoinGrain : IGrainWithStringKey
+{
+    [Alias("AddPending")]
+    Task<LabelJoinResult> AddPendingAsync(PendingPredictionBatch batch);
+
+    /// <summary>Applies labels; <paramref name="classIndex"/> maps the batch's class names to the model's class indices (-1 unknown).</summary>
+    [Alias("ApplyLabels")]
+    Task<LabelOutcome[]> ApplyLabelsAsync(LabelBatch batch, int[] classIndex);
+
+    [Alias("GetStats")]
+    ValueTask<LabelJoinStats> GetStatsAsync();
+}
+
+/// <summary>
+/// Entry point of one model's labels, keyed by model: implicitly subscribed to the label stream, it maps class names
+/// once per batch and hands each label to the shard of its prediction id.
+/// </summary>
+[Alias("cm.ILabelRouterGrain")]
+public interface ILabelRouterGrain : IGrainWithStringKey
+{
+    [Alias("Ingest")]
+    Task<LabelIngestResult> IngestAsync(LabelBatch batch);
+
+    /// <summary>The label-join counters summed over every shard of the model.</summary>
+    [Alias("GetStats")]
+    Task<LabelJoinStats> GetStatsAsync();
 }

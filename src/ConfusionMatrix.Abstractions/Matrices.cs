@@ -94,7 +94,10 @@ public sealed record MatrixView(
     [property: Id(3)] string Window,
     [property: Id(4)] SparseMatrix Matrix,
     [property: Id(5)] DateTimeOffset AsOf,
-    [property: Id(6)] long BatchesApplied);
+    [property: Id(6)] long BatchesApplied,
+    [property: Id(7)] long[]? PendingByPredicted = null,
+    [property: Id(8)] long[]? ExpiredByPredicted = null,
+    [property: Id(9)] long[]? LabelLatencyHistogram = null);
 
 /// <summary>A segment's baseline as read.</summary>
 [GenerateSerializer, Immutable, Alias("cm.BaselineView")]

@@ -9,8 +9,37 @@ public sealed record ModelDefinition(
     [property: Id(1)] ImmutableArray<string> Classes,
     [property: Id(2)] string? PositiveClass,
     [property: Id(3)] ImmutableArray<string> SegmentDimensions,
-    [property: Id(4)] DateTimeOffset UpdatedAt)
+    [property: Id(4)] DateTimeOffset UpdatedAt,
+    [property: Id(5)] TimeSpan? LabelTtl = null,
+    [property: Id(6)] TimeSpan? LabelGracePeriod = null)
 {
+    /// <summary>How long a prediction waits for its label, from its event time: 90 days covers chargebacks.</summary>
+    public static readonly TimeSpan DefaultLabelTtl = TimeSpan.FromDays(90);
+
+    /// <summary>How long a label that arrived before its prediction waits for it before it counts as orphaned.</summary>
+    public static readonly TimeSpan DefaultLabelGracePeriod = TimeSpan.FromHours(1);
+
+    public static readonly TimeSpan MaxLabelTtl = TimeSpan.FromDays(400);
+
+    public static readonly TimeSpan MaxLabelGracePeriod = TimeSpan.FromDays(7);
+
+    public TimeSpan EffectiveLabelTtl => LabelTtl ?? DefaultLabelTtl;
+
+    public TimeSpan EffectiveLabelGracePeriod => LabelGracePeriod ?? DefaultLabelGracePeriod;
+
+    /// <summary>Checks the label timing settings; returns the problem or null.</summary>
+    public static string? ValidateLabelTiming(TimeSpan? labelTtl, TimeSpan? labelGracePeriod)
+    {
+        if (labelTtl is { } ttl && (ttl < TimeSpan.FromMinutes(1) || ttl > MaxLabelTtl))
+        {
+            return $"'labelTtl' must be between 00:01:00 and {MaxLabelTtl.TotalDays}.00:00:00 (d.hh:mm:ss).";
+        }
+
+        return labelGracePeriod is { } grace && (grace < TimeSpan.Zero || grace > MaxLabelGracePeriod)
+            ? $"'labelGracePeriod' must be between 00:00:00 and {MaxLabelGracePeriod.TotalDays}.00:00:00 (d.hh:mm:ss)."
+            : null;
+    }
+
     /// <summary>Index of a class name in <see cref="Classes"/>, or -1.</summary>
     public int ClassIndex(string name)
     {

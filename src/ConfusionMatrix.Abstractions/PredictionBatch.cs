@@ -6,6 +6,8 @@ namespace ConfusionMatrix.Abstractions;
 /// A batch of predictions for one model version, as it travels on the prediction-log stream or in a direct grain call.
 /// Columnar and dictionary-encoded: class names and segment values appear once per batch, each prediction is a few
 /// integers. That keeps serialisation cost per prediction small, which is what makes stream ingestion fast.
+/// A prediction logged before its ground truth is known has <see cref="NoActual"/> as its actual label; such a batch
+/// carries <see cref="PredictionIds"/>, the key its later label joins on. <see cref="Scores"/> is optional (NaN = none).
 /// </summary>
 [GenerateSerializer, Immutable, Alias("cm.PredictionBatch")]
 public sealed record PredictionBatch(
@@ -19,10 +21,15 @@ public sealed record PredictionBatch(
     [property: Id(7)] long[] TimestampUtcTicks,
     [property: Id(8)] ImmutableArray<string> Dimensions,
     [property: Id(9)] ImmutableArray<string> SegmentValues,
-    [property: Id(10)] int[] SegmentValueIndex)
+    [property: Id(10)] int[] SegmentValueIndex,
+    [property: Id(11)] string[]? PredictionIds = null,
+    [property: Id(12)] float[]? Scores = null)
 {
     /// <summary>Marks a prediction that carries no value for a dimension.</summary>
     public const int NoSegmentValue = -1;
+
+    /// <summary>The actual label of a prediction whose ground truth arrives later, as a label record.</summary>
+    public const ushort NoActual = ushort.MaxValue;
 
     public int Count => Actual.Length;
 
@@ -48,12 +55,25 @@ public sealed record PredictionBatch(
             return "segment index column has the wrong length";
         }
 
+        var unlabelled = false;
         for (var i = 0; i < n; i++)
         {
-            if (Actual[i] >= Labels.Length || Predicted[i] >= Labels.Length)
+            if ((Actual[i] >= Labels.Length && Actual[i] != NoActual) || Predicted[i] >= Labels.Length)
             {
                 return $"label index out of range at {i}";
             }
+
+            unlabelled |= Actual[i] == NoActual;
+        }
+
+        if (PredictionIds is not null ? PredictionIds.Length != n : unlabelled)
+        {
+            return "a batch with predictions awaiting their label needs one prediction id per prediction";
+        }
+
+        if (Scores is not null && Scores.Length != n)
+        {
+            return "score column has the wrong length";
         }
 
         foreach (var v in SegmentValueIndex)
@@ -81,6 +101,10 @@ public sealed class PredictionBatchBuilder
     private readonly List<ushort> _predicted = [];
     private readonly List<long> _ticks = [];
     private readonly List<(int Row, int Dimension, int Value)> _segments = [];
+    private readonly List<string?> _ids = [];
+    private readonly List<float> _scores = [];
+    private bool _anyUnlabelled;
+    private bool _anyScore;
 
     public PredictionBatchBuilder(string model, string version)
     {
@@ -94,13 +118,31 @@ public sealed class PredictionBatchBuilder
 
     public int Count => _actual.Count;
 
-    /// <summary>Adds one prediction. Segment pairs with a null or empty value are the caller's to reject beforehand.</summary>
-    public void Add(string actual, string predicted, DateTimeOffset timestamp, IEnumerable<KeyValuePair<string, string>>? segments = null)
+    /// <summary>
+    /// Adds one prediction. A null <paramref name="actual"/> logs it as awaiting its label, which then needs
+    /// <paramref name="predictionId"/>. Segment pairs with a null or empty value are the caller's to reject beforehand.
+    /// </summary>
+    public void Add(
+        string? actual,
+        string predicted,
+        DateTimeOffset timestamp,
+        IEnumerable<KeyValuePair<string, string>>? segments = null,
+        string? predictionId = null,
+        double? score = null)
     {
+        if (actual is null && string.IsNullOrEmpty(predictionId))
+        {
+            throw new ArgumentException("A prediction without its actual label needs a prediction id to join the label on.", nameof(predictionId));
+        }
+
         var row = _actual.Count;
-        _actual.Add(Label(actual));
+        _actual.Add(actual is null ? PredictionBatch.NoActual : Label(actual));
         _predicted.Add(Label(predicted));
         _ticks.Add(timestamp.UtcTicks);
+        _ids.Add(predictionId);
+        _scores.Add(score is { } s ? (float)s : float.NaN);
+        _anyUnlabelled |= actual is null;
+        _anyScore |= score is not null;
         if (segments is null)
         {
             return;
@@ -148,7 +190,9 @@ public sealed class PredictionBatchBuilder
             [.. _ticks],
             [.. _dimensionList],
             [.. _valueList],
-            index);
+            index,
+            _anyUnlabelled ? [.. _ids.Select(id => id ?? "")] : null,
+            _anyScore ? [.. _scores] : null);
     }
 
     public void Clear()
@@ -163,13 +207,17 @@ public sealed class PredictionBatchBuilder
         _predicted.Clear();
         _ticks.Clear();
         _segments.Clear();
+        _ids.Clear();
+        _scores.Clear();
+        _anyUnlabelled = false;
+        _anyScore = false;
     }
 
     private ushort Label(string name)
     {
         if (!_labels.TryGetValue(name, out var index))
         {
-            if (_labelList.Count >= ushort.MaxValue)
+            if (_labelList.Count >= PredictionBatch.NoActual)
             {
                 throw new InvalidOperationException("A batch may carry at most 65535 distinct labels.");
             }

@@ -11,7 +11,7 @@ public sealed record PredictionRecord(
     string PredictionId,
     string Model,
     string Version,
-    string Actual,
+    string? Actual,
     string Predicted,
     DateTimeOffset Timestamp,
     double? Score,
@@ -35,13 +35,15 @@ public static class PredictionRules
             : null;
     }
 
-    /// <summary>Model, version and both labels are present, and model and version compose into stream keys.</summary>
-    public static RecordProblem? CheckFields(string? model, string? version, string? predicted, string? actual)
+    /// <summary>
+    /// Model, version and the predicted label are present, and model and version compose into stream keys. The actual
+    /// label may be missing: the prediction then waits for its label, joined on the prediction id.
+    /// </summary>
+    public static RecordProblem? CheckFields(string? model, string? version, string? predicted)
     {
         var missing = string.IsNullOrEmpty(model) ? "model"
             : string.IsNullOrEmpty(version) ? "version"
             : string.IsNullOrEmpty(predicted) ? "predicted"
-            : string.IsNullOrEmpty(actual) ? "actual"
             : null;
         if (missing is not null)
         {
@@ -95,7 +97,7 @@ public static class PredictionRecordReader
         var version = Text(e, "version");
         var predicted = Text(e, "predicted");
         var actual = Text(e, "actual");
-        if ((PredictionRules.CheckId(id) ?? PredictionRules.CheckFields(model, version, predicted, actual)) is { } problem)
+        if ((PredictionRules.CheckId(id) ?? PredictionRules.CheckFields(model, version, predicted)) is { } problem)
         {
             return problem;
         }
@@ -151,7 +153,13 @@ public static class PredictionRecordReader
             }
         }
 
-        record = new PredictionRecord(id!, model!, version!, actual!, predicted!, timestamp, score, segments);
+        if (actual is null && e.TryGetProperty("actual", out var actualValue) && actualValue.ValueKind is not (JsonValueKind.Null or JsonValueKind.Undefined))
+        {
+            // Present but not a label (an object, an empty string…): a mistake, not a prediction awaiting its label.
+            return new(RejectionReasons.Malformed, "'actual' must be a class name (string or number), or absent/null when the label comes later");
+        }
+
+        record = new PredictionRecord(id!, model!, version!, actual, predicted!, timestamp, score, segments);
         return null;
     }
 

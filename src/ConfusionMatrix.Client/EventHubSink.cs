@@ -89,7 +89,10 @@ public sealed class EventHubSink : IPredictionSink
                 json.WriteString("model", p.Model);
                 json.WriteString("version", p.Version);
                 json.WriteString("predicted", p.Predicted);
-                json.WriteString("actual", p.Actual);
+                if (p.Actual is not null)
+                {
+                    json.WriteString("actual", p.Actual);
+                }
                 if (p.Score is { } score)
                 {
                     json.WriteNumber("score", score);

@@ -3,13 +3,15 @@ using ConfusionMatrix.Abstractions;
 namespace ConfusionMatrix.Client;
 
 /// <summary>
-/// One scored request with its ground truth, in the shape of the silo's HTTP prediction format
-/// (<c>predictionId, model, version, predicted, actual, score, timestamp, segments</c>).
-/// Do not mutate <see cref="Segments"/> after handing the prediction to a logger.
+/// One scored request, in the shape of the silo's HTTP prediction format
+/// (<c>predictionId, model, version, predicted, actual, score, timestamp, segments</c>). Leave <see cref="Actual"/>
+/// null when the ground truth is not known yet: the prediction then waits in the silo until a <see cref="Label"/> with
+/// the same id arrives (see <see cref="LabelSender"/>). Do not mutate <see cref="Segments"/> after handing the
+/// prediction to a logger.
 /// </summary>
-public sealed record Prediction(string PredictionId, string Model, string Version, string Predicted, string Actual)
+public sealed record Prediction(string PredictionId, string Model, string Version, string Predicted, string? Actual = null)
 {
-    /// <summary>The model's score; informational, carried on the Event Hubs format only.</summary>
+    /// <summary>The model's score (its confidence in <see cref="Predicted"/>); used to estimate performance while labels are missing.</summary>
     public double? Score { get; init; }
 
     /// <summary>Event time. When null, the logger stamps the time the prediction was logged.</summary>
@@ -37,7 +39,7 @@ public static class PredictionValidator
         }
 
         var problem = PredictionRules.CheckId(prediction.PredictionId)
-            ?? PredictionRules.CheckFields(prediction.Model, prediction.Version, prediction.Predicted, prediction.Actual)
+            ?? PredictionRules.CheckFields(prediction.Model, prediction.Version, prediction.Predicted)
             ?? (prediction.Timestamp is { } ts ? PredictionRules.CheckTimestamp(ts, now) : null)
             ?? PredictionRules.CheckScore(prediction.Score);
         if (problem is null && prediction.Segments is { } segments)

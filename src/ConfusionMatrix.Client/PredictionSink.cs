@@ -65,7 +65,7 @@ public sealed class SinkBatch
         var builder = new PredictionBatchBuilder(Model, Version);
         foreach (var p in Predictions)
         {
-            builder.Add(p.Actual, p.Predicted, p.Timestamp!.Value, p.Segments);
+            builder.Add(p.Actual, p.Predicted, p.Timestamp!.Value, p.Segments, p.PredictionId, p.Score);
         }
 
         var built = builder.Build(ProducerId, Sequence);

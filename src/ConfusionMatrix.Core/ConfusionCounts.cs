@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace ConfusionMatrix.Core;
@@ -502,6 +503,44 @@ public sealed class ConfusionCounts
         }
 
         _total += count;
+    }
+
+    /// <summary>
+    /// Takes one prediction out of a cell (a label correction moves a prediction between cells). Returns false and
+    /// changes nothing when the cell is already zero, so a count can never go negative.
+    /// </summary>
+    public bool TryRemoveOne(int cell)
+    {
+        if ((uint)cell >= (uint)(_classCount * _classCount))
+        {
+            throw new ArgumentOutOfRangeException(nameof(cell), cell, $"Cell index must be in [0, {_classCount * _classCount}).");
+        }
+
+        if (_dense is not null)
+        {
+            if (_dense[cell] == 0)
+            {
+                return false;
+            }
+
+            _dense[cell]--;
+        }
+        else
+        {
+            ref long current = ref CollectionsMarshal.GetValueRefOrNullRef(_sparse!, cell);
+            if (Unsafe.IsNullRef(ref current) || current == 0)
+            {
+                return false;
+            }
+
+            if (--current == 0)
+            {
+                _sparse!.Remove(cell);
+            }
+        }
+
+        _total--;
+        return true;
     }
 
     /// <summary>Row totals (support), column totals (predicted counts) and diagonal in one O(non-zero) pass.</summary>

@@ -14,6 +14,12 @@ public sealed class RollingWindowOptions
     /// <summary>Coarse ring size: must cover the longest hour window and the baseline including its gap.</summary>
     public int HourBucketCount { get; init; } = 26;
 
+    public TimeSpan DayBucketWidth { get; init; } = TimeSpan.FromDays(1);
+
+    /// <summary>Day ring size: windows of 1d..(count-1)d, and event-time cohorts up to a month back (late labels land
+    /// in the bucket of their prediction's event time, so a month of cohorts stays correctable).</summary>
+    public int DayBucketCount { get; init; } = 32;
+
     /// <summary>Length of the rolling baseline; a whole number of hour buckets.</summary>
     public TimeSpan BaselineSpan { get; init; } = TimeSpan.FromHours(24);
 
@@ -34,6 +40,12 @@ public sealed class RollingWindowOptions
         if (MinuteBucketCount < 1)
         {
             throw new ArgumentException($"{nameof(MinuteBucketCount)} must be at least 1, was {MinuteBucketCount}.", nameof(MinuteBucketCount));
+        }
+
+        RequirePositive(DayBucketWidth, nameof(DayBucketWidth));
+        if (DayBucketCount < 1)
+        {
+            throw new ArgumentException($"{nameof(DayBucketCount)} must be at least 1, was {DayBucketCount}.", nameof(DayBucketCount));
         }
 
         if (HourBucketCount < 1)
@@ -82,14 +94,21 @@ public sealed class RollingWindowOptions
 }
 
 /// <summary>Plain-array state of <see cref="RollingConfusionWindows"/> for persistence. Cell arrays are interleaved
-/// (cell, count, cell, count, ...); an unused slot has start -1 and an empty cell array.</summary>
+/// (cell, count, cell, count, ...); an unused slot has start -1 and an empty cell array. Day buckets are optional so
+/// snapshots written before the day ring existed still restore.</summary>
 public sealed record RollingWindowsSnapshot(
     int ClassCount,
     long[] AllTimeCells,
     long[] MinuteBucketStartsUtcTicks,
     long[][] MinuteBucketCells,
     long[] HourBucketStartsUtcTicks,
-    long[][] HourBucketCells);
+    long[][] HourBucketCells,
+    long[]? DayBucketStartsUtcTicks = null,
+    long[][]? DayBucketCells = null);
+
+/// <summary>Counts of predictions whose event time lies in [<see cref="From"/>, <see cref="To"/>): the requested range
+/// widened or narrowed to the edges of the buckets that answered it.</summary>
+public sealed record EventTimeRangeCounts(ConfusionCounts Counts, DateTimeOffset From, DateTimeOffset To);
 
 /// <summary>
 /// Bounded-memory rolling confusion matrices over event time. Every event is counted in the all-time matrix and,
@@ -107,6 +126,7 @@ public sealed class RollingConfusionWindows
     private readonly ConfusionCounts _allTime;
     private readonly BucketRing _minutes;
     private readonly BucketRing _hours;
+    private readonly BucketRing _days;
 
     public RollingConfusionWindows(int classCount, TimeProvider clock, RollingWindowOptions? options = null)
     {
@@ -117,6 +137,7 @@ public sealed class RollingConfusionWindows
         _allTime = new ConfusionCounts(classCount);
         _minutes = new BucketRing(classCount, _options.MinuteBucketWidth.Ticks, _options.MinuteBucketCount);
         _hours = new BucketRing(classCount, _options.HourBucketWidth.Ticks, _options.HourBucketCount);
+        _days = new BucketRing(classCount, _options.DayBucketWidth.Ticks, _options.DayBucketCount);
     }
 
     public int ClassCount => _allTime.ClassCount;
@@ -136,7 +157,7 @@ public sealed class RollingConfusionWindows
     }
 
     public long EstimatedManagedBytes =>
-        64 + _allTime.EstimatedManagedBytes + _minutes.EstimatedManagedBytes + _hours.EstimatedManagedBytes;
+        64 + _allTime.EstimatedManagedBytes + _minutes.EstimatedManagedBytes + _hours.EstimatedManagedBytes + _days.EstimatedManagedBytes;
 
     /// <summary>Records one prediction outcome at its event time.</summary>
     public void Record(int actual, int predicted, DateTimeOffset eventTime)
@@ -181,6 +202,72 @@ public sealed class RollingConfusionWindows
     }
 
     /// <summary>
+    /// Adds (<paramref name="delta"/> = 1) or takes back (-1) one prediction in <paramref name="cell"/> at its event
+    /// time: how a late label, a correction or an expiry reaches the windows its prediction belongs to. A take-back
+    /// from a bucket that never received the prediction (it was beyond retention then) is skipped per bucket; the
+    /// result says whether the all-time matrix changed.
+    /// </summary>
+    public bool ApplyDelta(int cell, long eventTimeUtcTicks, int delta)
+    {
+        if ((uint)cell >= (uint)(ClassCount * ClassCount))
+        {
+            throw new ArgumentOutOfRangeException(nameof(cell), cell, $"Cell index must be in [0, {ClassCount * ClassCount}).");
+        }
+
+        if (delta is not (1 or -1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(delta), delta, "A delta is +1 or -1.");
+        }
+
+        long now = RotateToNow();
+        if (delta > 0)
+        {
+            RecordCell(cell, eventTimeUtcTicks, now);
+            return true;
+        }
+
+        if (!_allTime.TryRemoveOne(cell))
+        {
+            return false;
+        }
+
+        long eventTicks = ClampToNow(eventTimeUtcTicks, now);
+        if (eventTicks >= 0)
+        {
+            _minutes.TryRemove(cell, eventTicks, now);
+            _hours.TryRemove(cell, eventTicks, now);
+            _days.TryRemove(cell, eventTicks, now);
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Counts of the predictions whose event time lies in [<paramref name="from"/>, <paramref name="to"/>), answered
+    /// by the finest ring that still retains <paramref name="from"/>: both ends are aligned down to that ring's bucket
+    /// edges (the result says which range it covers). A range older than every ring is answered for the retained part.
+    /// </summary>
+    public EventTimeRangeCounts QueryEventTimeRange(DateTimeOffset from, DateTimeOffset to)
+    {
+        if (to < from)
+        {
+            throw new ArgumentException($"Range end {to:O} is before its start {from:O}.", nameof(to));
+        }
+
+        long now = RotateToNow();
+        long toTicks = Math.Min(to.UtcTicks, now + 1);
+        long fromTicks = Math.Min(from.UtcTicks, toTicks);
+        BucketRing ring = _minutes.Retains(fromTicks, now) ? _minutes : _hours.Retains(fromTicks, now) ? _hours : _days;
+        long first = Math.Max(ring.IndexOf(fromTicks), ring.OldestRetainedIndex(now));
+        long endExclusive = ring.IndexOf(toTicks);
+        var result = new ConfusionCounts(ClassCount);
+        ring.SumInto(result, first, endExclusive - 1);
+        long width = ring.WidthTicks;
+        long coveredFrom = Math.Min(first, endExclusive) * width;
+        return new EventTimeRangeCounts(result, new DateTimeOffset(coveredFrom, TimeSpan.Zero), new DateTimeOffset(endExclusive * width, TimeSpan.Zero));
+    }
+
+    /// <summary>
     /// A copy of the counts in a window ending now. Null = all time. Windows up to the minute ring's span use the
     /// last ceil(window / minute width) minute buckets including the current partial one; longer windows use the
     /// last ceil(window / hour width) hour buckets including the current one.
@@ -207,14 +294,22 @@ public sealed class RollingConfusionWindows
         }
 
         long bucketsNeeded = _hours.BucketsCovering(span.Ticks);
-        if (bucketsNeeded > _options.HourBucketCount)
+        if (bucketsNeeded <= _options.HourBucketCount)
         {
-            throw new ArgumentOutOfRangeException(
-                nameof(window), span, $"Window exceeds the retained {_hours.Span} of hour buckets.");
+            long currentHour = _hours.IndexOf(now);
+            _hours.SumInto(result, currentHour - bucketsNeeded + 1, currentHour);
+            return result;
         }
 
-        long currentHour = _hours.IndexOf(now);
-        _hours.SumInto(result, currentHour - bucketsNeeded + 1, currentHour);
+        long daysNeeded = _days.BucketsCovering(span.Ticks);
+        if (daysNeeded > _options.DayBucketCount)
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(window), span, $"Window exceeds the retained {_days.Span} of day buckets.");
+        }
+
+        long currentDay = _days.IndexOf(now);
+        _days.SumInto(result, currentDay - daysNeeded + 1, currentDay);
         return result;
     }
 
@@ -233,7 +328,8 @@ public sealed class RollingConfusionWindows
         RotateToNow();
         var (minuteStarts, minuteCells) = _minutes.ToSnapshot();
         var (hourStarts, hourCells) = _hours.ToSnapshot();
-        return new RollingWindowsSnapshot(ClassCount, _allTime.ToInterleavedCells(), minuteStarts, minuteCells, hourStarts, hourCells);
+        var (dayStarts, dayCells) = _days.ToSnapshot();
+        return new RollingWindowsSnapshot(ClassCount, _allTime.ToInterleavedCells(), minuteStarts, minuteCells, hourStarts, hourCells, dayStarts, dayCells);
     }
 
     /// <summary>Restores state; stale buckets in the snapshot are dropped on the first rotation against <paramref name="clock"/>.</summary>
@@ -244,6 +340,11 @@ public sealed class RollingConfusionWindows
         windows._allTime.Merge(ConfusionCounts.FromInterleavedCells(snapshot.ClassCount, snapshot.AllTimeCells));
         windows._minutes.Restore(snapshot.MinuteBucketStartsUtcTicks, snapshot.MinuteBucketCells, nameof(snapshot.MinuteBucketCells));
         windows._hours.Restore(snapshot.HourBucketStartsUtcTicks, snapshot.HourBucketCells, nameof(snapshot.HourBucketCells));
+        if (snapshot.DayBucketStartsUtcTicks is { } dayStarts && snapshot.DayBucketCells is { } dayCells)
+        {
+            windows._days.Restore(dayStarts, dayCells, nameof(snapshot.DayBucketCells));
+        }
+
         return windows;
     }
 
@@ -252,6 +353,7 @@ public sealed class RollingConfusionWindows
         long now = _clock.GetUtcNow().UtcTicks;
         _minutes.Rotate(now);
         _hours.Rotate(now);
+        _days.Rotate(now);
         return now;
     }
 
@@ -265,19 +367,22 @@ public sealed class RollingConfusionWindows
     private void RecordCell(int cell, long eventTicks, long nowTicks)
     {
         _allTime.AddToCell(cell, 1);
-        if (eventTicks > nowTicks)
+        eventTicks = ClampToNow(eventTicks, nowTicks);
+        if (eventTicks < 0)
         {
-            if (eventTicks - nowTicks > _options.MaxFutureSkew.Ticks)
-            {
-                return;
-            }
-
-            eventTicks = nowTicks;
+            return;
         }
 
         _minutes.TryAdd(cell, eventTicks, nowTicks);
         _hours.TryAdd(cell, eventTicks, nowTicks);
+        _days.TryAdd(cell, eventTicks, nowTicks);
     }
+
+    /// <summary>Event time as bucketed: up to the skew allowance ahead counts as now; further ahead is -1 (all-time only).</summary>
+    private long ClampToNow(long eventTicks, long nowTicks) =>
+        eventTicks <= nowTicks ? eventTicks
+        : eventTicks - nowTicks > _options.MaxFutureSkew.Ticks ? -1
+        : nowTicks;
 
     /// <summary>Fixed-size ring of buckets; slot = bucket index mod count, and the stored start tells whether the
     /// slot still holds the bucket a reader expects or a stale one from a previous lap.</summary>
@@ -315,6 +420,12 @@ public sealed class RollingConfusionWindows
         }
 
         public long IndexOf(long ticks) => ticks / _width;
+
+        public long WidthTicks => _width;
+
+        public long OldestRetainedIndex(long nowTicks) => IndexOf(nowTicks) - _starts.Length + 1;
+
+        public bool Retains(long eventTicks, long nowTicks) => IndexOf(eventTicks) >= OldestRetainedIndex(nowTicks);
 
         public long BucketsCovering(long windowTicks) => (windowTicks + _width - 1) / _width;
 
@@ -362,6 +473,22 @@ public sealed class RollingConfusionWindows
             }
 
             (_buckets[slot] ??= new ConfusionCounts(_classCount)).AddToCell(cell, 1);
+        }
+
+        /// <summary>Takes one prediction back from the bucket of <paramref name="eventTicks"/> if that bucket holds it.</summary>
+        public void TryRemove(int cell, long eventTicks, long nowTicks)
+        {
+            long index = IndexOf(eventTicks);
+            if (index > IndexOf(nowTicks) || index < OldestRetainedIndex(nowTicks))
+            {
+                return;
+            }
+
+            int slot = (int)(index % _starts.Length);
+            if (_starts[slot] == index * _width && _buckets[slot] is { } bucket)
+            {
+                bucket.TryRemoveOne(cell);
+            }
         }
 
         public void SumInto(ConfusionCounts target, long firstIndex, long lastIndex)

@@ -3,12 +3,13 @@ using System.Globalization;
 namespace ConfusionMatrix.Core;
 
 /// <summary>
-/// Parses the textual window names used by the API ("all", "5m", "24h"). Only whole minutes up to an hour and
-/// whole hours up to a day are accepted, because those are exactly the windows the bucket rings can answer.
+/// Parses the textual window names used by the API ("all", "5m", "24h", "7d"). Only whole minutes up to an hour,
+/// whole hours up to a day and whole days up to 31 are accepted, because those are exactly the windows the bucket
+/// rings can answer. Day windows are UTC days: the current partial day and the N-1 days before it.
 /// </summary>
 public static class WindowSpec
 {
-    public const string AllowedForms = "'all', '<1-60>m' (minutes) or '<1-24>h' (hours), e.g. 5m, 15m, 1h, 6h, 24h";
+    public const string AllowedForms = "'all', '<1-60>m' (minutes), '<1-24>h' (hours) or '<1-31>d' (days), e.g. 5m, 15m, 1h, 6h, 24h, 7d, 30d";
 
     /// <summary>"all" yields a null window (all time); otherwise a positive window.</summary>
     public static bool TryParse(string? text, out TimeSpan? window, out string? error)
@@ -44,6 +45,12 @@ public static class WindowSpec
                     window = TimeSpan.FromHours(amount);
                     return true;
                 }
+
+                if (unit == 'd' && amount is >= 1 and <= 31)
+                {
+                    window = TimeSpan.FromDays(amount);
+                    return true;
+                }
             }
         }
 
@@ -57,6 +64,11 @@ public static class WindowSpec
         if (window is not { } value)
         {
             return "all";
+        }
+
+        if (value > TimeSpan.FromHours(24) && value.Ticks % TimeSpan.TicksPerDay == 0)
+        {
+            return string.Create(CultureInfo.InvariantCulture, $"{(long)value.TotalDays}d");
         }
 
         return value.Ticks % TimeSpan.TicksPerHour == 0

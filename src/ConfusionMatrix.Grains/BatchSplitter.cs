@@ -3,12 +3,20 @@ using ConfusionMatrix.Abstractions;
 
 namespace ConfusionMatrix.Grains;
 
-/// <summary>The outcome of splitting one batch: per-segment cells and timestamps, and what was refused.</summary>
+/// <summary>
+/// The outcome of splitting one batch: per-segment cells and timestamps of labelled predictions, the predictions that
+/// await their label (row, class, and the set of segments they belong to), and what was refused.
+/// </summary>
 internal sealed record BatchSplit(
     int Accepted,
     ImmutableDictionary<string, int> RejectedByReason,
     int IgnoredDimensionValues,
-    IReadOnlyList<(string Segment, int[] Cells, long[] Ticks)> Segments);
+    IReadOnlyList<(string Segment, int[] Cells, long[] Ticks)> Segments,
+    IReadOnlyList<PendingRow> Pending,
+    ImmutableArray<ImmutableArray<string>> PendingSegmentSets);
+
+/// <summary>A prediction of the batch that awaits its label: its row, predicted class index and segment set.</summary>
+internal readonly record struct PendingRow(int Row, ushort Predicted, int SegmentSet);
 
 /// <summary>
 /// Validates a batch against a model definition and splits it into segments. Pure and deterministic, so the
@@ -44,17 +52,27 @@ internal static class BatchSplitter
         var maxTicks = (now + PredictionLimits.MaxFutureSkew).UtcTicks;
         var cells = new int[n];
         var accepted = 0;
+        var pendingRows = new List<int>();
         var rejected = new Dictionary<string, int>(StringComparer.Ordinal);
         var ignored = 0;
 
         for (var i = 0; i < n; i++)
         {
-            var actual = labelToClass[batch.Actual[i]];
+            var awaitsLabel = batch.Actual[i] == PredictionBatch.NoActual;
+            var actual = awaitsLabel ? 0 : labelToClass[batch.Actual[i]];
             var predicted = labelToClass[batch.Predicted[i]];
             string? reason = null;
             if (actual < 0 || predicted < 0)
             {
                 reason = RejectionReasons.UnknownClass;
+            }
+            else if (awaitsLabel && string.IsNullOrEmpty(batch.PredictionIds?[i]))
+            {
+                reason = RejectionReasons.MissingField;
+            }
+            else if (awaitsLabel && batch.PredictionIds![i].Length > PredictionLimits.MaxIdLength)
+            {
+                reason = RejectionReasons.IdTooLong;
             }
             else if (batch.TimestampUtcTicks[i] < minTicks || batch.TimestampUtcTicks[i] > maxTicks)
             {
@@ -80,14 +98,62 @@ internal static class BatchSplitter
                 continue;
             }
 
-            cells[i] = (actual * k) + predicted;
             accepted++;
+            if (awaitsLabel)
+            {
+                // Counted when its label comes; until then it is pending in the label join.
+                cells[i] = -1;
+                pendingRows.Add(i);
+                continue;
+            }
+
+            cells[i] = (actual * k) + predicted;
+        }
+
+        var pending = new List<PendingRow>(pendingRows.Count);
+        var sets = ImmutableArray.CreateBuilder<ImmutableArray<string>>();
+        if (pendingRows.Count > 0)
+        {
+            var setIndex = new Dictionary<string, int>(StringComparer.Ordinal);
+            var names = new List<string>(dims + 1);
+            foreach (var i in pendingRows)
+            {
+                names.Clear();
+                names.Add(Segments.All);
+                for (var d = 0; d < dims; d++)
+                {
+                    var v = batch.SegmentValueIndex[(i * dims) + d];
+                    if (v == PredictionBatch.NoSegmentValue)
+                    {
+                        continue;
+                    }
+
+                    if (dimToRegistered[d] < 0)
+                    {
+                        ignored++;
+                        continue;
+                    }
+
+                    names.Add(Segments.For(batch.Dimensions[d], batch.SegmentValues[v]));
+                }
+
+                var key = string.Join('\n', names);
+                if (!setIndex.TryGetValue(key, out var set))
+                {
+                    set = sets.Count;
+                    setIndex.Add(key, set);
+                    sets.Add([.. names]);
+                }
+
+                pending.Add(new PendingRow(i, (ushort)labelToClass[batch.Predicted[i]], set));
+            }
         }
 
         var segments = new List<(string, int[], long[])>();
-        if (accepted > 0)
+        var labelled = accepted - pending.Count;
+        if (labelled > 0)
         {
-            var (allCells, allTicks) = Select(cells, batch.TimestampUtcTicks, accepted, null, 0, 0, 0);
+            var (allCells, allTicks) = Select(cells, batch.TimestampUtcTicks, labelled, null, 0, 0, 0);
             segments.Add((Segments.All, allCells, allTicks));
             for (var d = 0; d < dims; d++)
             {
@@ -128,7 +194,7 @@ internal static class BatchSplitter
             }
         }
 
-        return new BatchSplit(accepted, rejected.ToImmutableDictionary(StringComparer.Ordinal), ignored, segments);
+        return new BatchSplit(accepted, rejected.ToImmutableDictionary(StringComparer.Ordinal), ignored, segments, pending, sets.ToImmutable());
     }
 
     /// <summary>The accepted rows (all of them, or those with value <paramref name="v"/> in dimension <paramref name="d"/>), as cells and timestamps.</summary>

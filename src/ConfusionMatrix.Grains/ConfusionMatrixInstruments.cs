@@ -1,3 +1,4 @@
+using ConfusionMatrix.Abstractions;
 using System.Diagnostics.Metrics;
 
 namespace ConfusionMatrix.Grains;
@@ -22,6 +23,10 @@ public sealed class ConfusionMatrixInstruments
     private readonly Counter<long> _duplicates;
     private readonly Counter<long> _storageFailures;
     private readonly Counter<long> _deadLetters;
+    private readonly Counter<long> _labels;
+    private readonly Counter<long> _pending;
+    private readonly Counter<long> _expired;
+    private readonly Histogram<double> _labelLatency;
 
     public ConfusionMatrixInstruments(IMeterFactory meterFactory)
     {
@@ -37,6 +42,15 @@ public sealed class ConfusionMatrixInstruments
         _duplicates = Meter.CreateCounter<long>("confusionmatrix.batches.duplicate", "{batch}", "Segment sub-batches skipped because their producer sequence was already applied.");
         _storageFailures = Meter.CreateCounter<long>("confusionmatrix.storage.failures", "{write}", "Grain state writes that failed; the batch is retried by its sender.");
         _deadLetters = Meter.CreateCounter<long>("confusionmatrix.batches.deadlettered", "{batch}", "Batches refused whole as malformed and kept for inspection.");
+        _labels = Meter.CreateCounter<long>("confusionmatrix.labels", "{label}", "Labels by outcome: applied, duplicate, corrected, stale, buffered (prediction not seen yet), orphaned (it never came), unknown_class.");
+        _pending = Meter.CreateCounter<long>("confusionmatrix.predictions.pending", "{prediction}", "Predictions logged without their label, now waiting for it.");
+        _expired = Meter.CreateCounter<long>("confusionmatrix.predictions.expired", "{prediction}", "Predictions whose label did not arrive within the model's time to live.");
+        _labelLatency = Meter.CreateHistogram<double>(
+            "confusionmatrix.label.latency",
+            "s",
+            "Time from a prediction's event time to its first label.",
+            tags: null,
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [.. Core.LabelStatusWindows.LatencyBucketUpperBounds.Select(b => b.TotalSeconds)] });
         _routeDuration = Meter.CreateHistogram<double>("confusionmatrix.route.duration", "s", "Time to split one batch and apply it to every segment.");
     }
 
@@ -44,8 +58,37 @@ public sealed class ConfusionMatrixInstruments
 
     public void Accepted(string model, long count) => _accepted.Add(count, new KeyValuePair<string, object?>("model", model));
 
-    public void Rejected(string reason, long count, string? model = null) =>
-        _rejected.Add(count, new KeyValuePair<string, object?>("reason", reason), new KeyValuePair<string, object?>("model", model ?? "unknown"));
+    public void Rejected(string reason, long count, string? model = null, string kind = "predictions") =>
+        _rejected.Add(count, new KeyValuePair<string, object?>("reason", reason), new KeyValuePair<string, object?>("model", model ?? "unknown"), new KeyValuePair<string, object?>("kind", kind));
+
+    public void Label(string model, LabelOutcome outcome) => Label(model, OutcomeName(outcome));
+
+    public void Label(string model, string outcome) =>
+        _labels.Add(1, new KeyValuePair<string, object?>("model", model), new KeyValuePair<string, object?>("outcome", outcome));
+
+    public void PendingPredictions(string model, long count)
+    {
+        if (count > 0)
+        {
+            _pending.Add(count, new KeyValuePair<string, object?>("model", model));
+        }
+    }
+
+    public void ExpiredPredictions(string model, long count) => _expired.Add(count, new KeyValuePair<string, object?>("model", model));
+
+    public void LabelLatency(string model, string version, TimeSpan latency) =>
+        _labelLatency.Record(latency.TotalSeconds, new KeyValuePair<string, object?>("model", model), new KeyValuePair<string, object?>("version", version));
+
+    /// <summary>The wire and metric name of a label outcome.</summary>
+    public static string OutcomeName(LabelOutcome outcome) => outcome switch
+    {
+        LabelOutcome.Applied => "applied",
+        LabelOutcome.Duplicate => "duplicate",
+        LabelOutcome.Corrected => "corrected",
+        LabelOutcome.Stale => "stale",
+        LabelOutcome.Buffered => "buffered",
+        _ => "unknown_class",
+    };
 
     public void IgnoredDimension(string model, long count) => _ignoredDimensions.Add(count, new KeyValuePair<string, object?>("model", model));
 

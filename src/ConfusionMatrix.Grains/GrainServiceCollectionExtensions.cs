@@ -16,6 +16,8 @@ public static class GrainServiceCollectionExtensions
         services.TryAddSingleton<ModelQualityGauges>();
         services.AddOptions<SegmentMatrixOptions>().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SegmentMatrixOptions>, SegmentMatrixOptionsValidator>());
+        services.AddOptions<LabelJoinOptions>().ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<LabelJoinOptions>, LabelJoinOptionsValidator>());
         services.TryAddSingleton<WebhookSender>();
         services.TryAddSingleton<IWebhookSender>(sp => sp.GetRequiredService<WebhookSender>());
         services.AddHostedService(sp => sp.GetRequiredService<WebhookSender>());

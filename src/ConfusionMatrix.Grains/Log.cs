@@ -43,4 +43,22 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 1106, Level = LogLevel.Error, Message = "Webhook {Url} gave up after {Attempts} attempts for {Model} transition {Sequence}")]
     public static partial void WebhookGaveUp(ILogger logger, string url, int attempts, string model, long sequence);
+
+    [LoggerMessage(EventId = 1201, Level = LogLevel.Warning, Message = "Audit: label correction for {Model} prediction {PredictionId} (version {Version}): actual {From} -> {To}, source {Source}; the old cell is decremented and the new one incremented")]
+    public static partial void LabelCorrected(ILogger logger, string model, string predictionId, string version, string from, string to, string source);
+
+    [LoggerMessage(EventId = 1202, Level = LogLevel.Information, Message = "Audit: stale label for {Model} prediction {PredictionId} ignored: {Class} is older than the applied {Applied}")]
+    public static partial void LabelStale(ILogger logger, string model, string predictionId, string @class, string applied);
+
+    [LoggerMessage(EventId = 1203, Level = LogLevel.Warning, Message = "Audit: {Count} label(s) of {Model} orphaned: their prediction did not arrive within the grace period (first: {PredictionId})")]
+    public static partial void LabelsOrphaned(ILogger logger, string model, int count, string predictionId);
+
+    [LoggerMessage(EventId = 1204, Level = LogLevel.Warning, Message = "Label-join shard {Shard} is full ({Max} predictions); the {Count} oldest were evicted and count as expired")]
+    public static partial void JoinShardFull(ILogger logger, string shard, int max, int count);
+
+    [LoggerMessage(EventId = 1205, Level = LogLevel.Warning, Message = "Label-join shard {Shard} could not deliver sequence {Sequence} to {Segment}: {Error}; it is kept and sent again")]
+    public static partial void LabelDeliveryFailed(ILogger logger, string shard, string segment, long sequence, string error);
+
+    [LoggerMessage(EventId = 1206, Level = LogLevel.Warning, Message = "Audit: label batch for {Model} is malformed and was refused: {Problem}")]
+    public static partial void LabelBatchMalformed(ILogger logger, string model, string problem);
 }

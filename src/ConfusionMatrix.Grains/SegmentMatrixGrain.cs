@@ -31,6 +31,52 @@ public sealed class SegmentMatrixState
     [Id(9)] public Dictionary<string, ProducerWatermark> Watermarks { get; set; } = new(StringComparer.Ordinal);
 
     [Id(10)] public long DuplicatesSkipped { get; set; }
+
+    [Id(11)] public long[]? DayBucketStartsUtcTicks { get; set; }
+
+    [Id(12)] public long[][]? DayBucketCells { get; set; }
+
+    /// <summary>Predictions awaiting their label and expired unlabelled, by predicted class and event time.</summary>
+    [Id(13)] public RollingSnapshotState? LabelStatus { get; set; }
+
+    /// <summary>Label latency histogram by event time.</summary>
+    [Id(14)] public RollingSnapshotState? LabelLatency { get; set; }
+}
+
+/// <summary>Persisted form of one <see cref="RollingWindowsSnapshot"/>.</summary>
+[GenerateSerializer, Alias("cm.RollingSnapshotState")]
+public sealed class RollingSnapshotState
+{
+    [Id(0)] public int ClassCount { get; set; }
+
+    [Id(1)] public long[] AllTimeCells { get; set; } = [];
+
+    [Id(2)] public long[] MinuteStarts { get; set; } = [];
+
+    [Id(3)] public long[][] MinuteCells { get; set; } = [];
+
+    [Id(4)] public long[] HourStarts { get; set; } = [];
+
+    [Id(5)] public long[][] HourCells { get; set; } = [];
+
+    [Id(6)] public long[] DayStarts { get; set; } = [];
+
+    [Id(7)] public long[][] DayCells { get; set; } = [];
+
+    public static RollingSnapshotState From(RollingWindowsSnapshot s) => new()
+    {
+        ClassCount = s.ClassCount,
+        AllTimeCells = s.AllTimeCells,
+        MinuteStarts = s.MinuteBucketStartsUtcTicks,
+        MinuteCells = s.MinuteBucketCells,
+        HourStarts = s.HourBucketStartsUtcTicks,
+        HourCells = s.HourBucketCells,
+        DayStarts = s.DayBucketStartsUtcTicks ?? [],
+        DayCells = s.DayBucketCells ?? [],
+    };
+
+    public RollingWindowsSnapshot ToSnapshot() =>
+        new(ClassCount, AllTimeCells, MinuteStarts, MinuteCells, HourStarts, HourCells, DayStarts, DayCells);
 }
 
 /// <summary>Persisted <see cref="ReplayWindow"/> of one producer, with when it was last heard from (for pruning).</summary>
@@ -64,6 +110,7 @@ public sealed class SegmentMatrixGrain(
     internal static readonly TimeSpan EvidenceNotifyInterval = TimeSpan.FromSeconds(5);
 
     private RollingConfusionWindows? _windows;
+    private LabelStatusWindows? _labelStatus;
     private long _unreported;
     private DateTimeOffset _lastNotified = DateTimeOffset.MinValue;
 
@@ -108,6 +155,7 @@ public sealed class SegmentMatrixGrain(
     private void RestoreWindows()
     {
         _windows = null;
+        _labelStatus = null;
         var s = state.State;
         if (s.ClassCount > 0 && s.AllTimeCells is not null)
         {
@@ -118,10 +166,18 @@ public sealed class SegmentMatrixGrain(
                     s.MinuteBucketStartsUtcTicks ?? [],
                     s.MinuteBucketCells ?? [],
                     s.HourBucketStartsUtcTicks ?? [],
-                    s.HourBucketCells ?? []),
+                    s.HourBucketCells ?? [],
+                    s.DayBucketStartsUtcTicks,
+                    s.DayBucketCells),
                 clock);
-            ReleaseSnapshotArrays(s);
         }
+
+        if (s.ClassCount > 0 && s.LabelStatus is { } status && s.LabelLatency is { } latency)
+        {
+            _labelStatus = LabelStatusWindows.FromSnapshot(new LabelStatusSnapshot(s.ClassCount, status.ToSnapshot(), latency.ToSnapshot()), clock);
+        }
+
+        ReleaseSnapshotArrays(s);
     }
 
     public async ValueTask RecordAsync(SegmentBatch batch)
@@ -168,22 +224,9 @@ public sealed class SegmentMatrixGrain(
         {
             var range = new Range(offset, offset + part.Count);
             offset += part.Count;
-            if (part.ProducerId.Length > 0)
+            if (part.ProducerId.Length > 0 && !TryMarkFirstDelivery(part.ProducerId, part.Sequence, now, ref newProducer))
             {
-                var window = state.State.Watermarks.TryGetValue(part.ProducerId, out var mark) ? new ReplayWindow(mark.Highest, mark.Seen) : default;
-                var decision = window.Check(part.Sequence);
-                if (decision != ReplayDecision.Accept)
-                {
-                    // Already counted (a redelivery, a replay, a retried call): acknowledge without counting again.
-                    state.State.DuplicatesSkipped++;
-                    instruments.DuplicateSkipped(decision == ReplayDecision.TooOld ? "too_old" : "duplicate");
-                    Log.DuplicateBatchSkipped(logger, this.GetPrimaryKeyString(), $"{part.ProducerId}:{part.Sequence}");
-                    continue;
-                }
-
-                window.Mark(part.Sequence);
-                newProducer |= mark is null;
-                state.State.Watermarks[part.ProducerId] = new ProducerWatermark(window.Highest, window.Seen, now);
+                continue;
             }
 
             _windows.RecordBatch(batch.Cells.AsSpan(range), batch.TimestampUtcTicks.AsSpan(range));
@@ -214,10 +257,118 @@ public sealed class SegmentMatrixGrain(
         NotifyEvidence(batch.Cells.Length);
     }
 
+    /// <summary>
+    /// Replay check of one delivery (a batch part, or a label-join shard's deltas): true and remembered the first time
+    /// its producer and sequence are seen, false (counted, logged) for a redelivery, replay or retried call.
+    /// </summary>
+    private bool TryMarkFirstDelivery(string producerId, long sequence, DateTimeOffset now, ref bool newProducer)
+    {
+        var window = state.State.Watermarks.TryGetValue(producerId, out var mark) ? new ReplayWindow(mark.Highest, mark.Seen) : default;
+        var decision = window.Check(sequence);
+        if (decision != ReplayDecision.Accept)
+        {
+            // Already counted: acknowledge without counting again.
+            state.State.DuplicatesSkipped++;
+            instruments.DuplicateSkipped(decision == ReplayDecision.TooOld ? "too_old" : "duplicate");
+            Log.DuplicateBatchSkipped(logger, this.GetPrimaryKeyString(), $"{producerId}:{sequence}");
+            return false;
+        }
+
+        window.Mark(sequence);
+        newProducer |= mark is null;
+        state.State.Watermarks[producerId] = new ProducerWatermark(window.Highest, window.Seen, now);
+        return true;
+    }
+
+    public async ValueTask ApplyLabelDeltasAsync(SegmentLabelDeltas deltas)
+    {
+        await ReloadIfNeededAsync();
+        var n = deltas.Cells.Length;
+        if (deltas.Kinds.Length != n || deltas.Deltas.Length != n || deltas.EventTimeUtcTicks.Length != n || deltas.LabelLatencyTicks.Length != n)
+        {
+            throw new ArgumentException($"Label deltas {deltas.ProducerId}:{deltas.Sequence}: column lengths differ.");
+        }
+
+        _windows ??= new RollingConfusionWindows(deltas.ClassCount, clock);
+        if (_windows.ClassCount != deltas.ClassCount)
+        {
+            throw new InvalidOperationException($"Segment {this.GetPrimaryKeyString()} counts {_windows.ClassCount} classes; label deltas {deltas.ProducerId}:{deltas.Sequence} have {deltas.ClassCount}.");
+        }
+
+        var k = deltas.ClassCount;
+        for (var i = 0; i < n; i++)
+        {
+            var limit = deltas.Kinds[i] == LabelDeltaKind.Labelled ? k * k : k;
+            if ((uint)deltas.Cells[i] >= (uint)limit || deltas.Deltas[i] is not (1 or -1))
+            {
+                throw new ArgumentException($"Label deltas {deltas.ProducerId}:{deltas.Sequence}: entry {i} is out of range.");
+            }
+        }
+
+        var now = clock.GetUtcNow();
+        var newProducer = false;
+        if (!TryMarkFirstDelivery(deltas.ProducerId, deltas.Sequence, now, ref newProducer))
+        {
+            return;
+        }
+
+        _labelStatus ??= new LabelStatusWindows(k, clock);
+        var labelled = 0;
+        for (var i = 0; i < n; i++)
+        {
+            var ticks = deltas.EventTimeUtcTicks[i];
+            int delta = deltas.Deltas[i];
+            switch (deltas.Kinds[i])
+            {
+                case LabelDeltaKind.Labelled:
+                    _windows.ApplyDelta(deltas.Cells[i], ticks, delta);
+                    labelled++;
+                    if (delta > 0 && deltas.LabelLatencyTicks[i] >= 0)
+                    {
+                        _labelStatus.RecordLatency(deltas.LabelLatencyTicks[i], ticks);
+                    }
+
+                    break;
+                case LabelDeltaKind.Pending:
+                    _labelStatus.ApplyPending(deltas.Cells[i], ticks, delta);
+                    break;
+                default:
+                    _labelStatus.ApplyExpired(deltas.Cells[i], ticks, delta);
+                    break;
+            }
+        }
+
+        if (newProducer)
+        {
+            PruneProducers(now);
+        }
+
+        state.State.BatchesApplied++;
+        if (options.Value.WriteBeforeAcknowledge)
+        {
+            await PersistAsync();
+        }
+        else
+        {
+            _unwritten = true;
+        }
+
+        if (labelled > 0)
+        {
+            NotifyEvidence(labelled);
+        }
+    }
+
     public async ValueTask<MatrixView> GetMatrixAsync(TimeSpan? window)
     {
         await ReloadIfNeededAsync();
         var counts = _windows is null ? null : window is null ? _windows.AllTime : _windows.Query(window);
+        long[]? pending = null, expired = null, latency = null;
+        if (_labelStatus is not null)
+        {
+            (pending, expired, latency) = _labelStatus.Query(window);
+        }
+
         return new MatrixView(
             _model,
             _version,
@@ -225,7 +376,22 @@ public sealed class SegmentMatrixGrain(
             WindowSpec.Format(window),
             ToSparse(counts),
             clock.GetUtcNow(),
-            state.State.BatchesApplied);
+            state.State.BatchesApplied,
+            pending,
+            expired,
+            latency);
+    }
+
+    public async ValueTask<MatrixView> GetEventTimeRangeAsync(DateTimeOffset from, DateTimeOffset to)
+    {
+        await ReloadIfNeededAsync();
+        if (_windows is null)
+        {
+            return new MatrixView(_model, _version, _segment, $"{from:O}/{to:O}", ToSparse(null), clock.GetUtcNow(), state.State.BatchesApplied);
+        }
+
+        var range = _windows.QueryEventTimeRange(from, to);
+        return new MatrixView(_model, _version, _segment, $"{range.From:O}/{range.To:O}", ToSparse(range.Counts), clock.GetUtcNow(), state.State.BatchesApplied);
     }
 
     public async Task SetBaselineAsync(SparseMatrix baseline)
@@ -305,6 +471,16 @@ public sealed class SegmentMatrixGrain(
             s.MinuteBucketCells = snapshot.MinuteBucketCells;
             s.HourBucketStartsUtcTicks = snapshot.HourBucketStartsUtcTicks;
             s.HourBucketCells = snapshot.HourBucketCells;
+            s.DayBucketStartsUtcTicks = snapshot.DayBucketStartsUtcTicks;
+            s.DayBucketCells = snapshot.DayBucketCells;
+        }
+
+        if (_labelStatus is not null)
+        {
+            var status = _labelStatus.ToSnapshot();
+            s.LabelStatus = RollingSnapshotState.From(status.Status);
+            s.LabelLatency = RollingSnapshotState.From(status.Latency);
+            s.ClassCount = _labelStatus.ClassCount;
         }
 
         try
@@ -373,5 +549,9 @@ public sealed class SegmentMatrixGrain(
         s.MinuteBucketCells = null;
         s.HourBucketStartsUtcTicks = null;
         s.HourBucketCells = null;
+        s.DayBucketStartsUtcTicks = null;
+        s.DayBucketCells = null;
+        s.LabelStatus = s.LabelStatus is null ? null : new RollingSnapshotState { ClassCount = s.LabelStatus.ClassCount };
+        s.LabelLatency = s.LabelLatency is null ? null : new RollingSnapshotState { ClassCount = s.LabelLatency.ClassCount };
     }
 }

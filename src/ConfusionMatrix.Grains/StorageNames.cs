@@ -9,6 +9,9 @@ public static class StorageNames
     /// <summary>Segment matrices with their windows, baselines and replay watermarks: written on every batch.</summary>
     public const string Matrices = "matrices";
 
+    /// <summary>Label-join shards: predictions awaiting their label, early labels, and what was applied.</summary>
+    public const string Labels = "labels";
+
     /// <summary>Drift-watcher and rollout-controller state, policies and audit history.</summary>
     public const string Control = "control";
 

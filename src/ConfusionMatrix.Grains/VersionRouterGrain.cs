@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Diagnostics;
 using ConfusionMatrix.Abstractions;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Orleans.Streams;
 
 namespace ConfusionMatrix.Grains;
@@ -16,6 +17,7 @@ namespace ConfusionMatrix.Grains;
 public sealed class VersionRouterGrain(
     ConfusionMatrixInstruments instruments,
     ApplicationClock clock,
+    IOptions<LabelJoinOptions> labelOptions,
     ILogger<VersionRouterGrain> logger) : Grain, IVersionRouterGrain
 {
     /// <summary>How long a cached registry entry is trusted before a batch re-reads it.</summary>
@@ -58,6 +60,8 @@ public sealed class VersionRouterGrain(
         var started = Stopwatch.GetTimestamp();
         var results = new IngestResult[batches.Count];
         var merged = new Dictionary<string, SegmentParts>(StringComparer.Ordinal);
+        var pendingByShard = new Dictionary<int, PendingShardBuilder>();
+        var pendingSegments = new HashSet<string>(StringComparer.Ordinal);
         var classCount = 0;
         var accepted = 0;
         for (var b = 0; b < batches.Count; b++)
@@ -109,17 +113,45 @@ public sealed class VersionRouterGrain(
                 parts.Add(batch, cells, ticks);
             }
 
+            foreach (var row in split.Pending)
+            {
+                var id = batch.PredictionIds![row.Row];
+                var shard = LabelLog.ShardOf(id, labelOptions.Value.ShardCount);
+                if (!pendingByShard.TryGetValue(shard, out var builder))
+                {
+                    builder = new PendingShardBuilder();
+                    pendingByShard[shard] = builder;
+                }
+
+                builder.Add(id, row.Predicted, batch.TimestampUtcTicks[row.Row], split.PendingSegmentSets[row.SegmentSet], batch.Scores is { } scores ? scores[row.Row] : float.NaN);
+            }
+
+            foreach (var set in split.PendingSegmentSets)
+            {
+                pendingSegments.UnionWith(set);
+            }
+
             results[b] = new IngestResult(split.Accepted, split.RejectedByReason, split.Segments.Count);
         }
 
-        if (merged.Count == 0)
+        if (merged.Count == 0 && pendingByShard.Count == 0)
         {
             return results;
         }
 
         // Catalog first: a segment that holds counts is always listed, so a drift epoch that starts now snapshots it.
-        await ReportNewSegmentsAsync(merged.Keys);
-        var calls = new List<Task>(merged.Count);
+        pendingSegments.UnionWith(merged.Keys);
+        await ReportNewSegmentsAsync(pendingSegments);
+        var calls = new List<Task>(merged.Count + pendingByShard.Count);
+
+        // Predictions awaiting their label go to the shard of their id; it stores them before this delivery is
+        // acknowledged and counts them, once per id, as pending in their segments.
+        foreach (var (shard, builder) in pendingByShard)
+        {
+            var join = GrainFactory.GetGrain<ILabelJoinGrain>(LabelLog.JoinKey(_model, shard));
+            calls.Add(join.AddPendingAsync(builder.Build(_version, classCount)));
+        }
+
         foreach (var (segment, parts) in merged)
         {
             var grain = GrainFactory.GetGrain<ISegmentMatrixGrain>(Segments.MatrixKey(_model, _version, segment));
@@ -130,6 +162,38 @@ public sealed class VersionRouterGrain(
         instruments.Accepted(_model, accepted);
         instruments.Routed(Stopwatch.GetElapsedTime(started));
         return results;
+    }
+
+    /// <summary>The predictions of one label-join shard that await their label, dictionary-encoding segment sets.</summary>
+    private sealed class PendingShardBuilder
+    {
+        private readonly Dictionary<ImmutableArray<string>, int> _setIndex = [];
+        private readonly List<ImmutableArray<string>> _sets = [];
+        private readonly List<string> _ids = [];
+        private readonly List<ushort> _predicted = [];
+        private readonly List<long> _ticks = [];
+        private readonly List<int> _set = [];
+        private readonly List<float> _scores = [];
+
+        public void Add(string id, ushort predicted, long ticks, ImmutableArray<string> segments, float score)
+        {
+            // Sets come from one batch's split, so equal sets are the same instance: reference keys suffice.
+            if (!_setIndex.TryGetValue(segments, out var set))
+            {
+                set = _sets.Count;
+                _setIndex.Add(segments, set);
+                _sets.Add(segments);
+            }
+
+            _ids.Add(id);
+            _predicted.Add(predicted);
+            _ticks.Add(ticks);
+            _set.Add(set);
+            _scores.Add(score);
+        }
+
+        public PendingPredictionBatch Build(string version, int classCount) =>
+            new(version, classCount, [.. _sets], [.. _ids], [.. _predicted], [.. _ticks], [.. _set], [.. _scores]);
     }
 
     /// <summary>One segment's cells from several batches, in order, with the part each came from.</summary>

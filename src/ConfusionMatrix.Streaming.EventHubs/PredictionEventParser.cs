@@ -61,7 +61,7 @@ internal static class PredictionEventParser
             foreach (var (index, record) in records)
             {
                 var problem = Validate(record, model, version, routable, enqueued, out var row);
-                if (problem is null && labels.Count + 2 > PredictionLimits.MaxClasses && !(labels.Contains(row.Actual) && labels.Contains(row.Predicted)))
+                if (problem is null && labels.Count + 2 > PredictionLimits.MaxClasses && !((row.Actual is null || labels.Contains(row.Actual)) && labels.Contains(row.Predicted)))
                 {
                     // The batch dictionary-encodes labels; no registered model has more classes than this.
                     problem = (RejectionReasons.UnknownClass, $"the event names more than {PredictionLimits.MaxClasses} distinct classes");
@@ -73,9 +73,13 @@ internal static class PredictionEventParser
                 }
                 else
                 {
-                    labels.Add(row.Actual);
+                    if (row.Actual is not null)
+                    {
+                        labels.Add(row.Actual);
+                    }
+
                     labels.Add(row.Predicted);
-                    builder.Add(row.Actual, row.Predicted, row.Timestamp, row.Segments);
+                    builder.Add(row.Actual, row.Predicted, row.Timestamp, row.Segments, row.PredictionId, row.Score);
                 }
             }
 
@@ -199,7 +203,7 @@ internal static class PredictionEventParser
             return (EventHubRejectionReasons.MixedVersion, $"prediction {record.PredictionId} names {record.Model}/{record.Version} but the event carries {eventModel}/{eventVersion}");
         }
 
-        row = new Row(record.Actual, record.Predicted, record.Timestamp, record.Segments);
+        row = new Row(record.Actual, record.Predicted, record.Timestamp, record.Segments, record.PredictionId, record.Score);
         return null;
     }
 
@@ -247,7 +251,8 @@ internal static class PredictionEventParser
         return string.IsNullOrEmpty(text) ? null : text;
     }
 
-    private readonly record struct Row(string Actual, string Predicted, DateTimeOffset Timestamp, IReadOnlyList<KeyValuePair<string, string>>? Segments);
+    /// <summary>One valid record; a null actual waits for its label, joined on the prediction id.</summary>
+    private readonly record struct Row(string? Actual, string Predicted, DateTimeOffset Timestamp, IReadOnlyList<KeyValuePair<string, string>>? Segments, string PredictionId, double? Score);
 
     private sealed class RejectionTally
     {

@@ -36,7 +36,8 @@ public sealed class WindowSpecTests
     [InlineData("0h")]
     [InlineData("25h")]
     [InlineData("90s")]
-    [InlineData("1d")]
+    [InlineData("0d")]
+    [InlineData("32d")]
     [InlineData("-5m")]
     [InlineData("+5m")]
     [InlineData("1.5h")]
@@ -58,6 +59,8 @@ public sealed class WindowSpecTests
     [InlineData(5, "5m")]
     [InlineData(60, "1h")]
     [InlineData(1440, "24h")]
+    [InlineData(7 * 1440, "7d")]
+    [InlineData(31 * 1440, "31d")]
     public void Format_RoundTripsWithTryParse(int? minutes, string expected)
     {
         TimeSpan? window = minutes is { } m ? TimeSpan.FromMinutes(m) : null;

@@ -157,6 +157,7 @@ public sealed class PipelineTests : IAsyncLifetime
             silo.Services.AddConfusionMatrixGrainServices();
             silo.AddMemoryGrainStorage(StorageNames.Registry);
             silo.AddMemoryGrainStorage(StorageNames.Matrices);
+            silo.AddMemoryGrainStorage(StorageNames.Labels);
             silo.AddMemoryGrainStorage(StorageNames.Control);
             silo.AddMemoryGrainStorage(StorageNames.PubSub);
             silo.AddPredictionLogEventHubGenerator(PredictionLog.StreamProvider, Partitions, (_, streamId) => new RawJsonEventGenerator(streamId));

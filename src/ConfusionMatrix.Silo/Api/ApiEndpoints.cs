@@ -18,6 +18,7 @@ public static class ApiEndpoints
         services.AddSingleton<ModelDefinitionCache>();
         services.AddSingleton<PredictionPublisher>();
         services.AddSingleton<PredictionIntake>();
+        services.AddSingleton<LabelIntake>();
         return services;
     }
 
@@ -29,6 +30,8 @@ public static class ApiEndpoints
         api.MapGet("/models/{model}/dead-letters", async (string model, IGrainFactory grains) =>
             Results.Ok(await grains.GetGrain<IDeadLetterGrain>(model).GetAsync()));
         api.MapPost("/predictions", PostPredictionsAsync);
+        api.MapPost("/labels", PostLabelsAsync);
+        api.MapGet("/models/{model}/labels", GetLabelStatsAsync);
         var segment = api.MapGroup("/models/{model}/versions/{version}/segments/{segment}");
         segment.MapGet("/matrix", GetMatrixAsync);
         segment.MapGet("/baseline", GetBaselineAsync);
@@ -44,13 +47,14 @@ public static class ApiEndpoints
             return Problem(400, "Body required", "Send {\"model\":…,\"classes\":[…],\"positiveClass\":…,\"segmentDimensions\":[…]}.");
         }
 
-        var problem = ModelDefinition.Validate(request.Model, request.Classes, request.PositiveClass, request.SegmentDimensions);
+        var problem = ModelDefinition.Validate(request.Model, request.Classes, request.PositiveClass, request.SegmentDimensions)
+            ?? ModelDefinition.ValidateLabelTiming(request.LabelTtl, request.LabelGracePeriod);
         if (problem is not null)
         {
             return Problem(400, "Invalid model definition", problem);
         }
 
-        var definition = new ModelDefinition(request.Model!, [.. request.Classes!], request.PositiveClass, [.. request.SegmentDimensions ?? []], clock.GetUtcNow());
+        var definition = new ModelDefinition(request.Model!, [.. request.Classes!], request.PositiveClass, [.. request.SegmentDimensions ?? []], clock.GetUtcNow(), request.LabelTtl, request.LabelGracePeriod);
         try
         {
             var stored = await grains.GetGrain<IModelRegistryGrain>(definition.Model).RegisterAsync(definition);
@@ -77,15 +81,55 @@ public static class ApiEndpoints
 
     private static async Task<IResult> PostPredictionsAsync(HttpContext http, PredictionIntake intake, IOptions<ConfusionMatrixOptions> options, ILoggerFactory loggers)
     {
+        var session = intake.Begin();
+        if (await ReadRecordsAsync(http, session, "predictions", options.Value.Api.MaxRequestBytes, loggers) is { } refused)
+        {
+            return refused;
+        }
+
+        var response = await session.CompleteAsync();
+        var unavailable = response.Rejected.Any(r => r.Reason == RejectionReasons.Unavailable);
+        if (response.Accepted == 0 && unavailable)
+        {
+            // Nothing was acknowledged and the cause is ours, not the input's: tell the caller to retry later.
+            http.Response.Headers.RetryAfter = "5";
+            return Results.Json(response, statusCode: StatusCodes.Status503ServiceUnavailable);
+        }
+
+        return Results.Json(response, statusCode: StatusCodes.Status202Accepted);
+    }
+
+    private static async Task<IResult> PostLabelsAsync(HttpContext http, LabelIntake intake, IOptions<ConfusionMatrixOptions> options, ILoggerFactory loggers)
+    {
+        var session = intake.Begin();
+        if (await ReadRecordsAsync(http, session, "labels", options.Value.Api.MaxRequestBytes, loggers) is { } refused)
+        {
+            return refused;
+        }
+
+        var response = await session.CompleteAsync();
+        if (response.Accepted == 0 && response.Rejected.Any(r => r.Reason == RejectionReasons.Unavailable))
+        {
+            http.Response.Headers.RetryAfter = "5";
+            return Results.Json(response, statusCode: StatusCodes.Status503ServiceUnavailable);
+        }
+
+        return Results.Json(response, statusCode: StatusCodes.Status202Accepted);
+    }
+
+    /// <summary>
+    /// Reads a JSON array or NDJSON body into a session, one record at a time. Returns the refusal of the whole request
+    /// (400 not JSON / not an array, 413 too large), or null when every record reached the session.
+    /// </summary>
+    private static async Task<IResult?> ReadRecordsAsync(HttpContext http, IRecordSession session, string what, long limit, ILoggerFactory loggers)
+    {
         var logger = loggers.CreateLogger(typeof(ApiEndpoints).FullName!);
-        var limit = options.Value.Api.MaxRequestBytes;
         if (http.Request.ContentLength > limit)
         {
             Log.RequestRefused(logger, 413, $"body of {http.Request.ContentLength} bytes");
             return Problem(413, "Request body too large", $"The body is {http.Request.ContentLength} bytes; at most {limit} are accepted. Split it into several requests.");
         }
 
-        var session = intake.Begin();
         var ndjson = http.Request.ContentType?.StartsWith(NdjsonContentType, StringComparison.OrdinalIgnoreCase) == true;
         try
         {
@@ -127,7 +171,7 @@ public static class ApiEndpoints
                 catch (JsonException ex)
                 {
                     Log.RequestRefused(logger, 400, ex.Message);
-                    return Problem(400, "Malformed JSON", $"The body is not valid JSON ({ex.Message}). Send a JSON array of predictions, or NDJSON with Content-Type: {NdjsonContentType}.");
+                    return Problem(400, "Malformed JSON", $"The body is not valid JSON ({ex.Message}). Send a JSON array of {what}, or NDJSON with Content-Type: {NdjsonContentType}.");
                 }
 
                 using (doc)
@@ -135,7 +179,7 @@ public static class ApiEndpoints
                     if (doc.RootElement.ValueKind != JsonValueKind.Array)
                     {
                         Log.RequestRefused(logger, 400, "not an array");
-                        return Problem(400, "Expected a JSON array", $"Send a JSON array of predictions, or NDJSON with Content-Type: {NdjsonContentType}.");
+                        return Problem(400, "Expected a JSON array", $"Send a JSON array of {what}, or NDJSON with Content-Type: {NdjsonContentType}.");
                     }
 
                     foreach (var element in doc.RootElement.EnumerateArray())
@@ -151,16 +195,21 @@ public static class ApiEndpoints
             return Problem(413, "Request body too large", $"At most {limit} bytes are accepted. Nothing from this request was counted; split it into several requests.");
         }
 
-        var response = await session.CompleteAsync();
-        var unavailable = response.Rejected.Any(r => r.Reason == RejectionReasons.Unavailable);
-        if (response.Accepted == 0 && unavailable)
+        return null;
+    }
+
+    private static async Task<IResult> GetLabelStatsAsync(string model, IGrainFactory grains, ModelDefinitionCache cache)
+    {
+        var definition = await cache.GetAsync(model);
+        if (definition is null)
         {
-            // Nothing was acknowledged and the cause is ours, not the input's: tell the caller to retry later.
-            http.Response.Headers.RetryAfter = "5";
-            return Results.Json(response, statusCode: StatusCodes.Status503ServiceUnavailable);
+            return UnknownModel(model);
         }
 
-        return Results.Json(response, statusCode: StatusCodes.Status202Accepted);
+        var s = await grains.GetGrain<ILabelRouterGrain>(model).GetStatsAsync();
+        return Results.Ok(new LabelStatsResponse(
+            model, s.Pending, s.Labelled, s.BufferedLabels, s.Applied, s.Duplicates, s.Corrections, s.Stale, s.Orphaned, s.Expired, s.Evicted,
+            s.DeliveriesOutstanding, definition.EffectiveLabelTtl, definition.EffectiveLabelGracePeriod));
     }
 
     private static async Task<IResult> GetMatrixAsync(string model, string version, string segment, string? window, IGrainFactory grains, ModelDefinitionCache cache)
@@ -182,6 +231,7 @@ public static class ApiEndpoints
             ? new ConfusionCounts(k)
             : ConfusionCounts.FromCells(view.Matrix.ClassCount, view.Matrix.Cells, view.Matrix.Counts);
         var metrics = MetricsCalculator.Compute(counts);
+        var (distribution, labels) = LabelCoverage(counts, view, definition);
         return Results.Ok(new MatrixResponse(
             model,
             version,
@@ -192,7 +242,9 @@ public static class ApiEndpoints
             counts.Total,
             ToResponse(metrics, definition),
             view.AsOf,
-            view.BatchesApplied));
+            view.BatchesApplied,
+            distribution,
+            labels));
     }
 
     private static async Task<IResult> GetBaselineAsync(string model, string version, string segment, IGrainFactory grains, ModelDefinitionCache cache)
@@ -266,7 +318,39 @@ public static class ApiEndpoints
         Problem(404, "Unknown model", $"Model '{model}' is not registered; POST /api/v1/models first.");
 
     private static ModelResponse ToResponse(ModelDefinition d) =>
-        new(d.Model, d.Classes, d.PositiveClass, d.SegmentDimensions, d.UpdatedAt);
+        new(d.Model, d.Classes, d.PositiveClass, d.SegmentDimensions, d.UpdatedAt, d.EffectiveLabelTtl, d.EffectiveLabelGracePeriod);
+
+    /// <summary>
+    /// The predicted-class distribution of every prediction in the window (labelled, waiting or expired: it needs no
+    /// labels, so it is the earliest warning there is) and the window's label coverage and latency.
+    /// </summary>
+    private static (IReadOnlyDictionary<string, long> Distribution, LabelCoverageResponse Labels) LabelCoverage(ConfusionCounts counts, MatrixView view, ModelDefinition definition)
+    {
+        var k = definition.Classes.Length;
+        var distribution = new Dictionary<string, long>(StringComparer.Ordinal);
+        var pendingByPredicted = new Dictionary<string, long>(StringComparer.Ordinal);
+        long pending = 0, expired = 0;
+        for (var c = 0; c < k; c++)
+        {
+            var p = view.PendingByPredicted is { } pp && c < pp.Length ? pp[c] : 0;
+            var x = view.ExpiredByPredicted is { } xx && c < xx.Length ? xx[c] : 0;
+            pending += p;
+            expired += x;
+            pendingByPredicted[definition.Classes[c]] = p;
+            distribution[definition.Classes[c]] = counts.ColumnTotal(c) + p + x;
+        }
+
+        var histogram = view.LabelLatencyHistogram ?? new long[LabelStatusWindows.LatencyBucketCount];
+        double? Quantile(double q) => LabelStatusWindows.LatencyQuantile(histogram, q)?.TotalSeconds;
+        var all = counts.Total + pending + expired;
+        var latency = new LabelLatencyResponse(
+            Quantile(0.5),
+            Quantile(0.9),
+            Quantile(0.99),
+            [.. LabelStatusWindows.LatencyBucketUpperBounds.Select(b => (double?)b.TotalSeconds), null],
+            histogram);
+        return (distribution, new LabelCoverageResponse(counts.Total, pending, expired, all == 0 ? null : (double)counts.Total / all, pendingByPredicted, latency));
+    }
 
     private static MetricsResponse ToResponse(MatrixMetrics m, ModelDefinition definition)
     {

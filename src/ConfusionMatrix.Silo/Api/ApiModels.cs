@@ -1,14 +1,49 @@
 namespace ConfusionMatrix.Silo.Api;
 
-public sealed record RegisterModelRequest(string? Model, List<string>? Classes, string? PositiveClass, List<string>? SegmentDimensions);
+public sealed record RegisterModelRequest(string? Model, List<string>? Classes, string? PositiveClass, List<string>? SegmentDimensions, TimeSpan? LabelTtl = null, TimeSpan? LabelGracePeriod = null);
 
-public sealed record ModelResponse(string Model, IReadOnlyList<string> Classes, string? PositiveClass, IReadOnlyList<string> SegmentDimensions, DateTimeOffset UpdatedAt);
+public sealed record ModelResponse(string Model, IReadOnlyList<string> Classes, string? PositiveClass, IReadOnlyList<string> SegmentDimensions, DateTimeOffset UpdatedAt, TimeSpan LabelTtl, TimeSpan LabelGracePeriod);
 
 public sealed record ModelCatalogResponse(ModelResponse Definition, IReadOnlyDictionary<string, IReadOnlyList<string>> Versions);
 
 public sealed record PredictionRejection(int Index, string? PredictionId, string Reason, string Detail);
 
 public sealed record PredictionsResponse(int Accepted, int RejectedCount, IReadOnlyList<PredictionRejection> Rejected);
+
+/// <summary>The answer to a label request: like the prediction intake's, plus what became of the accepted labels.</summary>
+public sealed record LabelsResponse(int Accepted, int RejectedCount, IReadOnlyList<PredictionRejection> Rejected, IReadOnlyDictionary<string, int> Outcomes);
+
+/// <summary>
+/// What is known about labels in a matrix's window: labelled predictions (the matrix), predictions still waiting for
+/// their label, those whose label never came, coverage = labelled / all, and label latency (time from event to first
+/// label) as quantiles and histogram bucket counts with their upper edges in seconds (the last is unbounded).
+/// </summary>
+public sealed record LabelCoverageResponse(
+    long Labelled,
+    long Pending,
+    long Expired,
+    double? Coverage,
+    IReadOnlyDictionary<string, long> PendingByPredicted,
+    LabelLatencyResponse Latency);
+
+public sealed record LabelLatencyResponse(double? P50Seconds, double? P90Seconds, double? P99Seconds, IReadOnlyList<double?> BucketUpperBoundsSeconds, IReadOnlyList<long> Counts);
+
+/// <summary>Label-join counters of a model, summed over its shards.</summary>
+public sealed record LabelStatsResponse(
+    string Model,
+    long Pending,
+    long LabelledCorrectable,
+    long BufferedLabels,
+    long Applied,
+    long Duplicates,
+    long Corrections,
+    long Stale,
+    long Orphaned,
+    long Expired,
+    long Evicted,
+    long DeliveriesOutstanding,
+    TimeSpan LabelTtl,
+    TimeSpan LabelGracePeriod);
 
 public sealed record ClassMetricsResponse(long Tp, long Fp, long Fn, long Tn, double Precision, double Recall, double F1, long Support);
 
@@ -34,7 +69,9 @@ public sealed record MatrixResponse(
     long Total,
     MetricsResponse Metrics,
     DateTimeOffset AsOf,
-    long BatchesApplied);
+    long BatchesApplied,
+    IReadOnlyDictionary<string, long> PredictedDistribution,
+    LabelCoverageResponse Labels);
 
 public sealed record BaselineRequest(List<List<long>>? Counts);
 

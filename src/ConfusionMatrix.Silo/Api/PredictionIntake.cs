@@ -7,6 +7,18 @@ using Microsoft.Extensions.Options;
 
 namespace ConfusionMatrix.Silo.Api;
 
+/// <summary>One request's records as they are read, one JSON value (array element or NDJSON line) at a time.</summary>
+public interface IRecordSession
+{
+    /// <summary>A blank NDJSON line; indexes stay line numbers.</summary>
+    void Blank();
+
+    /// <summary>A line or element that was not valid JSON.</summary>
+    void Malformed(string detail);
+
+    Task AddAsync(JsonElement element);
+}
+
 /// <summary>
 /// Turns the predictions of one request into stream batches. Each prediction is checked on its own: a bad one gets a
 /// rejection with its index and reason, and never spoils the good ones beside it.
@@ -29,7 +41,7 @@ public sealed class PredictionIntake(
     private readonly TimeProvider _clock = clock;
     private readonly ILogger _logger = logger;
 
-    public sealed class Session(PredictionIntake owner)
+    public sealed class Session(PredictionIntake owner) : IRecordSession
     {
         private readonly Dictionary<(string Model, string Version), Pending> _builders = [];
         private readonly List<PredictionRejection> _rejections = [];
@@ -95,7 +107,7 @@ public sealed class PredictionIntake(
                 return;
             }
 
-            var unknown = definition.ClassIndex(actual) < 0 ? actual : definition.ClassIndex(predicted) < 0 ? predicted : null;
+            var unknown = actual is not null && definition.ClassIndex(actual) < 0 ? actual : definition.ClassIndex(predicted) < 0 ? predicted : null;
             if (unknown is not null)
             {
                 Reject(id, RejectionReasons.UnknownClass, $"class '{unknown}' is not one of [{string.Join(", ", definition.Classes)}]", model);
@@ -111,7 +123,7 @@ public sealed class PredictionIntake(
                 _builders[key] = pending;
             }
 
-            pending.Builder.Add(actual, predicted, timestamp, segments);
+            pending.Builder.Add(actual, predicted, timestamp, segments, id, record.Score);
             pending.Rows.Add((Index, id));
             if (pending.Builder.Count >= owner._maxBatchSize)
             {

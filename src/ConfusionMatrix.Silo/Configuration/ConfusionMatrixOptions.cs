@@ -14,6 +14,9 @@ public sealed class ConfusionMatrixOptions
     public ApiOptions Api { get; set; } = new();
 
     public HostOptions Host { get; set; } = new();
+
+    /// <summary>The label join: shard count, bound per shard, sweep period (<c>ConfusionMatrix:Labels</c>).</summary>
+    public Grains.LabelJoinOptions Labels { get; set; } = new();
 }
 
 public sealed class ClusteringOptions

@@ -55,6 +55,11 @@ public sealed class ConfusionMatrixOptionsValidator : IValidateOptions<Confusion
             }
         }
 
+        if (new Grains.LabelJoinOptionsValidator().Validate(null, o.Labels) is { Failed: true } labels)
+        {
+            errors.Add(labels.FailureMessage);
+        }
+
         NotBlank(errors, $"{Prefix}:Clustering:ClusterId", o.Clustering.ClusterId);
         NotBlank(errors, $"{Prefix}:Clustering:ServiceId", o.Clustering.ServiceId);
         if (o.Streams.QueueCount is < 1 or > 256)

@@ -110,7 +110,7 @@ public static class ConfusionMatrixHost
     public static void AddStorageAndStreams(ISiloBuilder silo, ConfusionMatrixOptions options)
     {
         var storageConnection = options.Storage.ConnectionString;
-        foreach (var name in new[] { StorageNames.Registry, StorageNames.Matrices, StorageNames.Control, StorageNames.PubSub })
+        foreach (var name in new[] { StorageNames.Registry, StorageNames.Matrices, StorageNames.Labels, StorageNames.Control, StorageNames.PubSub })
         {
             switch (options.Storage.Provider.ToLowerInvariant())
             {
@@ -129,6 +129,12 @@ public static class ConfusionMatrixHost
         // Memory storage survives no crash, so a write per segment per batch would buy nothing: checkpoint instead.
         var durableStorage = !ConfusionMatrixOptionsValidator.Is(options.Storage.Provider, "Memory");
         silo.Services.Configure<SegmentMatrixOptions>(o => o.WriteBeforeAcknowledge = durableStorage);
+        silo.Services.Configure<LabelJoinOptions>(o =>
+        {
+            o.ShardCount = options.Labels.ShardCount;
+            o.MaxEntriesPerShard = options.Labels.MaxEntriesPerShard;
+            o.SweepInterval = options.Labels.SweepInterval;
+        });
 
         var maxDelivery = TimeSpan.FromSeconds(options.Streams.MaxDeliverySeconds);
         if (ConfusionMatrixOptionsValidator.Is(options.Streams.Provider, "AzureQueue"))

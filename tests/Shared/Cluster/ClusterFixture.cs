@@ -49,6 +49,7 @@ public sealed class ClusterFixture : IAsyncLifetime
             silo.Services.AddConfusionMatrixGrainServices();
             silo.AddMemoryGrainStorage(StorageNames.Registry);
             silo.AddMemoryGrainStorage(StorageNames.Matrices);
+            silo.AddMemoryGrainStorage(StorageNames.Labels);
             silo.AddMemoryGrainStorage(StorageNames.Control);
             silo.AddMemoryGrainStorage(StorageNames.PubSub);
             silo.AddMemoryStreams(PredictionLog.StreamProvider, s => s.ConfigureStreamPubSub(Orleans.Streams.StreamPubSubType.ImplicitOnly));
