@@ -344,13 +344,19 @@ public sealed class LabelJoinGrain(
             changed = true;
         }
 
-        if (changed || _unwritten)
+        if (changed)
         {
             await CommitAsync(deltas, force: true);
         }
         else if (state.State.Outbox.Count > 0)
         {
             await DeliverOutboxAsync();
+        }
+
+        // The sweep is also the checkpoint when changes are not written before each acknowledgement (memory storage).
+        if (_unwritten)
+        {
+            await PersistAsync();
         }
     }
 

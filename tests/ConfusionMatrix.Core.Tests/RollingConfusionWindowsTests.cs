@@ -149,14 +149,14 @@ public sealed class RollingConfusionWindowsTests
     [Theory]
     [InlineData(2)]
     [InlineData(200)]
-    public void Memory_IsStableOverThirtySimulatedDays(int classCount)
+    public void Memory_IsStableOverFortySimulatedDays(int classCount)
     {
         var clock = new FakeTimeProvider(Day);
         var windows = new RollingConfusionWindows(classCount, clock);
         int[] cells = new int[3];
         long[] ticks = new long[3];
-        long bytesAfterTwoDays = 0;
-        for (int minute = 0; minute < 30 * 24 * 60; minute++)
+        long bytesAfterDayRingFilled = 0;
+        for (int minute = 0; minute < 40 * 24 * 60; minute++)
         {
             for (int i = 0; i < cells.Length; i++)
             {
@@ -167,14 +167,16 @@ public sealed class RollingConfusionWindowsTests
 
             windows.RecordBatch(cells, ticks);
             clock.Advance(TimeSpan.FromMinutes(1));
-            if (minute == (2 * 24 * 60) - 1)
+            if (minute == (33 * 24 * 60) - 1)
             {
-                bytesAfterTwoDays = windows.EstimatedManagedBytes;
+                // Every ring has wrapped by now (the day ring holds 32 days); from here memory must not grow.
+                bytesAfterDayRingFilled = windows.EstimatedManagedBytes;
             }
         }
 
-        Assert.Equal(bytesAfterTwoDays, windows.EstimatedManagedBytes);
-        Assert.Equal(30L * 24 * 60 * 3, windows.AllTime.Total);
+        Assert.Equal(bytesAfterDayRingFilled, windows.EstimatedManagedBytes);
+        Assert.Equal(40L * 24 * 60 * 3, windows.AllTime.Total);
+        Assert.Equal(6L * 24 * 60 * 3, Total(windows, "7d")); // the current day has just begun (empty), plus six full days
         Assert.Equal(59 * 3, Total(windows, "1h")); // the current (empty) minute is one of the 60 buckets
         Assert.Equal(24 * 180, windows.RollingBaselineTotal);
         if (classCount == 2)
@@ -224,8 +226,9 @@ public sealed class RollingConfusionWindowsTests
         var windows = new RollingConfusionWindows(2, new FakeTimeProvider(Day));
 
         Assert.Throws<ArgumentOutOfRangeException>(() => windows.Query(TimeSpan.Zero));
-        Assert.Throws<ArgumentOutOfRangeException>(() => windows.Query(TimeSpan.FromHours(27)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => windows.Query(TimeSpan.FromDays(33)));
         Assert.Equal(0, windows.Query(TimeSpan.FromHours(26)).Total);
+        Assert.Equal(0, windows.Query(TimeSpan.FromDays(32)).Total);
     }
 
     [Fact]

@@ -12,7 +12,7 @@ public sealed record Prediction(
     string Model,
     string Version,
     string Predicted,
-    string Actual,
+    string? Actual,
     double? Score = null,
     string? Timestamp = null,
     IReadOnlyDictionary<string, string>? Segments = null);
@@ -113,11 +113,11 @@ public sealed class SiloApi : IDisposable
     public Task<ApiResponse> PostNdjsonLinesAsync(IEnumerable<string> lines) =>
         SendBytesAsync(Encoding.UTF8.GetBytes(string.Join('\n', lines) + "\n"), NdjsonContentType);
 
-    public Task<ApiResponse> SendBytesAsync(byte[] body, string contentType)
+    public Task<ApiResponse> SendBytesAsync(byte[] body, string contentType, string path = "api/v1/predictions")
     {
         var content = new ByteArrayContent(body);
         content.Headers.ContentType = new MediaTypeHeaderValue(contentType);
-        var request = new HttpRequestMessage(HttpMethod.Post, "api/v1/predictions") { Content = content };
+        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = content };
 
         // With 100-continue the server can refuse an oversized body before it is sent, instead of resetting the connection under it.
         request.Headers.ExpectContinue = body.Length > 1024 * 1024;
@@ -197,7 +197,10 @@ public sealed class SiloApi : IDisposable
         w.WriteString("model", p.Model);
         w.WriteString("version", p.Version);
         w.WriteString("predicted", p.Predicted);
-        w.WriteString("actual", p.Actual);
+        if (p.Actual is not null)
+        {
+            w.WriteString("actual", p.Actual);
+        }
         if (p.Score is { } score)
         {
             w.WriteNumber("score", score);

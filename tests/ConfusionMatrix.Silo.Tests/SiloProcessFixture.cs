@@ -28,6 +28,10 @@ public sealed class SiloProcessFixture : IAsyncLifetime
             $"--ConfusionMatrix:Clustering:SiloPort={ports[1]}",
             $"--ConfusionMatrix:Clustering:GatewayPort={ports[2]}",
             $"--ConfusionMatrix:Api:MaxRequestBytes={MaxRequestBytes}",
+
+            // Labels: fewer shards than production, and a fast sweep so that orphaned labels are counted within a test.
+            "--ConfusionMatrix:Labels:ShardCount=8",
+            "--ConfusionMatrix:Labels:SweepInterval=00:00:01",
             "--Logging:LogLevel:Default=Warning",
             "--Logging:LogLevel:Microsoft.Hosting.Lifetime=Information",
         ]);
