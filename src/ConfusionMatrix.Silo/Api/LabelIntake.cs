@@ -40,6 +40,11 @@ public sealed class LabelIntake(
             {
                 await AddCoreAsync(element);
             }
+            catch (InvalidOperationException ex) when (ex.InnerException is System.Text.EncoderFallbackException or System.Text.DecoderFallbackException || ex.Message.Contains("UTF", StringComparison.Ordinal))
+            {
+                // A JSON string escape that is not valid Unicode (a lone surrogate such as "\ud800") cannot be read as text.
+                Reject(null, RejectionReasons.Malformed, $"a string is not valid Unicode ({ex.Message})", null);
+            }
             finally
             {
                 Index++;
