@@ -206,7 +206,7 @@ public sealed class PredictionLoggerTests : IDisposable
         await using var logger = CreateLogger(_sink, _time, _probe);
         var now = _time.GetUtcNow();
         Assert.False(logger.TryLog(P(0) with { PredictionId = "" }));
-        Assert.False(logger.TryLog(P(1) with { Actual = null! }));
+        Assert.False(logger.TryLog(P(1) with { Predicted = null! }));
         Assert.False(logger.TryLog(P(2) with { PredictionId = new string('x', PredictionLimits.MaxIdLength + 1) }));
         Assert.False(logger.TryLog(P(3) with { Model = "a/b" }));
         Assert.False(logger.TryLog(P(4, region: " ")));

@@ -111,7 +111,7 @@ public sealed class AdapterTests : IDisposable
         {
             "42",
             """{"model":"fraud","version":"v1","predicted":"fraud","actual":"fraud"}""",
-            """{"predictionId":"m","model":"fraud","version":"v1","predicted":"fraud"}""",
+            """{"predictionId":"m","model":"fraud","version":"v1","actual":"fraud"}""",
             Record("t1", "fraud", "fraud", timestamp: "yesterday"),
             Record("t2", "fraud", "fraud", timestamp: "1970-01-01T00:00:00Z"),
             Record("t3", "fraud", "fraud", timestamp: "2026-11-27T10:00:00Z"),

@@ -89,11 +89,13 @@ public sealed class PipelineTests : IAsyncLifetime
         // 2: poison, in the middle of the partition.
         script.Pending.Enqueue(new RawEvent(BinaryData.FromString("\u0000\u0001 definitely not JSON"), "application/octet-stream", names));
 
-        // 3: NDJSON without properties (names from the first record); one record lacks 'actual', one is another version.
+        // 3: NDJSON without properties (names from the first record); one record awaits its label (no 'actual'), one
+        // lacks 'predicted', one is another version.
         script.Pending.Enqueue(new RawEvent(
             BinaryData.FromString(string.Join("\n",
                 Rec("5", "fraud", "fraud", "EU"),
                 """{"predictionId":"6","model":"eh-fraud","version":"v1","predicted":"fraud"}""",
+                """{"predictionId":"6b","model":"eh-fraud","version":"v1","actual":"fraud"}""",
                 Rec("7", "legit", "legit", "EU"),
                 Rec("8", "fraud", "fraud", "EU", version: "v2"),
                 Rec("9", "legit", "legit", "US"))),
@@ -111,7 +113,8 @@ public sealed class PipelineTests : IAsyncLifetime
         // Rows are actual, columns predicted, classes [legit, fraud].
         var all = await ClusterTestHelpers.WaitForTotalAsync(client, model, "v1", Segments.All, 9, Deadline);
         Assert.Equal([[3L, 2L], [1L, 3L]], all.Matrix.ToRows());
-        Assert.Equal(3, all.BatchesApplied);
+        Assert.Equal(4, all.BatchesApplied); // three events, and the label join's delivery of the waiting prediction
+        Assert.Equal(new long[] { 0, 1 }, all.PendingByPredicted!);
 
         var eu = await ClusterTestHelpers.WaitForTotalAsync(client, model, "v1", Segments.For("region", "EU"), 5, Deadline);
         Assert.Equal([[1L, 2L], [0L, 2L]], eu.Matrix.ToRows());

@@ -47,6 +47,14 @@ public sealed class ClusterFixture : IAsyncLifetime
         {
             silo.Services.AddSingleton(new ApplicationClock(Time));
             silo.Services.AddConfusionMatrixGrainServices();
+
+            // Labels: a fast sweep so expiry tests see it within a second, and a small shard bound so eviction is reachable.
+            silo.Services.Configure<LabelJoinOptions>(o =>
+            {
+                o.ShardCount = 4;
+                o.MaxEntriesPerShard = 2000;
+                o.SweepInterval = TimeSpan.FromMilliseconds(200);
+            });
             silo.AddMemoryGrainStorage(StorageNames.Registry);
             silo.AddMemoryGrainStorage(StorageNames.Matrices);
             silo.AddMemoryGrainStorage(StorageNames.Labels);
