@@ -80,7 +80,7 @@ public sealed class ModelApiHttpTests(SiloProcessFixture fixture)
     }
 
     [Theory]
-    [InlineData("7d")]
+    [InlineData("32d")]
     [InlineData("0m")]
     [InlineData("61m")]
     [InlineData("25h")]

@@ -42,7 +42,7 @@ public sealed class PredictionIntakeHttpTests(SiloProcessFixture fixture)
         AddBad("unknown_model", """{"predictionId":"b1","model":"no-such-model","version":"v1","predicted":"cat","actual":"cat"}""");
         AddGood("dog", "cat", "US");
         AddBad("unknown_class", $$"""{"predictionId":"b2","model":"{{model}}","version":"v1","predicted":"horse","actual":"cat"}""");
-        AddBad("missing_field", $$"""{"predictionId":"b3","model":"{{model}}","version":"v1","predicted":"cat"}""");
+        AddBad("missing_field", $$"""{"predictionId":"b3","model":"{{model}}","version":"v1","actual":"cat"}""");
         AddGood("bird", "bird", "EU");
         AddBad("bad_timestamp", $$"""{"predictionId":"b4","model":"{{model}}","version":"v1","predicted":"cat","actual":"cat","timestamp":"yesterday-ish"}""");
         AddBad("bad_timestamp", $$"""{"predictionId":"b5","model":"{{model}}","version":"v1","predicted":"cat","actual":"cat","timestamp":"1999-12-31T23:59:59Z"}""");
