@@ -15,8 +15,8 @@ public sealed class LabelJoinState
     /// <summary>Labels whose prediction has not arrived yet, kept for the model's grace period.</summary>
     [Id(1)] public Dictionary<string, EarlyLabel> EarlyLabels { get; set; } = new(StringComparer.Ordinal);
 
-    /// <summary>Sequence of the next delivery to a segment; segments skip a sequence they have applied.</summary>
-    [Id(2)] public long NextSequence { get; set; } = 1;
+    /// <summary>Sequence of the last delivery to a segment; segments skip a sequence they have applied.</summary>
+    [Id(2)] public long LastSequence { get; set; }
 
     /// <summary>Deliveries written with the join state that a segment has not confirmed yet; sent again until it has.</summary>
     [Id(3)] public List<SegmentDelivery> Outbox { get; set; } = [];
@@ -24,7 +24,10 @@ public sealed class LabelJoinState
     [Id(4)] public LabelJoinCounters Counters { get; set; } = new();
 }
 
-/// <summary>One prediction in the join. Actual is -1 while the label is awaited.</summary>
+/// <summary>
+/// One prediction in the join. Every field's "unset" is its type's default, because the serializer leaves default
+/// values out and a property initializer would bring back something else on reading.
+/// </summary>
 [GenerateSerializer, Alias("cm.JoinEntry")]
 public sealed class JoinEntry
 {
@@ -36,11 +39,15 @@ public sealed class JoinEntry
 
     [Id(3)] public ushort Predicted { get; set; }
 
-    [Id(4)] public int Actual { get; set; } = -1;
+    /// <summary>False while the label is awaited.</summary>
+    [Id(4)] public bool Labelled { get; set; }
 
-    [Id(5)] public long LabelTicks { get; set; }
+    /// <summary>The applied class index; meaningful only when <see cref="Labelled"/>.</summary>
+    [Id(5)] public ushort Actual { get; set; }
 
-    [Id(6)] public float Score { get; set; } = float.NaN;
+    [Id(6)] public long LabelTicks { get; set; }
+
+    [Id(7)] public float? Score { get; set; }
 }
 
 [GenerateSerializer, Immutable, Alias("cm.EarlyLabel")]
@@ -154,12 +161,13 @@ public sealed class LabelJoinGrain(
                 Segments = segments,
                 EventTicks = ticks,
                 Predicted = predicted,
-                Score = batch.Scores is { } scores ? scores[i] : float.NaN,
+                Score = batch.Scores is { } scores && !float.IsNaN(scores[i]) ? scores[i] : null,
             };
             entries[id] = entry;
             if (state.State.EarlyLabels.Remove(id, out var early) && early.Actual < k)
             {
-                entry.Actual = early.Actual;
+                entry.Labelled = true;
+                entry.Actual = (ushort)early.Actual;
                 entry.LabelTicks = early.LabelTicks;
                 deltas.Add(version, segments, LabelDeltaKind.Labelled, (early.Actual * k) + predicted, 1, ticks, Math.Max(0, early.LabelTicks - ticks));
                 state.State.Counters.Applied++;
@@ -174,6 +182,7 @@ public sealed class LabelJoinGrain(
 
         EvictBeyondCapacity(deltas, k);
         await CommitAsync(deltas);
+        RequireDelivered();
         instruments.PendingPredictions(_model, batch.Count - duplicates - expired - applied);
         return new LabelJoinResult(applied, duplicates, 0, 0, 0, expired);
     }
@@ -202,9 +211,10 @@ public sealed class LabelJoinGrain(
 
             if (entries.TryGetValue(id, out var entry))
             {
-                if (entry.Actual < 0)
+                if (!entry.Labelled)
                 {
-                    entry.Actual = actual;
+                    entry.Labelled = true;
+                    entry.Actual = (ushort)actual;
                     entry.LabelTicks = labelTicks;
                     var latency = Math.Max(0, labelTicks - entry.EventTicks);
                     deltas.Add(entry.Version, entry.Segments, LabelDeltaKind.Labelled, (actual * k) + entry.Predicted, 1, entry.EventTicks, latency);
@@ -223,7 +233,7 @@ public sealed class LabelJoinGrain(
                     var previous = entry.Actual;
                     deltas.Add(entry.Version, entry.Segments, LabelDeltaKind.Labelled, (previous * k) + entry.Predicted, -1, entry.EventTicks);
                     deltas.Add(entry.Version, entry.Segments, LabelDeltaKind.Labelled, (actual * k) + entry.Predicted, 1, entry.EventTicks);
-                    entry.Actual = actual;
+                    entry.Actual = (ushort)actual;
                     entry.LabelTicks = labelTicks;
                     counters.Corrections++;
                     outcomes[i] = LabelOutcome.Corrected;
@@ -265,6 +275,7 @@ public sealed class LabelJoinGrain(
         }
 
         await CommitAsync(deltas, force: outcomes.Any(o => o is LabelOutcome.Buffered or LabelOutcome.Stale or LabelOutcome.Duplicate));
+        RequireDelivered();
         foreach (var outcome in outcomes)
         {
             instruments.Label(_model, outcome);
@@ -273,16 +284,18 @@ public sealed class LabelJoinGrain(
         return outcomes;
     }
 
-    public ValueTask<LabelJoinStats> GetStatsAsync()
+    public async ValueTask<LabelJoinStats> GetStatsAsync()
     {
+        // Reading the stats activates every shard: a chance to send what a crash left undelivered.
+        await PrepareAsync();
         long pending = 0;
         foreach (var entry in state.State.Entries.Values)
         {
-            pending += entry.Actual < 0 ? 1 : 0;
+            pending += entry.Labelled ? 0 : 1;
         }
 
         var c = state.State.Counters;
-        return ValueTask.FromResult(new LabelJoinStats(
+        return new LabelJoinStats(
             pending,
             state.State.Entries.Count - pending,
             state.State.EarlyLabels.Count,
@@ -293,7 +306,19 @@ public sealed class LabelJoinGrain(
             c.Orphaned,
             c.Expired,
             c.Evicted,
-            state.State.Outbox.Count));
+            state.State.Outbox.Count);
+    }
+
+    /// <summary>
+    /// The change is stored, but a segment has not applied it: the caller is not told "done" (a 202, a stream
+    /// acknowledgement) until it has. Its retry is a no-op for the join and sends the stored deliveries again.
+    /// </summary>
+    private void RequireDelivered()
+    {
+        if (state.State.Outbox.Count > 0)
+        {
+            throw new LabelDeliveryPendingException($"Label-join shard {this.GetPrimaryKeyString()} stored the change but {state.State.Outbox.Count} segment delivery(ies) are outstanding; retry.");
+        }
     }
 
     /// <summary>Expires early labels past the grace period (orphaned) and predictions past their time to live, then retries deliveries.</summary>
@@ -369,7 +394,7 @@ public sealed class LabelJoinGrain(
             state.State.Counters.Evicted++;
         }
 
-        if (entry.Actual >= 0)
+        if (entry.Labelled)
         {
             // Labelled: its count stays; only the chance to correct it ends.
             return;
@@ -416,7 +441,7 @@ public sealed class LabelJoinGrain(
 
         foreach (var (segmentKey, builder) in deltas.BySegment)
         {
-            state.State.Outbox.Add(new SegmentDelivery(segmentKey, builder.Build(_producerId, state.State.NextSequence++, deltas.ClassCount)));
+            state.State.Outbox.Add(new SegmentDelivery(segmentKey, builder.Build(_producerId, ++state.State.LastSequence, deltas.ClassCount)));
         }
 
         if (writeOptions.Value.WriteBeforeAcknowledge)
@@ -606,5 +631,24 @@ public sealed class LabelJoinGrain(
 
         public SegmentLabelDeltas Build(string producerId, long sequence, int classCount) =>
             new(producerId, sequence, classCount, [.. _kinds], [.. _cells], [.. _deltas], [.. _ticks], [.. _latency]);
+    }
+}
+
+/// <summary>A label-join change is stored but not yet applied by every segment; retrying the call completes it.</summary>
+[GenerateSerializer, Alias("cm.LabelDeliveryPendingException")]
+public sealed class LabelDeliveryPendingException : Exception
+{
+    public LabelDeliveryPendingException()
+    {
+    }
+
+    public LabelDeliveryPendingException(string message)
+        : base(message)
+    {
+    }
+
+    public LabelDeliveryPendingException(string message, Exception innerException)
+        : base(message, innerException)
+    {
     }
 }

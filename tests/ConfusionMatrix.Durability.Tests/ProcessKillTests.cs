@@ -90,6 +90,141 @@ public sealed class ProcessKillTests(AzuriteFixture fixture)
         }
     }
 
+    /// <summary>
+    /// (g) Predictions logged without their label and labels sent later, with a SIGKILL between and during label
+    /// requests: after the restart (and the client's retries of anything not acknowledged, plus a replay of a batch
+    /// that was) every label counts exactly once, and nothing waits any more.
+    /// </summary>
+    [Fact]
+    public async Task G_PendingPredictionsAndLabelsSurviveSigkill_AndRetriesCountOnce()
+    {
+        var ports = SiloProcess.FreePorts(3);
+        var serviceId = $"labels{Guid.NewGuid():N}"[..16];
+        string[] Arguments() =>
+        [
+            "--urls", $"http://127.0.0.1:{ports[0]}",
+            $"--ConfusionMatrix:Clustering:SiloPort={ports[1]}",
+            $"--ConfusionMatrix:Clustering:GatewayPort={ports[2]}",
+            $"--ConfusionMatrix:Clustering:ServiceId={serviceId}",
+            $"--ConfusionMatrix:Clustering:ClusterId={serviceId}",
+            "--ConfusionMatrix:Storage:Provider=AzureTable",
+            $"--ConfusionMatrix:Storage:ConnectionString={fixture.Azurite.ConnectionString}",
+            "--ConfusionMatrix:Streams:Provider=AzureQueue",
+            "--ConfusionMatrix:Streams:VisibilitySeconds=5",
+            "--ConfusionMatrix:Streams:PollMilliseconds=50",
+            "--ConfusionMatrix:Labels:ShardCount=8",
+            "--ConfusionMatrix:Labels:SweepInterval=00:00:01",
+        ];
+
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{ports[0]}/"), Timeout = TimeSpan.FromSeconds(60) };
+        var random = new Random(23);
+        var rows = new List<(string Id, string Region, int Actual, int Predicted)>();
+        for (var i = 0; i < 1800; i++)
+        {
+            var actual = random.Next(2);
+            rows.Add(($"w{i}", Regions[random.Next(Regions.Length)], actual, random.NextDouble() < 0.85 ? actual : 1 - actual));
+        }
+
+        string LabelsJson(IEnumerable<(string Id, string Region, int Actual, int Predicted)> part) => JsonSerializer.Serialize(
+            part.Select(r => new { model = "sigkill-labels", predictionId = r.Id, actual = Classes[r.Actual], labelTime = "2026-01-01T00:00:00Z" }));
+
+        var silo = SiloProcess.Start(Arguments());
+        Task<HttpResponseMessage>? inFlight = null;
+        try
+        {
+            await WaitHealthyAsync(http, silo);
+            var registered = await http.PostAsJsonAsync("api/v1/models", new { model = "sigkill-labels", classes = Classes, positiveClass = "pos", segmentDimensions = new[] { "region" } });
+            Assert.True(registered.IsSuccessStatusCode, await registered.Content.ReadAsStringAsync());
+            foreach (var chunk in rows.Chunk(300))
+            {
+                var body = JsonSerializer.Serialize(chunk.Select(r => new
+                {
+                    predictionId = r.Id,
+                    model = "sigkill-labels",
+                    version = "v1",
+                    predicted = Classes[r.Predicted],
+                    segments = new { region = r.Region },
+                }));
+                using var response = await http.PostAsync("api/v1/predictions", new StringContent(body, Encoding.UTF8, "application/json"));
+                Assert.Equal(202, (int)response.StatusCode);
+            }
+
+            // Half the labels are acknowledged before the kill; the next request is in flight when it happens.
+            await PostLabelsUntilAcknowledgedAsync(http, LabelsJson(rows.Take(900)));
+            inFlight = http.PostAsync("api/v1/labels", new StringContent(LabelsJson(rows.Skip(900).Take(300)), Encoding.UTF8, "application/json"));
+            await Task.Delay(30);
+        }
+        finally
+        {
+            silo.Dispose();
+        }
+
+        try
+        {
+            await inFlight!;
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+        {
+            // Killed under it: the client does not know, so it sends the batch again below.
+        }
+
+        silo = SiloProcess.Start(Arguments());
+        try
+        {
+            await WaitHealthyAsync(http, silo);
+            await PostLabelsUntilAcknowledgedAsync(http, LabelsJson(rows.Skip(900).Take(300)));
+            await PostLabelsUntilAcknowledgedAsync(http, LabelsJson(rows.Skip(1200)));
+            await PostLabelsUntilAcknowledgedAsync(http, LabelsJson(rows.Take(300))); // a replay of an acknowledged batch
+
+            var expected = new Dictionary<string, long[]>(StringComparer.Ordinal);
+            foreach (var r in rows)
+            {
+                Bump(expected, "all", r.Actual, r.Predicted);
+                Bump(expected, $"region={r.Region}", r.Actual, r.Predicted);
+            }
+
+            var until = DateTime.UtcNow + TimeSpan.FromSeconds(120);
+            while (!await MatchesAsync(http, expected, failHard: false, model: "sigkill-labels"))
+            {
+                if (DateTime.UtcNow > until)
+                {
+                    await MatchesAsync(http, expected, failHard: true, model: "sigkill-labels");
+                }
+
+                await Task.Delay(250);
+            }
+
+            var stats = JsonDocument.Parse(await http.GetStringAsync("api/v1/models/sigkill-labels/labels")).RootElement;
+            Assert.Equal(0, stats.GetProperty("pending").GetInt64());
+            Assert.Equal(1800, stats.GetProperty("labelledCorrectable").GetInt64());
+            Assert.Equal(1800, stats.GetProperty("applied").GetInt64());
+            var all = JsonDocument.Parse(await http.GetStringAsync("api/v1/models/sigkill-labels/versions/v1/segments/all/matrix")).RootElement;
+            Assert.Equal(0, all.GetProperty("labels").GetProperty("pending").GetInt64());
+        }
+        finally
+        {
+            silo.Dispose();
+        }
+    }
+
+    private static async Task PostLabelsUntilAcknowledgedAsync(HttpClient http, string body)
+    {
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (true)
+        {
+            using var response = await http.PostAsync("api/v1/labels", new StringContent(body, Encoding.UTF8, "application/json"));
+            var text = await response.Content.ReadAsStringAsync();
+            Assert.True((int)response.StatusCode < 500 || (int)response.StatusCode == 503, text);
+            if ((int)response.StatusCode == 202 && JsonDocument.Parse(text).RootElement.GetProperty("rejectedCount").GetInt32() == 0)
+            {
+                return;
+            }
+
+            Assert.True(DateTime.UtcNow < until, $"labels not acknowledged: {text}");
+            await Task.Delay(500);
+        }
+    }
+
     private static async Task<int> PostAsync(HttpClient http, Random random, int request, Dictionary<string, long[]> expected)
     {
         var body = new StringBuilder("[");
@@ -137,11 +272,11 @@ public sealed class ProcessKillTests(AzuriteFixture fixture)
         cells[(actual * 2) + predicted]++;
     }
 
-    private static async Task<bool> MatchesAsync(HttpClient http, Dictionary<string, long[]> expected, bool failHard)
+    private static async Task<bool> MatchesAsync(HttpClient http, Dictionary<string, long[]> expected, bool failHard, string model = "sigkill")
     {
         foreach (var (segment, cells) in expected)
         {
-            var json = await http.GetStringAsync($"api/v1/models/sigkill/versions/v1/segments/{Uri.EscapeDataString(segment)}/matrix");
+            var json = await http.GetStringAsync($"api/v1/models/{model}/versions/v1/segments/{Uri.EscapeDataString(segment)}/matrix");
             var counts = JsonDocument.Parse(json).RootElement.GetProperty("counts");
             var actual = counts.EnumerateArray().SelectMany(row => row.EnumerateArray().Select(c => c.GetInt64())).ToArray();
             if (!actual.SequenceEqual(cells))
