@@ -85,6 +85,32 @@ public sealed class EndToEndTests(ClusterFixture fixture) : IDisposable
         Assert.Equal(1, _probe.Sum("confusionmatrix.client.rejected", RejectionReasons.UnknownClass, "silo"));
     }
 
+    [Fact]
+    public async Task PredictionsWithoutActual_ThenLabelsFromLabelSender_GiveExactMatrices_AndResendsChangeNothing()
+    {
+        var model = await RegisterAsync("e2e-labels");
+        var sink = new OrleansGrainCallSink(fixture.Client, _probe.Metrics, NullLogger<OrleansGrainCallSink>.Instance);
+        await using (var logger = CreateLogger(sink, _time, _probe, o => o.BatchSize = 64))
+        {
+            foreach (var p in Traffic(model, 250))
+            {
+                Assert.True(logger.TryLog(p with { Actual = null }));
+            }
+
+            await logger.FlushAsync();
+        }
+
+        var sender = new LabelSender(fixture.Client, _time);
+        var labels = Enumerable.Range(0, 250).Select(i => new Label(model, $"{model}-{i}", Actual(i)) { Source = "review" }).ToList();
+        var outcomes = await sender.SendAsync(labels);
+        Assert.All(outcomes, o => Assert.Equal(LabelOutcome.Applied, o));
+        var again = await sender.SendAsync(labels);
+        Assert.All(again, o => Assert.Equal(LabelOutcome.Duplicate, o));
+
+        await AssertExactAsync(model, 250);
+        Assert.Throws<ArgumentException>(() => sender.SendAsync([new Label(model, "", "fraud")]).GetAwaiter().GetResult());
+    }
+
     private async Task<string> RegisterAsync(string stem)
     {
         var model = $"{stem}-{Interlocked.Increment(ref _models)}";
