@@ -28,7 +28,23 @@ public sealed class ClusteringOptions
 
     public string ClusterId { get; set; } = "confusionmatrix";
 
+    /// <summary>
+    /// The IP address this silo advertises to the others (AzureTable clustering); unset picks the host's first
+    /// non-loopback address. Kubernetes hosting advertises the pod IP (POD_IP) instead.
+    /// </summary>
+    public string? AdvertisedAddress { get; set; }
+
     public string ServiceId { get; set; } = "confusionmatrix";
+
+    /// <summary>
+    /// Initial liveness probe timeout, in seconds; unset keeps Orleans' 5 s. With Orleans' 3 missed probes and 2 votes a
+    /// dead silo is declared dead in roughly 15 to 30 s at the default. Shorter detects faster and risks declaring a
+    /// silo in a long GC pause dead; tests on loopback use 1 s.
+    /// </summary>
+    public int? ProbeTimeoutSeconds { get; set; }
+
+    /// <summary>Missed probes before a silo is suspected; unset keeps Orleans' 3.</summary>
+    public int? MissedProbesLimit { get; set; }
 }
 
 public sealed class StorageOptions

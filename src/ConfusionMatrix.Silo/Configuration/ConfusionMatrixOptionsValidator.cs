@@ -55,6 +55,21 @@ public sealed class ConfusionMatrixOptionsValidator : IValidateOptions<Confusion
             }
         }
 
+        if (o.Clustering.AdvertisedAddress is { } advertised && !System.Net.IPAddress.TryParse(advertised, out _))
+        {
+            errors.Add($"{Prefix}:Clustering:AdvertisedAddress must be an IP address (got '{advertised}').");
+        }
+
+        if (o.Clustering.ProbeTimeoutSeconds is < 1 or > 60)
+        {
+            errors.Add($"{Prefix}:Clustering:ProbeTimeoutSeconds must be between 1 and 60 (got {o.Clustering.ProbeTimeoutSeconds}).");
+        }
+
+        if (o.Clustering.MissedProbesLimit is < 1 or > 10)
+        {
+            errors.Add($"{Prefix}:Clustering:MissedProbesLimit must be between 1 and 10 (got {o.Clustering.MissedProbesLimit}).");
+        }
+
         NotBlank(errors, $"{Prefix}:Clustering:ClusterId", o.Clustering.ClusterId);
         NotBlank(errors, $"{Prefix}:Clustering:ServiceId", o.Clustering.ServiceId);
         if (o.Streams.QueueCount is < 1 or > 256)

@@ -6,6 +6,8 @@ using ConfusionMatrix.Grains;
 using ConfusionMatrix.Silo.Api;
 using ConfusionMatrix.Silo.Configuration;
 using ConfusionMatrix.Streaming.EventHubs;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
@@ -13,6 +15,14 @@ using Orleans.Configuration;
 using Orleans.Dashboard;
 
 namespace ConfusionMatrix.Silo.Hosting;
+
+/// <summary>Tags of the health checks: <c>/health/live</c> runs the live ones, <c>/health/ready</c> (and <c>/health</c>) the ready ones.</summary>
+public static class HealthTags
+{
+    public const string Live = "live";
+
+    public const string Ready = "ready";
+}
 
 /// <summary>Builds the silo host: Orleans, the HTTP API, the dashboard, /metrics and /health on one Kestrel port.</summary>
 public static class ConfusionMatrixHost
@@ -57,7 +67,12 @@ public static class ConfusionMatrixHost
         builder.Services.AddProblemDetails();
         builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(
             new System.Text.Json.Serialization.JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.CamelCase)));
-        builder.Services.AddHealthChecks().AddCheck<ClusterHealthCheck>("orleans").AddCheck<StorageHealthCheck>("storage");
+        // Liveness asks only whether this process answers: a slow membership table or storage account must take the
+        // silos out of the load balancer (readiness), never restart them all at once.
+        builder.Services.AddHealthChecks()
+            .AddCheck("process", () => HealthCheckResult.Healthy("the process answers"), tags: [HealthTags.Live])
+            .AddCheck<ClusterHealthCheck>("orleans", tags: [HealthTags.Ready])
+            .AddCheck<StorageHealthCheck>("storage", tags: [HealthTags.Ready]);
         builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService("confusionmatrix-actors"))
             .WithMetrics(metrics => metrics
@@ -69,8 +84,9 @@ public static class ConfusionMatrixHost
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.MapPrometheusScrapingEndpoint("/metrics");
-        app.MapHealthChecks("/health");
-        app.MapHealthChecks("/health/ready");
+        app.MapHealthChecks("/health", new HealthCheckOptions { Predicate = check => check.Tags.Contains(HealthTags.Ready) });
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains(HealthTags.Ready) });
+        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = check => check.Tags.Contains(HealthTags.Live) });
         app.MapOrleansDashboard(routePrefix: "/dashboard");
         app.MapConfusionMatrixApi();
         app.MapRolloutApi();
@@ -95,12 +111,33 @@ public static class ConfusionMatrixHost
         {
             // Membership lives in an Azure table of the storage account; on Kubernetes the pod's own IP is advertised.
             silo.UseAzureStorageClustering(o => o.TableServiceClient = new TableServiceClient(storageConnection, TableClientOptions(options)));
-            silo.ConfigureEndpoints(clustering.SiloPort, clustering.GatewayPort, listenOnAnyHostAddress: true);
+            if (clustering.AdvertisedAddress is { } advertised)
+            {
+                silo.ConfigureEndpoints(System.Net.IPAddress.Parse(advertised), clustering.SiloPort, clustering.GatewayPort, listenOnAnyHostAddress: true);
+            }
+            else
+            {
+                silo.ConfigureEndpoints(clustering.SiloPort, clustering.GatewayPort, listenOnAnyHostAddress: true);
+            }
+
             if (ConfusionMatrixOptionsValidator.Is(clustering.Provider, "Kubernetes"))
             {
                 silo.UseKubernetesHosting();
             }
         }
+
+        silo.Configure<ClusterMembershipOptions>(m =>
+        {
+            if (clustering.ProbeTimeoutSeconds is { } probe)
+            {
+                m.ProbeTimeout = TimeSpan.FromSeconds(probe);
+            }
+
+            if (clustering.MissedProbesLimit is { } missed)
+            {
+                m.NumMissedProbesLimit = missed;
+            }
+        });
 
         AddStorageAndStreams(silo, options);
         silo.AddDashboard(d => d.CounterUpdateIntervalMs = 2000);
