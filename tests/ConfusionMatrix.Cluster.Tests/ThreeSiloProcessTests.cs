@@ -113,6 +113,7 @@ public sealed class ThreeSiloProcessTests(ITestOutputHelper output)
             output.WriteLine($"  silo log: {line}");
         }
 
+        Assert.DoesNotContain(requests, r => r.Detail?.StartsWith("500", StringComparison.Ordinal) == true);
         Assert.All(load.AcknowledgedPerEndpoint, n => Assert.True(n > 0, "every endpoint acknowledged requests"));
         Assert.True(load.LongestGapWithoutAcknowledgement < TimeSpan.FromSeconds(30), $"the API stopped acknowledging for {load.LongestGapWithoutAcknowledgement.TotalSeconds:F1} s");
 

@@ -65,6 +65,7 @@ public static class ConfusionMatrixHost
         builder.Services.AddConfusionMatrixGrainServices();
         builder.Services.AddConfusionMatrixApi();
         builder.Services.AddProblemDetails();
+        builder.Services.AddExceptionHandler<ClusterUnavailableExceptionHandler>();
         builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(
             new System.Text.Json.Serialization.JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.CamelCase)));
         // Liveness asks only whether this process answers: a slow membership table or storage account must take the
