@@ -56,6 +56,16 @@ public sealed class StorageOptions
     public string? ConnectionString { get; set; }
 
     /// <summary>
+    /// Azure Table endpoint (<c>https://{account}.table.core.windows.net</c>) reached with DefaultAzureCredential
+    /// (workload identity, managed identity, environment) when there is no connection string: membership, AzureTable
+    /// grain storage and Event Hubs checkpoints.
+    /// </summary>
+    public string? TableServiceUri { get; set; }
+
+    /// <summary>Azure Blob endpoint for <c>AzureBlob</c> grain storage with DefaultAzureCredential.</summary>
+    public string? BlobServiceUri { get; set; }
+
+    /// <summary>
     /// Per-try network timeout of Azure Storage calls, in seconds. Short, so an unreachable account fails the write
     /// (the batch is retried by its sender) instead of holding a grain for minutes.
     /// </summary>
@@ -71,6 +81,12 @@ public sealed class StreamsOptions
     public string? ConnectionString { get; set; }
 
     public string? EventHubName { get; set; }
+
+    /// <summary>Event Hubs namespace host (<c>{namespace}.servicebus.windows.net</c>) reached with DefaultAzureCredential.</summary>
+    public string? FullyQualifiedNamespace { get; set; }
+
+    /// <summary>Azure Queue endpoint (<c>https://{account}.queue.core.windows.net</c>) reached with DefaultAzureCredential.</summary>
+    public string? QueueServiceUri { get; set; }
 
     public string ConsumerGroup { get; set; } = "$Default";
 

@@ -111,10 +111,24 @@ public static class ConfusionMatrixHost
         else
         {
             // Membership lives in an Azure table of the storage account; on Kubernetes the pod's own IP is advertised.
-            silo.UseAzureStorageClustering(o => o.TableServiceClient = new TableServiceClient(storageConnection, TableClientOptions(options)));
+            silo.UseAzureStorageClustering(o => o.TableServiceClient = AzureClients.Table(options));
             if (clustering.AdvertisedAddress is { } advertised)
             {
                 silo.ConfigureEndpoints(System.Net.IPAddress.Parse(advertised), clustering.SiloPort, clustering.GatewayPort, listenOnAnyHostAddress: true);
+            }
+            else if (ConfusionMatrixOptionsValidator.Is(clustering.Provider, "Kubernetes"))
+            {
+                // Advertise the pod IP from the downward API. Orleans' own default (the host's first address) is applied
+                // before Kubernetes hosting's, which then keeps it; Kubernetes hosting listens on every address.
+                silo.Configure<EndpointOptions>(e =>
+                {
+                    e.SiloPort = clustering.SiloPort;
+                    e.GatewayPort = clustering.GatewayPort;
+                    if (System.Net.IPAddress.TryParse(Environment.GetEnvironmentVariable("POD_IP"), out var podIp))
+                    {
+                        e.AdvertisedIPAddress = podIp;
+                    }
+                });
             }
             else
             {
@@ -153,10 +167,10 @@ public static class ConfusionMatrixHost
             switch (options.Storage.Provider.ToLowerInvariant())
             {
                 case "azuretable":
-                    silo.AddAzureTableGrainStorage(name, o => o.TableServiceClient = new TableServiceClient(storageConnection, TableClientOptions(options)));
+                    silo.AddAzureTableGrainStorage(name, o => o.TableServiceClient = AzureClients.Table(options));
                     break;
                 case "azureblob":
-                    silo.AddAzureBlobGrainStorage(name, o => o.BlobServiceClient = new BlobServiceClient(storageConnection, Retry(new BlobClientOptions(), options)));
+                    silo.AddAzureBlobGrainStorage(name, o => o.BlobServiceClient = AzureClients.Blob(options));
                     break;
                 default:
                     silo.AddMemoryGrainStorage(name);
@@ -185,12 +199,21 @@ public static class ConfusionMatrixHost
         }
         else if (ConfusionMatrixOptionsValidator.Is(options.Streams.Provider, "EventHubs"))
         {
+            var streams = options.Streams;
             silo.AddPredictionLogEventHubs(
                 PredictionLog.StreamProvider,
-                options.Streams.ConnectionString!,
-                options.Streams.EventHubName!,
-                options.Streams.ConsumerGroup,
-                storageConnection!,
+                hub =>
+                {
+                    if (streams.ConnectionString is { Length: > 0 } connection)
+                    {
+                        hub.ConfigureEventHubConnection(connection, streams.EventHubName!, streams.ConsumerGroup);
+                    }
+                    else
+                    {
+                        hub.ConfigureEventHubConnection(streams.FullyQualifiedNamespace!, streams.EventHubName!, streams.ConsumerGroup, AzureClients.Credential);
+                    }
+                },
+                () => AzureClients.Table(options),
                 maxEventDeliveryTime: maxDelivery);
         }
         else
@@ -232,20 +255,11 @@ public static class ConfusionMatrixHost
 
     private static void ConfigureQueues(AzureQueueOptions o, ConfusionMatrixOptions options)
     {
-        o.QueueServiceClient = new QueueServiceClient(options.Streams.ConnectionString ?? options.Storage.ConnectionString, Retry(new QueueClientOptions(), options));
+        o.QueueServiceClient = AzureClients.Queue(options);
         o.QueueNames = [.. Enumerable.Range(0, options.Streams.QueueCount).Select(i => $"{options.Clustering.ServiceId}-prediction-log-{i}")];
 
         // A message being retried stays invisible this long before another pulling agent may take it.
         o.MessageVisibilityTimeout = TimeSpan.FromSeconds(options.Streams.VisibilitySeconds);
     }
 
-    private static TableClientOptions TableClientOptions(ConfusionMatrixOptions options) => Retry(new TableClientOptions(), options);
-
-    private static T Retry<T>(T clientOptions, ConfusionMatrixOptions options)
-        where T : Azure.Core.ClientOptions
-    {
-        clientOptions.Retry.NetworkTimeout = TimeSpan.FromSeconds(options.Storage.RequestTimeoutSeconds);
-        clientOptions.Retry.MaxRetries = 2;
-        return clientOptions;
-    }
 }
