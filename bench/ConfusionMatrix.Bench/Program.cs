@@ -1,13 +1,13 @@
 using System.Globalization;
 using ConfusionMatrix.Bench;
 
-// Modes: kernel | e2e | peers | largek | summary. See ../README.md; ../run.sh runs them all in order.
+// Modes: kernel | e2e | peers | largek | cluster | summary. See ../README.md; ../run.sh runs them all in order.
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 
 if (args.Length == 0)
 {
-    Console.Error.WriteLine("usage: ConfusionMatrix.Bench <kernel|e2e|peers|largek|summary> [--quick] [--results DIR] [--azure CONNECTION_STRING] [--python PATH] [--peers-script PATH]");
+    Console.Error.WriteLine("usage: ConfusionMatrix.Bench <kernel|e2e|peers|largek|cluster|summary> [--quick] [--results DIR] [--azure CONNECTION_STRING] [--python PATH] [--peers-script PATH]");
     return 2;
 }
 
@@ -33,6 +33,9 @@ switch (mode)
         break;
     case "peers":
         Peers.Run(quick, resultsDir, Option("--python", "/usr/bin/python3"), Option("--peers-script", Path.Combine(AppContext.BaseDirectory, "peers.py")));
+        break;
+    case "cluster":
+        await ClusterScaling.RunAsync(quick, resultsDir, azure);
         break;
     case "largek":
         LargeK.Run(quick, resultsDir);
