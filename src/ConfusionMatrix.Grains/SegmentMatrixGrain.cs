@@ -38,7 +38,8 @@ public sealed class SegmentMatrixState
 public sealed record ProducerWatermark(
     [property: Id(0)] long Highest,
     [property: Id(1)] ulong Seen,
-    [property: Id(2)] DateTimeOffset LastSeen);
+    [property: Id(2)] DateTimeOffset LastSeen,
+    [property: Id(3)] ulong[]? Older = null);
 
 /// <summary>
 /// The confusion matrix of one (model version, segment): all-time counts, bounded rolling windows and the baseline.
@@ -170,7 +171,7 @@ public sealed class SegmentMatrixGrain(
             offset += part.Count;
             if (part.ProducerId.Length > 0)
             {
-                var window = state.State.Watermarks.TryGetValue(part.ProducerId, out var mark) ? new ReplayWindow(mark.Highest, mark.Seen) : default;
+                var window = state.State.Watermarks.TryGetValue(part.ProducerId, out var mark) ? new ReplayWindow(mark.Highest, mark.Seen, mark.Older) : default;
                 var decision = window.Check(part.Sequence);
                 if (decision != ReplayDecision.Accept)
                 {
@@ -183,7 +184,7 @@ public sealed class SegmentMatrixGrain(
 
                 window.Mark(part.Sequence);
                 newProducer |= mark is null;
-                state.State.Watermarks[part.ProducerId] = new ProducerWatermark(window.Highest, window.Seen, now);
+                state.State.Watermarks[part.ProducerId] = new ProducerWatermark(window.Highest, window.Seen, now, window.Older);
             }
 
             _windows.RecordBatch(batch.Cells.AsSpan(range), batch.TimestampUtcTicks.AsSpan(range));
