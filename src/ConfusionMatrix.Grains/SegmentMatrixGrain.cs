@@ -84,7 +84,8 @@ public sealed class RollingSnapshotState
 public sealed record ProducerWatermark(
     [property: Id(0)] long Highest,
     [property: Id(1)] ulong Seen,
-    [property: Id(2)] DateTimeOffset LastSeen);
+    [property: Id(2)] DateTimeOffset LastSeen,
+    [property: Id(3)] ulong[]? Older = null);
 
 /// <summary>
 /// The confusion matrix of one (model version, segment): all-time counts, bounded rolling windows and the baseline.
@@ -263,7 +264,7 @@ public sealed class SegmentMatrixGrain(
     /// </summary>
     private bool TryMarkFirstDelivery(string producerId, long sequence, DateTimeOffset now, ref bool newProducer)
     {
-        var window = state.State.Watermarks.TryGetValue(producerId, out var mark) ? new ReplayWindow(mark.Highest, mark.Seen) : default;
+        var window = state.State.Watermarks.TryGetValue(producerId, out var mark) ? new ReplayWindow(mark.Highest, mark.Seen, mark.Older) : default;
         var decision = window.Check(sequence);
         if (decision != ReplayDecision.Accept)
         {
@@ -276,7 +277,7 @@ public sealed class SegmentMatrixGrain(
 
         window.Mark(sequence);
         newProducer |= mark is null;
-        state.State.Watermarks[producerId] = new ProducerWatermark(window.Highest, window.Seen, now);
+        state.State.Watermarks[producerId] = new ProducerWatermark(window.Highest, window.Seen, now, window.Older);
         return true;
     }
 

@@ -31,18 +31,41 @@ public static class SiloBuilderExtensions
         Action<AzureTableStreamCheckpointerOptions>? configureCheckpointer = null,
         TimeSpan? maxEventDeliveryTime = null)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(name);
         ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
         ArgumentException.ThrowIfNullOrWhiteSpace(eventHubName);
         ArgumentException.ThrowIfNullOrWhiteSpace(consumerGroup);
         ArgumentException.ThrowIfNullOrWhiteSpace(checkpointTableConnectionString);
+        return silo.AddPredictionLogEventHubs(
+            name,
+            o => o.ConfigureEventHubConnection(connectionString, eventHubName, consumerGroup),
+            () => new TableServiceClient(checkpointTableConnectionString),
+            configureCheckpointer,
+            maxEventDeliveryTime);
+    }
+
+    /// <summary>
+    /// The prediction log on Azure Event Hubs, connected by <paramref name="connect"/> (a connection string, or a
+    /// namespace with a <c>TokenCredential</c>), with partition checkpoints in the table service
+    /// <paramref name="checkpointTables"/> returns.
+    /// </summary>
+    public static ISiloBuilder AddPredictionLogEventHubs(
+        this ISiloBuilder silo,
+        string name,
+        Action<EventHubOptions> connect,
+        Func<TableServiceClient> checkpointTables,
+        Action<AzureTableStreamCheckpointerOptions>? configureCheckpointer = null,
+        TimeSpan? maxEventDeliveryTime = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentNullException.ThrowIfNull(connect);
+        ArgumentNullException.ThrowIfNull(checkpointTables);
         silo.Services.AddPredictionLogEventHubAdapter();
         return silo.AddEventHubStreams(name, streams =>
         {
-            streams.ConfigureEventHub(ob => ob.Configure(o => o.ConfigureEventHubConnection(connectionString, eventHubName, consumerGroup)));
+            streams.ConfigureEventHub(ob => ob.Configure(connect));
             streams.UseAzureTableCheckpointer(ob => ob.Configure(o =>
             {
-                o.TableServiceClient = new TableServiceClient(checkpointTableConnectionString);
+                o.TableServiceClient = checkpointTables();
                 o.PersistInterval = DefaultCheckpointPersistInterval;
                 configureCheckpointer?.Invoke(o);
             }));

@@ -16,6 +16,16 @@ public sealed class OperationsHttpTests(SiloProcessFixture fixture)
         Assert.Equal("Healthy", response.Body);
     }
 
+    [Theory]
+    [InlineData("health/live")]
+    [InlineData("health/ready")]
+    public async Task Liveness_and_readiness_are_200(string path)
+    {
+        var response = await _api.GetAsync(path);
+        Assert.True(response.Status == HttpStatusCode.OK, response.ToString());
+        Assert.Equal("Healthy", response.Body);
+    }
+
     [Fact]
     public async Task Dashboard_serves_html()
     {

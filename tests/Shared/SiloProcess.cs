@@ -57,7 +57,7 @@ public sealed class SiloProcess : IDisposable
         return $"--- silo pid {_process.Id} stdout (tail) ---\n{Tail(StandardOutput)}\n--- stderr (tail) ---\n{Tail(StandardError)}";
     }
 
-    public static SiloProcess Start(IEnumerable<string> arguments)
+    public static SiloProcess Start(IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null)
     {
         var dll = SiloBinaries.SiloDll;
         var start = new ProcessStartInfo("dotnet")
@@ -80,6 +80,10 @@ public sealed class SiloProcess : IDisposable
         start.Environment.Remove("DOTNET_URLS");
         start.Environment["DOTNET_ENVIRONMENT"] = "Production";
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
+        }
 
         var process = new Process { StartInfo = start, EnableRaisingEvents = true };
         var silo = new SiloProcess(process);

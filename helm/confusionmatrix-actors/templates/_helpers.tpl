@@ -101,12 +101,13 @@ Silo image reference (registry/repository:tag or @digest).
 {{- $registry = .Values.global.imageRegistry -}}
 {{- end -}}
 {{- end -}}
+{{- $repository := required "image.repository is required: no public image is published. Build the root Dockerfile, push it to your registry and set image.repository (e.g. myregistry.azurecr.io/confusionmatrix-actors)" .Values.image.repository -}}
 {{- $tag := .Values.image.tag | default .Chart.AppVersion | toString -}}
 {{- $ref := ternary (printf "@%s" .Values.image.digest) (printf ":%s" $tag) (not (empty .Values.image.digest)) -}}
 {{- if $registry -}}
-{{- printf "%s/%s%s" $registry .Values.image.repository $ref -}}
+{{- printf "%s/%s%s" $registry $repository $ref -}}
 {{- else -}}
-{{- printf "%s%s" .Values.image.repository $ref -}}
+{{- printf "%s%s" $repository $ref -}}
 {{- end -}}
 {{- end -}}
 
@@ -147,12 +148,28 @@ Connection-string secrets.
 The storage connection string is needed by a non-Memory grain storage provider and by Azure Table
 membership (clustering AzureTable / Kubernetes); the streams one by a non-Memory streams provider.
 */}}
-{{- define "cm.storage.needsConnectionString" -}}
-{{- if or (ne .Values.storage.provider "Memory") (ne .Values.clustering.provider "Localhost") -}}true{{- end -}}
+{{- define "cm.storage.needsAccount" -}}
+{{- if or (ne .Values.storage.provider "Memory") (ne .Values.clustering.provider "Localhost") (eq .Values.streams.provider "EventHubs") -}}true{{- end -}}
 {{- end -}}
 
+{{/* "true" when the storage account is reached with Azure AD (service URIs) rather than a connection string. */}}
+{{- define "cm.storage.usesIdentity" -}}
+{{- if and (or .Values.storage.tableServiceUri .Values.storage.blobServiceUri) (not .Values.storage.connectionString) (not .Values.storage.existingSecret) -}}true{{- end -}}
+{{- end -}}
+
+{{- define "cm.storage.needsConnectionString" -}}
+{{- if and (include "cm.storage.needsAccount" .) (not (include "cm.storage.usesIdentity" .)) -}}true{{- end -}}
+{{- end -}}
+
+{{- define "cm.streams.usesIdentity" -}}
+{{- if and (or .Values.streams.fullyQualifiedNamespace .Values.streams.queueServiceUri) (not .Values.streams.connectionString) (not .Values.streams.existingSecret) -}}true{{- end -}}
+{{- end -}}
+
+{{/* Azure Queue falls back to the storage account; Event Hubs needs its own namespace. */}}
 {{- define "cm.streams.needsConnectionString" -}}
-{{- if ne .Values.streams.provider "Memory" -}}true{{- end -}}
+{{- if and (ne .Values.streams.provider "Memory") (not (include "cm.streams.usesIdentity" .)) -}}
+{{- if or (eq .Values.streams.provider "EventHubs") .Values.streams.connectionString .Values.streams.existingSecret -}}true{{- end -}}
+{{- end -}}
 {{- end -}}
 
 {{/* Name of the Secret created by the chart. */}}
@@ -227,8 +244,20 @@ Render a value that may contain templates.
 Cross-value checks that a JSON schema cannot express.
 */}}
 {{- define "cm.validateValues" -}}
-{{- if le (int .Values.terminationGracePeriodSeconds) (int .Values.host.shutdownTimeoutSeconds) -}}
-{{- fail (printf "terminationGracePeriodSeconds (%d) must be greater than host.shutdownTimeoutSeconds (%d): Kubernetes kills the silo (SIGKILL) when the grace period ends, before Orleans finishes its graceful shutdown" (int .Values.terminationGracePeriodSeconds) (int .Values.host.shutdownTimeoutSeconds)) -}}
+{{- if le (int .Values.terminationGracePeriodSeconds) (add (int .Values.host.shutdownTimeoutSeconds) (int .Values.preStopSleepSeconds)) -}}
+{{- fail (printf "terminationGracePeriodSeconds (%d) must be greater than host.shutdownTimeoutSeconds (%d) + preStopSleepSeconds (%d): Kubernetes kills the silo (SIGKILL) when the grace period ends, before Orleans finishes its graceful shutdown" (int .Values.terminationGracePeriodSeconds) (int .Values.host.shutdownTimeoutSeconds) (int .Values.preStopSleepSeconds)) -}}
+{{- end -}}
+{{- if and (include "cm.storage.needsConnectionString" .) (not .Values.storage.existingSecret) (not .Values.storage.connectionString) -}}
+{{- fail (printf "storage.connectionString or storage.existingSecret is required (or storage.tableServiceUri with workload identity): clustering %s, grain storage %s and streams %s keep their state in an Azure Storage account, and the silo does not start without one. For a single-silo trial without Azure use --set replicaCount=1,clustering.provider=Localhost,storage.provider=Memory,streams.provider=Memory" .Values.clustering.provider .Values.storage.provider .Values.streams.provider) -}}
+{{- end -}}
+{{- if and (eq .Values.streams.provider "EventHubs") (include "cm.streams.needsConnectionString" .) (not .Values.streams.existingSecret) (not .Values.streams.connectionString) -}}
+{{- fail "streams.connectionString or streams.existingSecret is required (or streams.fullyQualifiedNamespace with workload identity): the prediction log is an Event Hub (streams.provider EventHubs)" -}}
+{{- end -}}
+{{- if and (include "cm.storage.usesIdentity" .) (ne .Values.storage.provider "AzureBlob") (not .Values.storage.tableServiceUri) -}}
+{{- fail "storage.tableServiceUri is required with workload identity: membership, AzureTable grain storage and Event Hubs checkpoints use Azure Table" -}}
+{{- end -}}
+{{- if and (include "cm.storage.usesIdentity" .) (eq .Values.storage.provider "AzureBlob") (not .Values.storage.blobServiceUri) -}}
+{{- fail "storage.blobServiceUri is required with workload identity and storage.provider AzureBlob" -}}
 {{- end -}}
 {{- if and (include "cm.storage.needsConnectionString" .) (not .Values.storage.existingSecret) (include "cm.streams.needsConnectionString" .) (not .Values.streams.existingSecret) (eq .Values.storage.existingSecretKey .Values.streams.existingSecretKey) -}}
 {{- fail "storage.existingSecretKey and streams.existingSecretKey must differ: both connection strings go into the Secret created by the chart" -}}

@@ -21,9 +21,31 @@ public sealed class ModelDefinitionCache(IGrainFactory grains, ConfusionMatrix.G
             return entry.Definition;
         }
 
-        var definition = await grains.GetGrain<IModelRegistryGrain>(model).GetAsync();
-        _entries[model] = (definition, now);
-        return definition;
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                var definition = await grains.GetGrain<IModelRegistryGrain>(model).GetAsync();
+                _entries[model] = (definition, now);
+                return definition;
+            }
+            catch (Exception ex) when (Hosting.ClusterUnavailableExceptionHandler.IsTransient(ex))
+            {
+                // The registry's silo just died: a definition read moments ago is still right (models change rarely),
+                // and without one the call is retried until the cluster has moved the registry grain.
+                if (entry.Definition is not null)
+                {
+                    return entry.Definition;
+                }
+
+                if (attempt >= PredictionPublisher.RetryDelays.Length)
+                {
+                    throw;
+                }
+
+                await Task.Delay(PredictionPublisher.RetryDelays[attempt]);
+            }
+        }
     }
 
     public void Set(ModelDefinition definition) => _entries[definition.Model] = (definition, clock.GetUtcNow());

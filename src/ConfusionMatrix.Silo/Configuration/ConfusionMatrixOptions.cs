@@ -31,7 +31,23 @@ public sealed class ClusteringOptions
 
     public string ClusterId { get; set; } = "confusionmatrix";
 
+    /// <summary>
+    /// The IP address this silo advertises to the others (AzureTable clustering); unset picks the host's first
+    /// non-loopback address. Kubernetes hosting advertises the pod IP (POD_IP) instead.
+    /// </summary>
+    public string? AdvertisedAddress { get; set; }
+
     public string ServiceId { get; set; } = "confusionmatrix";
+
+    /// <summary>
+    /// Initial liveness probe timeout, in seconds; unset keeps Orleans' 5 s. With Orleans' 3 missed probes and 2 votes a
+    /// dead silo is declared dead in roughly 15 to 30 s at the default. Shorter detects faster and risks declaring a
+    /// silo in a long GC pause dead; tests on loopback use 1 s.
+    /// </summary>
+    public int? ProbeTimeoutSeconds { get; set; }
+
+    /// <summary>Missed probes before a silo is suspected; unset keeps Orleans' 3.</summary>
+    public int? MissedProbesLimit { get; set; }
 }
 
 public sealed class StorageOptions
@@ -41,6 +57,16 @@ public sealed class StorageOptions
     public string Provider { get; set; } = "Memory";
 
     public string? ConnectionString { get; set; }
+
+    /// <summary>
+    /// Azure Table endpoint (<c>https://{account}.table.core.windows.net</c>) reached with DefaultAzureCredential
+    /// (workload identity, managed identity, environment) when there is no connection string: membership, AzureTable
+    /// grain storage and Event Hubs checkpoints.
+    /// </summary>
+    public string? TableServiceUri { get; set; }
+
+    /// <summary>Azure Blob endpoint for <c>AzureBlob</c> grain storage with DefaultAzureCredential.</summary>
+    public string? BlobServiceUri { get; set; }
 
     /// <summary>
     /// Per-try network timeout of Azure Storage calls, in seconds. Short, so an unreachable account fails the write
@@ -58,6 +84,12 @@ public sealed class StreamsOptions
     public string? ConnectionString { get; set; }
 
     public string? EventHubName { get; set; }
+
+    /// <summary>Event Hubs namespace host (<c>{namespace}.servicebus.windows.net</c>) reached with DefaultAzureCredential.</summary>
+    public string? FullyQualifiedNamespace { get; set; }
+
+    /// <summary>Azure Queue endpoint (<c>https://{account}.queue.core.windows.net</c>) reached with DefaultAzureCredential.</summary>
+    public string? QueueServiceUri { get; set; }
 
     public string ConsumerGroup { get; set; } = "$Default";
 

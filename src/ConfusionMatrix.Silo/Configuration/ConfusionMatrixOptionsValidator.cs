@@ -26,22 +26,31 @@ public sealed class ConfusionMatrixOptionsValidator : IValidateOptions<Confusion
             errors.Add($"{Prefix}:Clustering:GatewayPort must differ from {Prefix}:Clustering:SiloPort (both are {o.Clustering.SiloPort}).");
         }
 
-        var needsStorageAccount = !Is(o.Storage.Provider, "Memory") || !Is(o.Clustering.Provider, "Localhost");
-        if (needsStorageAccount && string.IsNullOrWhiteSpace(o.Storage.ConnectionString))
+        ServiceUri(errors, $"{Prefix}:Storage:TableServiceUri", o.Storage.TableServiceUri);
+        ServiceUri(errors, $"{Prefix}:Storage:BlobServiceUri", o.Storage.BlobServiceUri);
+        ServiceUri(errors, $"{Prefix}:Streams:QueueServiceUri", o.Streams.QueueServiceUri);
+        var hasStorageConnection = !string.IsNullOrWhiteSpace(o.Storage.ConnectionString);
+        var needsTables = Is(o.Storage.Provider, "AzureTable") || !Is(o.Clustering.Provider, "Localhost");
+        if (needsTables && !hasStorageConnection && string.IsNullOrWhiteSpace(o.Storage.TableServiceUri))
         {
-            errors.Add($"{Prefix}:Storage:ConnectionString is required for Storage:Provider={o.Storage.Provider} and Clustering:Provider={o.Clustering.Provider} (use UseDevelopmentStorage=true for Azurite).");
+            errors.Add($"{Prefix}:Storage:ConnectionString (or {Prefix}:Storage:TableServiceUri with an Azure identity) is required for Storage:Provider={o.Storage.Provider} and Clustering:Provider={o.Clustering.Provider} (use UseDevelopmentStorage=true for Azurite).");
         }
 
-        if (Is(o.Streams.Provider, "AzureQueue") && string.IsNullOrWhiteSpace(o.Streams.ConnectionString ?? o.Storage.ConnectionString))
+        if (Is(o.Storage.Provider, "AzureBlob") && !hasStorageConnection && string.IsNullOrWhiteSpace(o.Storage.BlobServiceUri))
         {
-            errors.Add($"{Prefix}:Streams:ConnectionString is required for Streams:Provider=AzureQueue.");
+            errors.Add($"{Prefix}:Storage:ConnectionString (or {Prefix}:Storage:BlobServiceUri with an Azure identity) is required for Storage:Provider=AzureBlob (use UseDevelopmentStorage=true for Azurite).");
+        }
+
+        if (Is(o.Streams.Provider, "AzureQueue") && string.IsNullOrWhiteSpace(o.Streams.ConnectionString ?? o.Storage.ConnectionString) && string.IsNullOrWhiteSpace(o.Streams.QueueServiceUri))
+        {
+            errors.Add($"{Prefix}:Streams:ConnectionString (or {Prefix}:Streams:QueueServiceUri with an Azure identity) is required for Streams:Provider=AzureQueue.");
         }
 
         if (Is(o.Streams.Provider, "EventHubs"))
         {
-            if (string.IsNullOrWhiteSpace(o.Streams.ConnectionString))
+            if (string.IsNullOrWhiteSpace(o.Streams.ConnectionString) && string.IsNullOrWhiteSpace(o.Streams.FullyQualifiedNamespace))
             {
-                errors.Add($"{Prefix}:Streams:ConnectionString (the Event Hubs namespace) is required for Streams:Provider=EventHubs.");
+                errors.Add($"{Prefix}:Streams:ConnectionString (or {Prefix}:Streams:FullyQualifiedNamespace with an Azure identity) is required for Streams:Provider=EventHubs.");
             }
 
             if (string.IsNullOrWhiteSpace(o.Streams.EventHubName))
@@ -49,15 +58,30 @@ public sealed class ConfusionMatrixOptionsValidator : IValidateOptions<Confusion
                 errors.Add($"{Prefix}:Streams:EventHubName is required for Streams:Provider=EventHubs.");
             }
 
-            if (string.IsNullOrWhiteSpace(o.Storage.ConnectionString))
+            if (!hasStorageConnection && string.IsNullOrWhiteSpace(o.Storage.TableServiceUri))
             {
-                errors.Add($"{Prefix}:Storage:ConnectionString is required for Streams:Provider=EventHubs: partition checkpoints live in its tables.");
+                errors.Add($"{Prefix}:Storage:ConnectionString (or {Prefix}:Storage:TableServiceUri) is required for Streams:Provider=EventHubs: partition checkpoints live in its tables.");
             }
         }
 
         if (new Grains.LabelJoinOptionsValidator().Validate(null, o.Labels) is { Failed: true } labels)
         {
             errors.Add(labels.FailureMessage);
+        }
+
+        if (o.Clustering.AdvertisedAddress is { } advertised && !System.Net.IPAddress.TryParse(advertised, out _))
+        {
+            errors.Add($"{Prefix}:Clustering:AdvertisedAddress must be an IP address (got '{advertised}').");
+        }
+
+        if (o.Clustering.ProbeTimeoutSeconds is < 1 or > 60)
+        {
+            errors.Add($"{Prefix}:Clustering:ProbeTimeoutSeconds must be between 1 and 60 (got {o.Clustering.ProbeTimeoutSeconds}).");
+        }
+
+        if (o.Clustering.MissedProbesLimit is < 1 or > 10)
+        {
+            errors.Add($"{Prefix}:Clustering:MissedProbesLimit must be between 1 and 10 (got {o.Clustering.MissedProbesLimit}).");
         }
 
         NotBlank(errors, $"{Prefix}:Clustering:ClusterId", o.Clustering.ClusterId);
@@ -125,6 +149,15 @@ public sealed class ConfusionMatrixOptionsValidator : IValidateOptions<Confusion
         if (value is < 1 or > 65535)
         {
             errors.Add($"{key} must be a TCP port between 1 and 65535 (got {value}).");
+        }
+    }
+
+    private static void ServiceUri(List<string> errors, string key, string? value)
+    {
+        if (!string.IsNullOrWhiteSpace(value)
+            && !(Uri.TryCreate(value, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttps || uri.Scheme == Uri.UriSchemeHttp)))
+        {
+            errors.Add($"{key} must be an absolute https:// URI such as https://myaccount.table.core.windows.net (got '{value}').");
         }
     }
 

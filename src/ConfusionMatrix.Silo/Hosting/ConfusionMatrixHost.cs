@@ -6,6 +6,8 @@ using ConfusionMatrix.Grains;
 using ConfusionMatrix.Silo.Api;
 using ConfusionMatrix.Silo.Configuration;
 using ConfusionMatrix.Streaming.EventHubs;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
@@ -13,6 +15,14 @@ using Orleans.Configuration;
 using Orleans.Dashboard;
 
 namespace ConfusionMatrix.Silo.Hosting;
+
+/// <summary>Tags of the health checks: <c>/health/live</c> runs the live ones, <c>/health/ready</c> (and <c>/health</c>) the ready ones.</summary>
+public static class HealthTags
+{
+    public const string Live = "live";
+
+    public const string Ready = "ready";
+}
 
 /// <summary>Builds the silo host: Orleans, the HTTP API, the dashboard, /metrics and /health on one Kestrel port.</summary>
 public static class ConfusionMatrixHost
@@ -55,9 +65,15 @@ public static class ConfusionMatrixHost
         builder.Services.AddConfusionMatrixGrainServices();
         builder.Services.AddConfusionMatrixApi();
         builder.Services.AddProblemDetails();
+        builder.Services.AddExceptionHandler<ClusterUnavailableExceptionHandler>();
         builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(
             new System.Text.Json.Serialization.JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.CamelCase)));
-        builder.Services.AddHealthChecks().AddCheck<ClusterHealthCheck>("orleans").AddCheck<StorageHealthCheck>("storage");
+        // Liveness asks only whether this process answers: a slow membership table or storage account must take the
+        // silos out of the load balancer (readiness), never restart them all at once.
+        builder.Services.AddHealthChecks()
+            .AddCheck("process", () => HealthCheckResult.Healthy("the process answers"), tags: [HealthTags.Live])
+            .AddCheck<ClusterHealthCheck>("orleans", tags: [HealthTags.Ready])
+            .AddCheck<StorageHealthCheck>("storage", tags: [HealthTags.Ready]);
         builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService("confusionmatrix-actors"))
             .WithMetrics(metrics => metrics
@@ -69,8 +85,9 @@ public static class ConfusionMatrixHost
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.MapPrometheusScrapingEndpoint("/metrics");
-        app.MapHealthChecks("/health");
-        app.MapHealthChecks("/health/ready");
+        app.MapHealthChecks("/health", new HealthCheckOptions { Predicate = check => check.Tags.Contains(HealthTags.Ready) });
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains(HealthTags.Ready) });
+        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = check => check.Tags.Contains(HealthTags.Live) });
         app.MapOrleansDashboard(routePrefix: "/dashboard");
         app.MapConfusionMatrixApi();
         app.MapRolloutApi();
@@ -94,13 +111,48 @@ public static class ConfusionMatrixHost
         else
         {
             // Membership lives in an Azure table of the storage account; on Kubernetes the pod's own IP is advertised.
-            silo.UseAzureStorageClustering(o => o.TableServiceClient = new TableServiceClient(storageConnection, TableClientOptions(options)));
-            silo.ConfigureEndpoints(clustering.SiloPort, clustering.GatewayPort, listenOnAnyHostAddress: true);
+            silo.UseAzureStorageClustering(o => o.TableServiceClient = AzureClients.Table(options));
+            if (clustering.AdvertisedAddress is { } advertised)
+            {
+                silo.ConfigureEndpoints(System.Net.IPAddress.Parse(advertised), clustering.SiloPort, clustering.GatewayPort, listenOnAnyHostAddress: true);
+            }
+            else if (ConfusionMatrixOptionsValidator.Is(clustering.Provider, "Kubernetes"))
+            {
+                // Advertise the pod IP from the downward API. Orleans' own default (the host's first address) is applied
+                // before Kubernetes hosting's, which then keeps it; Kubernetes hosting listens on every address.
+                silo.Configure<EndpointOptions>(e =>
+                {
+                    e.SiloPort = clustering.SiloPort;
+                    e.GatewayPort = clustering.GatewayPort;
+                    if (System.Net.IPAddress.TryParse(Environment.GetEnvironmentVariable("POD_IP"), out var podIp))
+                    {
+                        e.AdvertisedIPAddress = podIp;
+                    }
+                });
+            }
+            else
+            {
+                silo.ConfigureEndpoints(clustering.SiloPort, clustering.GatewayPort, listenOnAnyHostAddress: true);
+            }
+
             if (ConfusionMatrixOptionsValidator.Is(clustering.Provider, "Kubernetes"))
             {
                 silo.UseKubernetesHosting();
             }
         }
+
+        silo.Configure<ClusterMembershipOptions>(m =>
+        {
+            if (clustering.ProbeTimeoutSeconds is { } probe)
+            {
+                m.ProbeTimeout = TimeSpan.FromSeconds(probe);
+            }
+
+            if (clustering.MissedProbesLimit is { } missed)
+            {
+                m.NumMissedProbesLimit = missed;
+            }
+        });
 
         AddStorageAndStreams(silo, options);
         silo.AddDashboard(d => d.CounterUpdateIntervalMs = 2000);
@@ -115,10 +167,10 @@ public static class ConfusionMatrixHost
             switch (options.Storage.Provider.ToLowerInvariant())
             {
                 case "azuretable":
-                    silo.AddAzureTableGrainStorage(name, o => o.TableServiceClient = new TableServiceClient(storageConnection, TableClientOptions(options)));
+                    silo.AddAzureTableGrainStorage(name, o => o.TableServiceClient = AzureClients.Table(options));
                     break;
                 case "azureblob":
-                    silo.AddAzureBlobGrainStorage(name, o => o.BlobServiceClient = new BlobServiceClient(storageConnection, Retry(new BlobClientOptions(), options)));
+                    silo.AddAzureBlobGrainStorage(name, o => o.BlobServiceClient = AzureClients.Blob(options));
                     break;
                 default:
                     silo.AddMemoryGrainStorage(name);
@@ -153,12 +205,21 @@ public static class ConfusionMatrixHost
         }
         else if (ConfusionMatrixOptionsValidator.Is(options.Streams.Provider, "EventHubs"))
         {
+            var streams = options.Streams;
             silo.AddPredictionLogEventHubs(
                 PredictionLog.StreamProvider,
-                options.Streams.ConnectionString!,
-                options.Streams.EventHubName!,
-                options.Streams.ConsumerGroup,
-                storageConnection!,
+                hub =>
+                {
+                    if (streams.ConnectionString is { Length: > 0 } connection)
+                    {
+                        hub.ConfigureEventHubConnection(connection, streams.EventHubName!, streams.ConsumerGroup);
+                    }
+                    else
+                    {
+                        hub.ConfigureEventHubConnection(streams.FullyQualifiedNamespace!, streams.EventHubName!, streams.ConsumerGroup, AzureClients.Credential);
+                    }
+                },
+                () => AzureClients.Table(options),
                 maxEventDeliveryTime: maxDelivery);
         }
         else
@@ -200,20 +261,11 @@ public static class ConfusionMatrixHost
 
     private static void ConfigureQueues(AzureQueueOptions o, ConfusionMatrixOptions options)
     {
-        o.QueueServiceClient = new QueueServiceClient(options.Streams.ConnectionString ?? options.Storage.ConnectionString, Retry(new QueueClientOptions(), options));
+        o.QueueServiceClient = AzureClients.Queue(options);
         o.QueueNames = [.. Enumerable.Range(0, options.Streams.QueueCount).Select(i => $"{options.Clustering.ServiceId}-prediction-log-{i}")];
 
         // A message being retried stays invisible this long before another pulling agent may take it.
         o.MessageVisibilityTimeout = TimeSpan.FromSeconds(options.Streams.VisibilitySeconds);
     }
 
-    private static TableClientOptions TableClientOptions(ConfusionMatrixOptions options) => Retry(new TableClientOptions(), options);
-
-    private static T Retry<T>(T clientOptions, ConfusionMatrixOptions options)
-        where T : Azure.Core.ClientOptions
-    {
-        clientOptions.Retry.NetworkTimeout = TimeSpan.FromSeconds(options.Storage.RequestTimeoutSeconds);
-        clientOptions.Retry.MaxRetries = 2;
-        return clientOptions;
-    }
 }
