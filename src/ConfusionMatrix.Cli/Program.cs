@@ -1,1 +1,3 @@
-class P { static void Main(){} }
+using ConfusionMatrix.Cli;
+
+return await CmxApp.RunAsync(args, Console.Out, Console.Error);
