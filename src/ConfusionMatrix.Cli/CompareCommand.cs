@@ -36,7 +36,8 @@ internal static class CompareCommand
             var policy = DriftPolicy.Default;
             if (parse.GetValue(minDrop) is { } drop)
             {
-                policy = policy with { MinRecallDrop = drop, MinPrecisionDrop = drop };
+                // Severity only grades a drop; it must not undercut the tolerance.
+                policy = policy with { MinRecallDrop = drop, MinPrecisionDrop = drop, SevereDrop = Math.Max(policy.SevereDrop, drop) };
             }
 
             if (parse.GetValue(alpha) is { } a)
