@@ -155,6 +155,9 @@ internal static class BackfillCommand
             var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
             builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning);
             builder.Logging.AddFilter("Orleans", LogLevel.Error);
+
+            // A failed start is reported once, as a CmxException, not also as the host's stack trace.
+            builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
             builder.UseOrleansClient(client =>
             {
                 client.UseStaticClustering(gateway);

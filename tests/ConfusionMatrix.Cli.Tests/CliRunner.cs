@@ -18,10 +18,14 @@ public static class CliRunner
         return new CliResult(code, output.ToString(), error.ToString());
     }
 
-    /// <summary>Starts <c>dotnet cmx.dll ARGS</c> from the test's output directory.</summary>
+    /// <summary>
+    /// Starts <c>dotnet cmx.dll ARGS</c> from the tool's own build output: the copy next to the tests resolves its
+    /// dependencies against the test's ASP.NET Core framework, which the tool does not run on.
+    /// </summary>
     public static Process Start(params string[] args)
     {
-        var dll = Path.Combine(AppContext.BaseDirectory, "cmx.dll");
+        var tfm = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        var dll = Path.Combine(SiloBinaries.RepositoryRoot, "src", "ConfusionMatrix.Cli", "bin", tfm.Parent!.Name, tfm.Name, "cmx.dll");
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         start.ArgumentList.Add(dll);
         foreach (var a in args)
