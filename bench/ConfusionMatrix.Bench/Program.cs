@@ -1,7 +1,7 @@
 using System.Globalization;
 using ConfusionMatrix.Bench;
 
-// Modes: kernel | e2e | peers | largek | summary. See ../README.md; ../run.sh runs them all in order.
+// Modes: kernel | e2e | peers | largek | cli | summary. See ../README.md; ../run.sh runs them all in order.
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 
@@ -36,6 +36,9 @@ switch (mode)
         break;
     case "largek":
         LargeK.Run(quick, resultsDir);
+        break;
+    case "cli":
+        CliEvaluateBench.Run(quick, resultsDir, Option("--python", "/usr/bin/python3"), Option("--peers-script", Path.Combine(AppContext.BaseDirectory, "peers_ndjson.py")), Option("--cmx", ""));
         break;
     case "summary":
         Summary.Print(resultsDir);
