@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
+using ConfusionMatrix.MLflow;
 
 namespace ConfusionMatrix.Cli;
 
@@ -40,10 +41,12 @@ internal static class GateCommand
         var version = new Option<string?>("--version") { Description = "Version to gate (default: the current canary)." };
         var wait = new Option<string>("--wait") { Description = "How long to wait for a conclusive answer (30m, 90s, 0 = one look).", DefaultValueFactory = _ => "0s" };
         var interval = new Option<string>("--interval") { Description = "Time between looks while waiting.", DefaultValueFactory = _ => "10s" };
+        var tagMLflow = new Option<string?>("--tag-mlflow") { Description = "Write the verdict as tags (confusionmatrix.gate, confusionmatrix.gate.reason) on this MLflow model version: mlflow:MODEL/VERSION or mlflow:MODEL@ALIAS." };
+        var trackingUri = new Option<string?>("--tracking-uri") { Description = "MLflow tracking server for --tag-mlflow (default: MLFLOW_TRACKING_URI)." };
 
         var command = new Command("gate", "Wait on the live rollout gate: exit 0 pass, 1 fail, 3 inconclusive.")
         {
-            url, model, version, wait, interval,
+            url, model, version, wait, interval, tagMLflow, trackingUri,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -56,6 +59,12 @@ internal static class GateCommand
             }
 
             var name = parse.GetValue(model)!;
+            MLflowModelReference? tagTarget = null;
+            if (parse.GetValue(tagMLflow) is { } tagText && !MLflowModelReference.TryParse(tagText, out tagTarget, out var tagError))
+            {
+                throw new CmxException($"--tag-mlflow: {tagError}");
+            }
+
             var path = $"api/v1/models/{Uri.EscapeDataString(name)}/rollout/gate" + (parse.GetValue(version) is { } v ? $"?version={Uri.EscapeDataString(v)}" : "");
             using var http = CmxApp.SiloHttp(baseUrl, TimeSpan.FromSeconds(30));
             var clock = Stopwatch.StartNew();
@@ -73,6 +82,7 @@ internal static class GateCommand
                         if (!last.Inconclusive)
                         {
                             await console.Out.WriteLineAsync($"{(last.Pass ? "PASS" : "FAIL")}: {name} {last.Version ?? ""} ({last.Phase}): {last.Reason}");
+                            await TagAsync(tagTarget, parse.GetValue(trackingUri), last.Pass ? "pass" : "fail", last.Reason, console, ct);
                             return last.ExitCode;
                         }
 
@@ -106,11 +116,36 @@ internal static class GateCommand
             if (last is not null && lastProblem is null)
             {
                 await console.Out.WriteLineAsync($"INCONCLUSIVE: {name} {last.Version ?? ""} ({last.Phase}): {last.Reason}");
+                await TagAsync(tagTarget, parse.GetValue(trackingUri), "inconclusive", last.Reason, console, ct);
                 return ExitCodes.Inconclusive;
             }
 
             throw new CmxException($"the gate of {name} at {baseUrl} did not answer: {lastProblem}");
         });
         return command;
+    }
+
+    /// <summary>Records the live verdict on the MLflow model version, next to the baseline it was judged against.</summary>
+    private static async Task TagAsync(MLflowModelReference? target, string? trackingUri, string verdict, string reason, CmxConsole console, CancellationToken ct)
+    {
+        if (target is null)
+        {
+            return;
+        }
+
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        var client = MatrixSource.CreateMLflowClient(http, trackingUri);
+        try
+        {
+            var resolved = await client.ResolveAsync(target, ct);
+            await client.SetModelVersionTagAsync(resolved.Name, resolved.Version, "confusionmatrix.gate", verdict, ct);
+            await client.SetModelVersionTagAsync(resolved.Name, resolved.Version, "confusionmatrix.gate.reason", reason.Length <= 5000 ? reason : reason[..5000], ct);
+            await console.Error.WriteLineAsync($"tagged {resolved.Name} version {resolved.Version} in MLflow: confusionmatrix.gate={verdict}");
+        }
+        catch (MLflowException ex)
+        {
+            // The gate's answer stands; a failed tag is reported, not turned into a different exit code.
+            await console.Error.WriteLineAsync($"cmx: could not tag {target} in MLflow: {ex.Message}");
+        }
     }
 }

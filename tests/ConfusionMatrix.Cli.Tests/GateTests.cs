@@ -9,7 +9,8 @@ public sealed class GateTests(LiveSiloFixture silo)
         await silo.RegisterAsync("gate-model", ["legit", "fraud"]);
         var url = silo.BaseAddress.ToString();
 
-        var idle = await CliRunner.RunAsync("gate", "--url", url, "--model", "gate-model");
+        silo.MLflow.Register("gate-train", "5", "canary");
+        var idle = await CliRunner.RunAsync("gate", "--url", url, "--model", "gate-model", "--tag-mlflow", "mlflow:gate-train@canary", "--tracking-uri", silo.MLflow.Address.ToString());
 
         await silo.PostAsync("api/v1/models/gate-model/rollout/set-stable", new { version = "v1", actor = "ci" });
         await silo.PostAsync("api/v1/models/gate-model/rollout/start-canary", new { version = "v2", weight = 10, actor = "ci" });
@@ -18,6 +19,8 @@ public sealed class GateTests(LiveSiloFixture silo)
 
         Assert.True(idle.ExitCode == 0, idle.ToString());
         Assert.Contains("PASS", idle.Out);
+        Assert.Equal("pass", silo.MLflow.Tags[("gate-train", "5", "confusionmatrix.gate")]);
+        Assert.Equal("no canary in progress", silo.MLflow.Tags[("gate-train", "5", "confusionmatrix.gate.reason")]);
         Assert.True(paused.ExitCode == 1, paused.ToString());
         Assert.Contains("canary v2 is paused", paused.Out);
     }
