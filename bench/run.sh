@@ -81,6 +81,9 @@ run_part e2e --azure "$AZURE"
 run_part labels
 run_part cluster --azure "$AZURE"
 run_part largek
+echo "== build cmx (Release) =="
+dotnet build "$HERE/../src/ConfusionMatrix.Cli/ConfusionMatrix.Cli.csproj" -c Release -nologo -v q >> "$RES/build.log" 2>&1
+run_part cli --python "$PY" --peers-script "$HERE/peers_ndjson.py" --cmx "$HERE/../src/ConfusionMatrix.Cli/bin/Release/net10.0/cmx.dll"
 cleanup
 AZ_PID=""
 "$BIN" summary --results "$RES"

@@ -36,6 +36,7 @@ public sealed class PredictionLogger : IAsyncDisposable
     private readonly Task _loop;
     private TaskCompletionSource _space = NewSignal();
     private long _buffered;
+    private long _sequenceFloor;
     private volatile bool _closed;
     private bool _finalized;
     private int _bufferFullLogged;
@@ -133,6 +134,19 @@ public sealed class PredictionLogger : IAsyncDisposable
         }
 
         await request.Done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// For replaying a numbered log, such as a backfill from a file: cuts every open batch now, without waiting for
+    /// delivery, and numbers the next batch of every stream (also streams not seen yet) at least
+    /// <paramref name="nextSequence"/>. With a fixed <see cref="PredictionLoggerOptions.ProducerId"/> and cuts at fixed
+    /// positions of the log, a resumed replay sends the same batches under the same sequence numbers, and the silo skips
+    /// those it has already counted. Returns false when the logger is closed.
+    /// </summary>
+    public bool CutBatches(long nextSequence)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(nextSequence, 1);
+        return _channel.Writer.TryWrite(new Item(null, 0, null, nextSequence));
     }
 
     /// <summary>Like <see cref="FlushAsync(CancellationToken)"/> with a time limit; true when everything was sent in time.</summary>
@@ -351,12 +365,18 @@ public sealed class PredictionLogger : IAsyncDisposable
             return;
         }
 
+        if (item.NextSequence > 0)
+        {
+            HandleCut(item.NextSequence);
+            return;
+        }
+
         var p = item.Prediction!;
         var key = (p.Model, p.Version);
         if (!_streams.TryGetValue(key, out var s))
         {
             // Streams are never forgotten: a stream's sequence must keep increasing for the life of the producer id.
-            s = new StreamState(p.Model, p.Version);
+            s = new StreamState(p.Model, p.Version) { LastSequence = _sequenceFloor };
             _streams.Add(key, s);
         }
 
@@ -381,10 +401,10 @@ public sealed class PredictionLogger : IAsyncDisposable
         {
             foreach (var s in _streams.Values)
             {
-                if (s.Resolved < s.LastSequence)
+                if (s.Resolved < s.LastSealed)
                 {
                     var waiter = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-                    s.Waiters.Add((s.LastSequence, waiter));
+                    s.Waiters.Add((s.LastSealed, waiter));
                     (waits ??= []).Add(waiter.Task);
                 }
             }
@@ -401,6 +421,16 @@ public sealed class PredictionLogger : IAsyncDisposable
             CancellationToken.None,
             TaskContinuationOptions.ExecuteSynchronously,
             TaskScheduler.Default);
+    }
+
+    private void HandleCut(long nextSequence)
+    {
+        SealAll();
+        _sequenceFloor = Math.Max(_sequenceFloor, nextSequence - 1);
+        foreach (var s in _streams.Values)
+        {
+            s.LastSequence = Math.Max(s.LastSequence, _sequenceFloor);
+        }
     }
 
     private void SealExpired()
@@ -456,6 +486,7 @@ public sealed class PredictionLogger : IAsyncDisposable
         lock (_gate)
         {
             s.Sealed.Enqueue(batch);
+            s.LastSealed = batch.Sequence;
             if (!s.Sending)
             {
                 s.Sending = true;
@@ -620,9 +651,9 @@ public sealed class PredictionLogger : IAsyncDisposable
                 {
                     (flushes ??= []).Add(f);
                 }
-                else
+                else if (item.Prediction is { } p)
                 {
-                    byModel[item.Prediction!.Model] = byModel.GetValueOrDefault(item.Prediction.Model) + 1;
+                    byModel[p.Model] = byModel.GetValueOrDefault(p.Model) + 1;
                 }
             }
         }
@@ -647,7 +678,8 @@ public sealed class PredictionLogger : IAsyncDisposable
         return total;
     }
 
-    private readonly record struct Item(Prediction? Prediction, long LoggedAt, FlushRequest? Flush);
+    /// <summary>A prediction, a flush request, or (NextSequence &gt; 0) a cut of a numbered replay.</summary>
+    private readonly record struct Item(Prediction? Prediction, long LoggedAt, FlushRequest? Flush, long NextSequence = 0);
 
     private sealed class FlushRequest
     {
@@ -666,6 +698,9 @@ public sealed class PredictionLogger : IAsyncDisposable
         public long OpenedAt { get; set; }
 
         public long LastSequence { get; set; }
+
+        /// <summary>Sequence of the last sealed batch (LastSequence may run ahead of it after a cut).</summary>
+        public long LastSealed { get; set; }
 
         public long Resolved { get; set; }
 

@@ -19,6 +19,7 @@ public static class ApiEndpoints
         services.AddSingleton<PredictionPublisher>();
         services.AddSingleton<PredictionIntake>();
         services.AddSingleton<LabelIntake>();
+        services.AddSingleton<MLflowBaselines>();
         return services;
     }
 
@@ -259,12 +260,23 @@ public static class ApiEndpoints
         return Results.Ok(new BaselineResponse(model, version, segment, view.Kind.ToString().ToLowerInvariant(), definition.Classes, view.Matrix?.ToRows(), view.Matrix?.Total ?? 0, view.SetAt));
     }
 
-    private static async Task<IResult> PutBaselineAsync(string model, string version, string segment, BaselineRequest? request, IGrainFactory grains, ModelDefinitionCache cache)
+    private static async Task<IResult> PutBaselineAsync(string model, string version, string segment, BaselineRequest? request, IGrainFactory grains, ModelDefinitionCache cache, MLflowBaselines mlflow, CancellationToken cancellationToken)
     {
         var definition = await cache.GetAsync(model);
         if (definition is null)
         {
             return UnknownModel(model);
+        }
+
+        if (request?.Mlflow is { } reference)
+        {
+            var (resolved, problem) = await mlflow.ResolveAsync(reference, request.Counts is not null, definition.Classes, cancellationToken);
+            if (problem is not null)
+            {
+                return problem;
+            }
+
+            request = new BaselineRequest(resolved);
         }
 
         var k = definition.Classes.Length;

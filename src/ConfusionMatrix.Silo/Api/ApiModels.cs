@@ -73,6 +73,9 @@ public sealed record MatrixResponse(
     IReadOnlyDictionary<string, long> PredictedDistribution,
     LabelCoverageResponse Labels);
 
-public sealed record BaselineRequest(List<List<long>>? Counts);
+public sealed record BaselineRequest(List<List<long>>? Counts, MLflowBaselineRequest? Mlflow = null);
+
+/// <summary>A baseline kept in MLflow: registered model plus alias or version; the run's confusion_matrix.json is read.</summary>
+public sealed record MLflowBaselineRequest(string? Model, string? Alias, string? Version);
 
 public sealed record BaselineResponse(string Model, string Version, string Segment, string Kind, IReadOnlyList<string> Classes, long[][]? Counts, long Total, DateTimeOffset? SetAt);

@@ -17,6 +17,9 @@ public sealed class ConfusionMatrixOptions
 
     /// <summary>The label join: shard count, bound per shard, sweep period (<c>ConfusionMatrix:Labels</c>).</summary>
     public Grains.LabelJoinOptions Labels { get; set; } = new();
+
+    /// <summary>The MLflow tracking server baselines may come from (<c>ConfusionMatrix:MLflow</c>).</summary>
+    public MLflowSettings MLflow { get; set; } = new();
 }
 
 public sealed class ClusteringOptions
@@ -137,4 +140,14 @@ public sealed class HostOptions
 {
     /// <summary>How long a stopping silo may take to hand over its grains; Kubernetes' grace period must be longer.</summary>
     public int ShutdownTimeoutSeconds { get; set; } = 30;
+}
+
+/// <summary>The MLflow tracking server that <c>PUT …/baseline</c> with <c>{"mlflow":{…}}</c> resolves baselines from.</summary>
+public sealed class MLflowSettings
+{
+    /// <summary>Unset: baselines by MLflow alias or version are refused with a clear 400.</summary>
+    public string? TrackingUri { get; set; }
+
+    /// <summary>Sent as a bearer token (MLflow's MLFLOW_TRACKING_TOKEN).</summary>
+    public string? Token { get; set; }
 }

@@ -84,6 +84,17 @@ public sealed class ConfusionMatrixOptionsValidator : IValidateOptions<Confusion
             errors.Add($"{Prefix}:Clustering:MissedProbesLimit must be between 1 and 10 (got {o.Clustering.MissedProbesLimit}).");
         }
 
+        if (o.MLflow.TrackingUri is { } tracking
+            && (!Uri.TryCreate(tracking, UriKind.Absolute, out var trackingUri) || (trackingUri.Scheme != Uri.UriSchemeHttp && trackingUri.Scheme != Uri.UriSchemeHttps)))
+        {
+            errors.Add($"{Prefix}:MLflow:TrackingUri must be an absolute http(s) URL (got '{tracking}').");
+        }
+
+        if (!string.IsNullOrEmpty(o.MLflow.Token) && string.IsNullOrWhiteSpace(o.MLflow.TrackingUri))
+        {
+            errors.Add($"{Prefix}:MLflow:Token is set but {Prefix}:MLflow:TrackingUri is not.");
+        }
+
         NotBlank(errors, $"{Prefix}:Clustering:ClusterId", o.Clustering.ClusterId);
         NotBlank(errors, $"{Prefix}:Clustering:ServiceId", o.Clustering.ServiceId);
         if (o.Streams.QueueCount is < 1 or > 256)

@@ -1,0 +1,63 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using ConfusionMatrix.Core;
+
+namespace ConfusionMatrix.Cli.Evaluation;
+
+// The JSON shape of the silo's GET …/segments/{segment}/matrix answer (src/ConfusionMatrix.Silo/Api/ApiModels.cs), so a
+// pipeline can read offline and live matrices with the same code.
+public sealed record ClassMetricsReport(long Tp, long Fp, long Fn, long Tn, double Precision, double Recall, double F1, long Support);
+
+public sealed record AveragesReport(double Precision, double Recall, double F1);
+
+public sealed record MetricsReport(
+    double Accuracy,
+    double BalancedAccuracy,
+    double Mcc,
+    double CohenKappa,
+    IReadOnlyDictionary<string, ClassMetricsReport> PerClass,
+    AveragesReport Macro,
+    AveragesReport Micro,
+    AveragesReport Weighted);
+
+/// <summary>One segment's matrix and metrics. <see cref="BatchesApplied"/> is always 0 offline (no batches were applied).</summary>
+public sealed record MatrixReport(
+    string Model,
+    string Version,
+    string Segment,
+    string Window,
+    IReadOnlyList<string> Classes,
+    long[][] Counts,
+    long Total,
+    MetricsReport Metrics,
+    DateTimeOffset AsOf,
+    long BatchesApplied)
+{
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+    };
+
+    public static MatrixReport Create(string model, string version, string segment, IReadOnlyList<string> classes, ConfusionCounts counts, DateTimeOffset asOf)
+    {
+        var m = MetricsCalculator.Compute(counts);
+        var perClass = new Dictionary<string, ClassMetricsReport>(StringComparer.Ordinal);
+        for (int i = 0; i < m.PerClass.Count; i++)
+        {
+            var c = m.PerClass[i];
+            perClass[classes[i]] = new ClassMetricsReport(c.Tp, c.Fp, c.Fn, c.Tn, c.Precision, c.Recall, c.F1, c.Support);
+        }
+
+        var metrics = new MetricsReport(
+            m.Accuracy,
+            m.BalancedAccuracy,
+            m.Mcc,
+            m.CohenKappa,
+            perClass,
+            new AveragesReport(m.Macro.Precision, m.Macro.Recall, m.Macro.F1),
+            new AveragesReport(m.Micro.Precision, m.Micro.Recall, m.Micro.F1),
+            new AveragesReport(m.Weighted.Precision, m.Weighted.Recall, m.Weighted.F1));
+        return new MatrixReport(model, version, segment, "all", classes, counts.ToRows(), counts.Total, metrics, asOf, 0);
+    }
+}

@@ -1,0 +1,3 @@
+using ConfusionMatrix.Cli;
+
+return await CmxApp.RunAsync(args, Console.Out, Console.Error);
