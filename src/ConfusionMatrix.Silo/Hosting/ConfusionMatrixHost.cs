@@ -91,6 +91,7 @@ public static class ConfusionMatrixHost
         app.MapOrleansDashboard(routePrefix: "/dashboard");
         app.MapConfusionMatrixApi();
         app.MapRolloutApi();
+        app.MapConfusionMatrixEstimation();
         app.MapGet("/", () => Results.Redirect("/dashboard/"));
         return app;
     }
