@@ -378,13 +378,16 @@ public sealed record ScoreSummary(
             Sum(CalibrationByActualBin, o.CalibrationByActualBin), Sum(CalibrationScoreSumByBin, o.CalibrationScoreSumByBin));
     }
 
-    /// <summary>Scored predictions of the window by bin, whatever their predicted class.</summary>
-    public long[] ScoredByBin()
+    /// <summary>
+    /// Scored predictions of the window by bin, whatever their predicted class, with every
+    /// <paramref name="merge"/> adjacent bins added into one.
+    /// </summary>
+    public long[] ScoredByBin(int merge = 1)
     {
-        var byBin = new long[Bins];
+        var byBin = new long[(Bins + merge - 1) / merge];
         for (var i = 0; i < ScoredByPredictedBin.Length; i++)
         {
-            byBin[i % Bins] += ScoredByPredictedBin[i];
+            byBin[i % Bins / merge] += ScoredByPredictedBin[i];
         }
 
         return byBin;

@@ -13,6 +13,8 @@ namespace ConfusionMatrix.Silo.Api;
 /// </summary>
 public static class EstimationEndpoints
 {
+    private const int ScoreBandWidthInBins = 4;
+
     public static IEndpointRouteBuilder MapConfusionMatrixEstimation(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/v1/models/{model}");
@@ -52,10 +54,12 @@ public static class EstimationEndpoints
         var router = grains.GetGrain<ILabelRouterGrain>(model);
         var canaryScores = await router.GetScoreSummaryAsync(new ScoreSummaryQuery(canary, segment, from.UtcTicks, to.UtcTicks, 0, k, ScoreBins.Count));
         var stableScores = await router.GetScoreSummaryAsync(new ScoreSummaryQuery(stable, segment, from.UtcTicks, to.UtcTicks, 0, k, ScoreBins.Count));
-        var scores = CategoricalShift.Compare(canaryScores.ScoredByBin(), stableScores.ScoredByBin());
-
-        var binNames = Enumerable.Range(0, ScoreBins.Count)
-            .Select(b => string.Create(CultureInfo.InvariantCulture, $"[{ScoreBins.LowerEdge(b):0.00},{ScoreBins.LowerEdge(b + 1):0.00}{(b == ScoreBins.Count - 1 ? "]" : ")")}"))
+        // Five score bands of 0.2: each band holds a real share of traffic, so a move is seen with a few hundred
+        // predictions; the twenty calibration bins would split the same α twenty ways over slivers.
+        var scores = CategoricalShift.Compare(canaryScores.ScoredByBin(ScoreBandWidthInBins), stableScores.ScoredByBin(ScoreBandWidthInBins));
+        var bands = ScoreBins.Count / ScoreBandWidthInBins;
+        var binNames = Enumerable.Range(0, bands)
+            .Select(b => string.Create(CultureInfo.InvariantCulture, $"[{(double)b / bands:0.0},{(double)(b + 1) / bands:0.0}{(b == bands - 1 ? "]" : ")")}"))
             .ToArray();
         return Results.Ok(new EarlyWarningResponse(
             model,
