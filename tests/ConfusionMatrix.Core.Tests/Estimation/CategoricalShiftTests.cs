@@ -2,7 +2,7 @@ using ConfusionMatrix.Core.Estimation;
 
 namespace ConfusionMatrix.Core.Tests.Estimation;
 
-public sealed class CategoricalShiftTests
+public sealed class CategoricalShiftTests(Xunit.Abstractions.ITestOutputHelper log)
 {
     private static readonly double[] Unchanged = [0.90, 0.08, 0.02];
 
@@ -28,6 +28,7 @@ public sealed class CategoricalShiftTests
             }
         }
 
+        log.WriteLine($"unchanged: {flagged} of {epochs} epochs flagged");
         Assert.True(flagged <= epochs / 100, $"{flagged} of {epochs} epochs flagged a shift that is not there");
     }
 
@@ -61,6 +62,7 @@ public sealed class CategoricalShiftTests
             }
         }
 
+        log.WriteLine($"2% -> 3%: flagged in {looksNeeded.Count} of {runs} runs, median look {looksNeeded.Order().ElementAtOrDefault(looksNeeded.Count / 2)}, intervals covered in {covered}");
         Assert.True(looksNeeded.Count >= 95, $"only {looksNeeded.Count} of {runs} runs flagged a share that went from 2% to 3%");
         var median = looksNeeded.Order().ElementAt(looksNeeded.Count / 2);
         Assert.True(median <= 10, $"median {median} looks of {perLook} canary predictions");
