@@ -80,24 +80,41 @@ public static class ApiEndpoints
         return Results.Ok(new ModelCatalogResponse(ToResponse(catalog.Definition), versions));
     }
 
-    private static async Task<IResult> PostPredictionsAsync(HttpContext http, PredictionIntake intake, IOptions<ConfusionMatrixOptions> options, ILoggerFactory loggers)
+    private static async Task<IResult> PostPredictionsAsync(HttpContext http, PredictionIntake intake, IGrainFactory grains, ILocalSiloDetails silo, IOptions<ConfusionMatrixOptions> options, ILoggerFactory loggers)
     {
+        if (IdempotentIntake.ReadKey(http, out var key, out var hashedBody) is { } invalidKey)
+        {
+            return invalidKey;
+        }
+
         var session = intake.Begin();
         if (await ReadRecordsAsync(http, session, "predictions", options.Value.Api.MaxRequestBytes, loggers) is { } refused)
         {
             return refused;
         }
 
-        var response = await session.CompleteAsync();
-        var unavailable = response.Rejected.Any(r => r.Reason == RejectionReasons.Unavailable);
-        if (response.Accepted == 0 && unavailable)
+        if (key is not null)
         {
-            // Nothing was acknowledged and the cause is ours, not the input's: tell the caller to retry later.
-            http.Response.Headers.RetryAfter = "5";
-            return Results.Json(response, statusCode: StatusCodes.Status503ServiceUnavailable);
+            return await IdempotentIntake.CompleteAsync(http, session, key, hashedBody!, grains, silo);
         }
 
-        return Results.Json(response, statusCode: StatusCodes.Status202Accepted);
+        var response = await session.CompleteAsync();
+        return Results.Json(response, statusCode: IntakeStatus(http, response));
+    }
+
+    /// <summary>
+    /// 202, or 503 with Retry-After when nothing was acknowledged and the cause is ours, not the input's: the caller
+    /// should retry later.
+    /// </summary>
+    internal static int IntakeStatus(HttpContext http, PredictionsResponse response)
+    {
+        if (response.Accepted == 0 && response.Rejected.Any(r => r.Reason == RejectionReasons.Unavailable))
+        {
+            http.Response.Headers.RetryAfter = "5";
+            return StatusCodes.Status503ServiceUnavailable;
+        }
+
+        return StatusCodes.Status202Accepted;
     }
 
     private static async Task<IResult> PostLabelsAsync(HttpContext http, LabelIntake intake, IOptions<ConfusionMatrixOptions> options, ILoggerFactory loggers)
