@@ -17,8 +17,9 @@ async function main() {
     args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
   });
   const seen = { requests: [], console: [] };
+  let page = null;
   try {
-    const page = await browser.newPage({ viewport: { width: 1400, height: 1300 } });
+    page = await browser.newPage({ viewport: { width: 1400, height: 1300 } });
     page.setDefaultTimeout(20000);
     page.on('console', (m) => seen.console.push(`${m.type()}: ${m.text()}`));
     page.on('pageerror', (e) => seen.console.push(`pageerror: ${e.message}`));
@@ -94,6 +95,8 @@ async function main() {
       lastHistory, verdictRows, requests: seen.requests, console: seen.console,
     }));
   } catch (error) {
+    // What the page showed when it went wrong is the best clue; the test keeps the screenshot either way.
+    await page?.screenshot({ path: settings.screenshot, fullPage: true }).catch(() => {});
     process.stdout.write(JSON.stringify({ ok: false, error: String(error && error.stack || error), requests: seen.requests, console: seen.console }));
     process.exitCode = 1;
   } finally {

@@ -299,35 +299,29 @@ async function loadDrift() {
   const table = $('drift-verdicts');
   table.replaceChildren();
   const head = document.createElement('thead');
-  head.append(row(['version', 'segment', 'decision', 'reference', 'live n', 'KL', 'p (omnibus)', 'class', 'metric',
-    'reference', 'live', 'drop', 'always-valid p', 'threshold', 'reason'].map((t) => element('th', t))));
+  head.append(row(['version', 'segment', 'decision', 'reference', 'live / reference n', 'KL', 'p (omnibus)',
+    'per class: reference → live (drop; always-valid p vs threshold)', 'reason'].map((t) => element('th', t))));
   const body = document.createElement('tbody');
   for (const v of report.verdicts ?? []) {
-    const deltas = v.classDeltas?.length ? v.classDeltas : [null];
-    deltas.forEach((d, i) => {
-      const first = i === 0;
-      const tr = row([
-        element('td', first ? v.version : '', { class: 'text' }),
-        element('td', first ? v.segment : '', { class: 'text' }),
-        element('td', first ? v.decision : '', { class: `text decision-${v.decision}` }),
-        element('td', first ? v.reference : '', { class: 'text' }),
-        element('td', first ? v.liveTotal : ''),
-        element('td', first ? number(v.kl, 4) : ''),
-        element('td', first ? number(v.omnibusAdjustedPValue, 4) : ''),
-        element('td', d?.class ?? '', { class: 'text' }),
-        element('td', d?.metric ?? '', { class: 'text' }),
-        element('td', d ? number(d.reference) : ''),
-        element('td', d ? number(d.live) : ''),
-        element('td', d ? number(d.drop) : ''),
-        element('td', d ? number(d.alwaysValidPValue, 4) : ''),
-        element('td', d ? number(d.threshold, 4) : ''),
-        element('td', first ? v.reason : '', { class: 'text' }),
-      ]);
-      if (first) {
-        tr.dataset.testid = `verdict-${v.version}-${v.segment}`;
-      }
-      body.append(tr);
-    });
+    const deltas = element('td', null, { class: 'text deltas' });
+    for (const d of v.classDeltas ?? []) {
+      const flag = d.significant && d.material ? ' ⚠' : '';
+      deltas.append(element('div', `${d.metric} ${d.class}: ${number(d.reference)} → ${number(d.live)} `
+        + `(drop ${number(d.drop)}; p ${number(d.alwaysValidPValue, 4)} vs ${number(d.threshold, 4)}; n ${d.referenceDenominator}/${d.liveDenominator})${flag}`));
+    }
+    const tr = row([
+      element('td', v.version, { class: 'text' }),
+      element('td', v.segment, { class: 'text' }),
+      element('td', v.decision, { class: `text decision-${v.decision}`, 'data-testid': `decision-${v.version}-${v.segment}` }),
+      element('td', v.reference, { class: 'text' }),
+      element('td', `${v.liveTotal} / ${v.referenceTotal}`),
+      element('td', number(v.kl, 4)),
+      element('td', number(v.omnibusAdjustedPValue, 4)),
+      deltas,
+      element('td', v.reason, { class: 'text reason' }),
+    ]);
+    tr.dataset.testid = `verdict-${v.version}-${v.segment}`;
+    body.append(tr);
   }
   table.append(head, body);
   $('drift-section').hidden = false;
