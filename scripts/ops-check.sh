@@ -89,19 +89,35 @@ check_dashboard() {  # check_dashboard JSON-FILE: 0 when the file type-checks as
   local dir="$WORK/dashboard-$RANDOM"
   mkdir -p "$dir"
   cp "$1" "$dir/dashboard.json"
-  cat > "$dir/check.ts" <<'TS'
-import type { Dashboard } from '@grafana/schema';
-import dashboard from './dashboard.json';
-
-// Excess properties and wrong types in the JSON are errors: the literal is checked against the schema's type.
-export const checked: Dashboard = dashboard satisfies Dashboard;
-TS
+  # check.ts imports the JSON module and also holds the same document as an object literal: a fresh literal gets
+  # TypeScript's excess-property check (a misspelt field fails) and keeps its string values for the schema's unions.
+  node -e '
+    const fs = require("fs");
+    const json = fs.readFileSync(process.argv[1], "utf8");
+    JSON.parse(json);
+    fs.writeFileSync(process.argv[2], [
+      "import type { Dashboard } from \"@grafana/schema\";",
+      "import imported from \"./dashboard.json\";",
+      "",
+      "// JSON has no enums: where the schema has a string enum the file holds its value (\"absolute\", not ThresholdsMode.Absolute).",
+      "type Json<T> = T extends string ? `${T}`",
+      "  : T extends number | boolean | null | undefined ? T",
+      "  : T extends ReadonlyArray<infer U> ? Array<Json<U>>",
+      "  : T extends object ? { [K in keyof T]: Json<T[K]> }",
+      "  : T;",
+      "",
+      "const literal = " + json.trim() + " satisfies Json<Dashboard>;",
+      "export const dashboard: typeof imported = literal;",
+      "",
+    ].join("\n"));
+  ' "$dir/dashboard.json" "$dir/check.ts" || return 1
   cat > "$dir/tsconfig.json" <<JSON
 {
   "compilerOptions": {
     "strict": true, "noEmit": true, "resolveJsonModule": true, "esModuleInterop": true,
-    "module": "nodenext", "moduleResolution": "nodenext", "target": "es2022", "skipLibCheck": true,
-    "typeRoots": [], "types": [], "baseUrl": ".", "paths": { "@grafana/schema": ["$OPS/node_modules/@grafana/schema"] }
+    "module": "commonjs", "moduleResolution": "node10", "target": "es2022", "skipLibCheck": true,
+    "ignoreDeprecations": "5.0", "types": [], "baseUrl": ".",
+    "paths": { "@grafana/schema": ["$OPS/node_modules/@grafana/schema/dist/types/index.d.ts"] }
   },
   "files": ["check.ts"]
 }
@@ -123,6 +139,34 @@ if check_dashboard "$WORK/broken.json" >/dev/null 2>&1; then
   fail "a dashboard with gridPos.h \"eight\" is refused"
 else
   pass "a dashboard with gridPos.h \"eight\" is refused"
+fi
+node -e '
+  const fs = require("fs"); const d = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
+  d.pannels = d.panels; delete d.panels; fs.writeFileSync(process.argv[2], JSON.stringify(d));
+' "$dashboard" "$WORK/misspelt.json"
+if check_dashboard "$WORK/misspelt.json" >/dev/null 2>&1; then
+  fail "a dashboard with a misspelt property (pannels) is refused"
+else
+  pass "a dashboard with a misspelt property (pannels) is refused"
+fi
+
+# Every confusionmatrix_* series the dashboard and the rules read must come from an instrument in src/ (OpenTelemetry's
+# Prometheus exporter: dots become underscores, counters get _total, histograms in seconds _seconds_bucket|_count|_sum).
+instruments="$(grep -rhoE '"confusionmatrix\.[a-z_.]+"' "$REPO/src" --include='*.cs' | tr -d '"' | tr '.' '_' | sort -u)"
+unknown=""
+for series in $(cat "$dashboard" "$WORK/confusionmatrix-rules.yaml" | grep -oE 'confusionmatrix_[a-z_]+' | sort -u); do
+  known=""
+  for instrument in $instruments; do
+    case "${series#"$instrument"}" in
+      "" | _total | _seconds | _seconds_bucket | _seconds_count | _seconds_sum) [[ "$series" == "$instrument"* ]] && known=yes ;;
+    esac
+  done
+  [[ -n "$known" ]] || unknown="$unknown $series"
+done
+if [[ -z "$unknown" ]]; then
+  pass "every confusionmatrix_* series in the dashboard and the rules is exported by an instrument in src/"
+else
+  fail "series no instrument in src/ exports:$unknown"
 fi
 
 echo
