@@ -150,6 +150,26 @@ else
   pass "a dashboard with a misspelt property (pannels) is refused"
 fi
 
+# Every query of the dashboard is valid PromQL: promtool parses them as recording rules, with Grafana's variables
+# replaced by what they expand to.
+node -e '
+  const fs = require("fs");
+  const d = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
+  const exprs = [];
+  const walk = (panels) => { for (const p of panels ?? []) { for (const t of p.targets ?? []) if (t.expr) exprs.push(t.expr); walk(p.panels); } };
+  walk(d.panels);
+  for (const v of d.templating?.list ?? []) { const q = typeof v.query === "string" ? v.query : v.query?.query; const m = /^label_values\((.*), *[a-z_]+\)$/.exec(q ?? ""); if (m) exprs.push(m[1]); }
+  const expand = (e) => e.replaceAll("$__rate_interval", "5m").replaceAll("$__range", "1h").replace(/\$(namespace|model|version|segment)/g, ".*");
+  const rules = exprs.map((e, i) => `      - record: dashboard:query_${i}\n        expr: ${JSON.stringify(expand(e))}`).join("\n");
+  fs.writeFileSync(process.argv[2], `groups:\n  - name: dashboard-queries\n    rules:\n${rules}\n`);
+  console.log(exprs.length);
+' "$dashboard" "$WORK/dashboard-queries.yaml" > "$WORK/query-count" 2>&1 || true
+if out="$(promtool check rules "$WORK/dashboard-queries.yaml" 2>&1)"; then
+  pass "the dashboard's $(cat "$WORK/query-count") queries are valid PromQL (promtool check rules)"
+else
+  fail "the dashboard's queries are valid PromQL (promtool check rules)"; sed 's/^/        /' <<<"$out" | head -20
+fi
+
 # Every confusionmatrix_* series the dashboard and the rules read must come from an instrument in src/ (OpenTelemetry's
 # Prometheus exporter: dots become underscores, counters get _total, histograms in seconds _seconds_bucket|_count|_sum).
 instruments="$(grep -rhoE '"confusionmatrix\.[a-z_.]+"' "$REPO/src" --include='*.cs' | tr -d '"' | tr '.' '_' | sort -u)"
