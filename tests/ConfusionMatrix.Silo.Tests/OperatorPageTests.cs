@@ -41,6 +41,7 @@ public sealed class OperatorPageTests : IAsyncLifetime
                 [$"ConfusionMatrix__Auth__ApiKeys__{KeyName}__Roles__0"] = "operator",
                 [$"ConfusionMatrix__Auth__ApiKeys__{KeyName}__Roles__1"] = "ingest",
                 [$"ConfusionMatrix__Auth__ApiKeys__{KeyName}__Roles__2"] = "admin",
+                [$"ConfusionMatrix__Auth__ApiKeys__{KeyName}__Roles__3"] = "viewer",
             });
         _api = new SiloApi(_baseAddress, () => _silo.OutputTail());
         _api.Http.DefaultRequestHeaders.Add("X-API-Key", _apiKey);
