@@ -84,6 +84,7 @@ public static class ConfusionMatrixHost
         var app = builder.Build();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        UseOperatorPage(app);
         app.MapPrometheusScrapingEndpoint("/metrics");
         app.MapHealthChecks("/health", new HealthCheckOptions { Predicate = check => check.Tags.Contains(HealthTags.Ready) });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains(HealthTags.Ready) });
@@ -94,6 +95,29 @@ public static class ConfusionMatrixHost
         app.MapConfusionMatrixEstimation();
         app.MapGet("/", () => Results.Redirect("/dashboard/"));
         return app;
+    }
+
+    /// <summary>
+    /// The operator page: plain files under wwwroot/ui that call the API from the browser. They are read from next to the
+    /// binaries, so the page is there whatever the working directory; the files hold no data, the API calls need a key.
+    /// </summary>
+    private static void UseOperatorPage(WebApplication app)
+    {
+        var webRoot = Path.Combine(AppContext.BaseDirectory, "wwwroot");
+        if (!Directory.Exists(webRoot))
+        {
+            return;
+        }
+
+        var files = new Microsoft.Extensions.FileProviders.PhysicalFileProvider(webRoot);
+        app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = files });
+        app.UseStaticFiles(new StaticFileOptions
+        {
+            FileProvider = files,
+
+            // A new silo version must not run an old page's script against a changed API.
+            OnPrepareResponse = file => file.Context.Response.Headers.CacheControl = "no-cache",
+        });
     }
 
     private static void ConfigureSilo(ISiloBuilder silo, ConfusionMatrixOptions options)
