@@ -125,6 +125,12 @@ public static class PredictionRecordReader
                 return new(RejectionReasons.Malformed, "'score' must be a number");
             }
 
+            // 1e400 reads as infinity: a score must be finite.
+            if (PredictionRules.CheckScore(value) is { } notFinite)
+            {
+                return notFinite;
+            }
+
             score = value;
         }
 

@@ -1,3 +1,4 @@
+using System.IO.Pipelines;
 using System.Text;
 using System.Text.Json;
 using ConfusionMatrix.Abstractions;
@@ -153,31 +154,35 @@ public static class ApiEndpoints
         {
             if (ndjson)
             {
-                using var reader = new StreamReader(http.Request.Body, Encoding.UTF8);
-                while (await reader.ReadLineAsync(http.RequestAborted) is { } line)
+                // Lines are split and parsed as UTF-8 bytes: a line that is not valid UTF-8 or not JSON is refused on its
+                // own (a text reader would quietly turn bad bytes into U+FFFD and count the record).
+                var reader = PipeReader.Create(http.Request.Body);
+                var first = true;
+                while (true)
                 {
-                    if (string.IsNullOrWhiteSpace(line))
+                    var result = await reader.ReadAsync(http.RequestAborted);
+                    var buffer = result.Buffer;
+                    while (NdjsonLines.TryTake(ref buffer, out var line))
                     {
-                        session.Blank();
-                        continue;
+                        await NdjsonLines.AddAsync(session, line, first);
+                        first = false;
                     }
 
-                    JsonDocument doc;
-                    try
+                    if (result.IsCompleted)
                     {
-                        doc = JsonDocument.Parse(line);
-                    }
-                    catch (JsonException ex)
-                    {
-                        session.Malformed($"line is not valid JSON: {ex.Message}");
-                        continue;
+                        if (!buffer.IsEmpty)
+                        {
+                            await NdjsonLines.AddAsync(session, buffer, first);
+                        }
+
+                        reader.AdvanceTo(buffer.End);
+                        break;
                     }
 
-                    using (doc)
-                    {
-                        await session.AddAsync(doc.RootElement);
-                    }
+                    reader.AdvanceTo(buffer.Start, buffer.End);
                 }
+
+                await reader.CompleteAsync();
             }
             else
             {
