@@ -104,9 +104,9 @@ public sealed class PredictionIntake(
             var now = owner._clock.GetUtcNow();
             if (PredictionRecordReader.TryRead(e, now, now, out var record) is { } problem)
             {
-                var rawId = e.ValueKind == JsonValueKind.Object ? PredictionRecordReader.Text(e, "predictionId") : null;
+                var rawId = e.ValueKind == JsonValueKind.Object ? PredictionRecordReader.TextOrNull(e, "predictionId") : null;
                 var shownId = rawId is { Length: > PredictionLimits.MaxIdLength } ? rawId[..32] + "…" : rawId;
-                var rawModel = e.ValueKind == JsonValueKind.Object ? PredictionRecordReader.Text(e, "model") : null;
+                var rawModel = e.ValueKind == JsonValueKind.Object ? PredictionRecordReader.TextOrNull(e, "model") : null;
                 Reject(shownId, problem.Reason, problem.Detail, await RegisteredOrNullAsync(rawModel));
                 return;
             }
