@@ -154,7 +154,7 @@ public sealed class RolloutControllerGrain(
             }
             else if (s.Phase == RolloutPhase.Progressing && policy.PauseCanaryOnDrift)
             {
-                await TransitionAsync("pause", DriftWatcherActor, why, verdict, Pause);
+                await TransitionAsync("pause", DriftWatcherActor, why, verdict, policy.DriftPauseKeepsWeight ? PauseKeepingWeight : Pause);
             }
         }
         else if (verdict.Version == s.Stable
@@ -172,6 +172,13 @@ public sealed class RolloutControllerGrain(
     {
         s.WeightBeforePause = s.CanaryWeightPercent;
         s.CanaryWeightPercent = 0;
+        s.Phase = RolloutPhase.Paused;
+    }
+
+    /// <summary>A drift pause that keeps the canary's share, so evidence keeps arriving; only progress stops.</summary>
+    private static void PauseKeepingWeight(RolloutState s)
+    {
+        s.WeightBeforePause = s.CanaryWeightPercent;
         s.Phase = RolloutPhase.Paused;
     }
 

@@ -292,8 +292,11 @@ public static class DriftEvaluator
         string upper = double.IsPositiveInfinity(delta.UpperBound) ? "+inf" : ProportionMath.Signed3(delta.UpperBound);
         return string.Create(
             CultureInfo.InvariantCulture,
-            $"{what} went from {ProportionMath.Rate3(delta.Reference)} to {ProportionMath.Rate3(delta.Live)} (drop {ProportionMath.Signed3(delta.Drop)}, always-valid bounds [{lower}, {upper}], e-value {ProportionMath.P(delta.EValue)}) over {delta.LiveDenominator} vs {delta.ReferenceDenominator} {population}");
+            $"{what} {Verb(delta)} from {ProportionMath.Rate3(delta.Reference)} to {ProportionMath.Rate3(delta.Live)} (drop {ProportionMath.Signed3(delta.Drop)}, always-valid bounds [{lower}, {upper}], e-value {ProportionMath.P(delta.EValue)}) over {delta.LiveDenominator} vs {delta.ReferenceDenominator} {population}");
     }
+
+    private static string Verb(ClassDelta delta) =>
+        (delta.Metric == "recall") == (delta.Drop > 0) ? "fell" : delta.Drop == 0 ? "stayed" : "rose";
 
     private static string Omnibus(Evidence evidence) =>
         string.Create(
