@@ -8,15 +8,20 @@ namespace ConfusionMatrix.Core;
 /// <remarks>
 /// <para><c>Kl</c> is the EXCESS divergence: sum over rows c of w_c (KL_c - d_c / (2 n_c)), floored at 0, where w_c is the
 /// live share of actual class c, KL_c = KL(live row c || reference row c) on smoothed rows, d_c + 1 the number of
-/// predicted classes seen in row c by either side and n_c = nLive nRef / (nLive + nRef). The subtracted term is what
+/// bins of row c (see below) and n_c = nLive nRef / (nLive + nRef). The subtracted term is what
 /// KL_c averages under no drift at these sample sizes (2 n_c KL_c is about chi-square with d_c degrees of freedom), so
 /// no drift gives Kl near 0 at any K and any sample size.</para>
-/// <para>Each cell gets smoothing alpha / K (alpha per row in total, a Dirichlet prior whose weight does not grow with
-/// K): a fixed per-cell pseudo-count would, at K = 50, put 25 invented items in every row and dominate rare rows.</para>
-/// <para>The G-test sums the 2 x m_c homogeneity tests of the rows (df = sum of m_c - 1) on raw counts.</para>
+/// <para>Within a row, predicted classes seen fewer than <see cref="MinBinCount"/> times (both sides together) are pooled
+/// into one bin, and each of the row's m_c bins gets smoothing alpha / m_c (alpha per row in total, a Dirichlet prior
+/// whose weight does not grow with K): a fixed per-cell pseudo-count would, at K = 50, put 25 invented items in every
+/// row, and a tiny one would turn every singleton into a large log ratio.</para>
+/// <para>The G-test sums the 2 x m_c homogeneity tests of the rows (df = sum of m_c - 1) on raw counts of the bins.</para>
 /// </remarks>
 public static class ConditionalDivergence
 {
+    /// <summary>Predicted classes seen fewer times than this in a row (both sides together) are pooled into one bin.</summary>
+    public const int MinBinCount = 5;
+
     /// <summary>Excess conditional KL, conditional JS (weighted like KL, not excess), G, df and p-value.</summary>
     public static DivergenceResult Compare(ConfusionCounts live, ConfusionCounts reference, double alpha = Divergence.DefaultAlpha)
     {
@@ -56,34 +61,16 @@ public static class ConditionalDivergence
             refRows[refCells[i] / k] += refCounts[i];
         }
 
-        double beta = alpha / k;
         double kl = 0, js = 0, halfG = 0, expectedKl = 0;
         long df = 0;
         int li = 0, ri = 0;
+        var pairs = new List<(long Live, long Reference)>();
         for (int row = 0; row < k; row++)
         {
             long nl = liveRows[row], nr = refRows[row];
             int rowEnd = (row + 1) * k;
-            if (nl == 0 || nr == 0)
-            {
-                // Nothing to compare in this row: skip its cells on both sides.
-                while (li < liveCells.Count && liveCells[li] < rowEnd)
-                {
-                    li++;
-                }
-
-                while (ri < refCells.Count && refCells[ri] < rowEnd)
-                {
-                    ri++;
-                }
-
-                continue;
-            }
-
-            double weight = (double)nl / live.Total;
-            double pDen = nl + (beta * k), qDen = nr + (beta * k);
-            double rowKl = 0, rowJs = 0, rowHalfG = 0;
-            int seen = 0;
+            pairs.Clear();
+            long rareLive = 0, rareReference = 0;
             while ((li < liveCells.Count && liveCells[li] < rowEnd) || (ri < refCells.Count && refCells[ri] < rowEnd))
             {
                 int lc = li < liveCells.Count && liveCells[li] < rowEnd ? liveCells[li] : int.MaxValue;
@@ -91,7 +78,41 @@ public static class ConditionalDivergence
                 int cell = Math.Min(lc, rc);
                 long x = lc == cell ? liveCounts[li++] : 0;
                 long y = rc == cell ? refCounts[ri++] : 0;
-                seen++;
+                if (x + y >= MinBinCount)
+                {
+                    pairs.Add((x, y));
+                }
+                else
+                {
+                    // Rare predictions of this actual class share one bin: a handful of singletons says nothing
+                    // about a shift, but with a tiny pseudo-count each would add ln(1 + 1/beta) to KL.
+                    rareLive += x;
+                    rareReference += y;
+                }
+            }
+
+            if (nl == 0 || nr == 0)
+            {
+                continue;
+            }
+
+            if (rareLive + rareReference > 0)
+            {
+                pairs.Add((rareLive, rareReference));
+            }
+
+            int bins = pairs.Count;
+            if (bins < 2)
+            {
+                continue;
+            }
+
+            double weight = (double)nl / live.Total;
+            double beta = alpha / bins;
+            double pDen = nl + alpha, qDen = nr + alpha;
+            double rowKl = 0, rowJs = 0, rowHalfG = 0;
+            foreach ((long x, long y) in pairs)
+            {
                 double p = (x + beta) / pDen, q = (y + beta) / qDen, m = 0.5 * (p + q);
                 rowKl += p * Math.Log(p / q);
                 rowJs += (0.5 * p * Math.Log(p / m)) + (0.5 * q * Math.Log(q / m));
@@ -109,21 +130,12 @@ public static class ConditionalDivergence
                 }
             }
 
-            // Cells empty on both sides all have the same smoothed term.
-            int empty = k - seen;
-            if (empty > 0)
-            {
-                double p = beta / pDen, q = beta / qDen, m = 0.5 * (p + q);
-                rowKl += empty * p * Math.Log(p / q);
-                rowJs += empty * ((0.5 * p * Math.Log(p / m)) + (0.5 * q * Math.Log(q / m)));
-            }
-
             double effective = (double)nl * nr / (nl + nr);
             kl += weight * rowKl;
             js += weight * rowJs;
-            expectedKl += weight * Math.Max(0, seen - 1) / (2 * effective);
+            expectedKl += weight * (bins - 1) / (2 * effective);
             halfG += rowHalfG;
-            df += Math.Max(0, seen - 1);
+            df += bins - 1;
         }
 
         if (df == 0)

@@ -47,16 +47,27 @@ public static class OneSidedMixture
         }
 
         double target = -Math.Log(alpha);
-        double low = 0;
-        double high = Math.Sqrt(variance) * 4;
+        double tau2 = mixingStandardDeviation * mixingStandardDeviation;
+
+        // The two-sided mixture's closed-form margin bounds this one from above (Lambda here is 2 Phi(z) >= 1 times the
+        // two-sided ratio for a positive excess), and half of it is below: bisect in between.
+        double high = Math.Sqrt(2 * variance * (variance + tau2) / tau2 * (target + (0.5 * Math.Log((variance + tau2) / variance))));
+        double low = 0.5 * high;
+        while (LogLikelihoodRatio(low, variance, mixingStandardDeviation) >= target && low > 1e-12)
+        {
+            high = low;
+            low *= 0.5;
+        }
+
         while (LogLikelihoodRatio(high, variance, mixingStandardDeviation) < target)
         {
             low = high;
             high *= 2;
         }
 
-        // Lambda is increasing in the excess: bisection to well below the third decimal that is ever reported.
-        for (int i = 0; i < 60 && high - low > 1e-9; i++)
+        // Lambda is increasing in the excess: bisection to a millionth of the margin, far below the reported 3 decimals.
+        double precision = high * 1e-6;
+        while (high - low > precision)
         {
             double mid = 0.5 * (low + high);
             if (LogLikelihoodRatio(mid, variance, mixingStandardDeviation) < target)
