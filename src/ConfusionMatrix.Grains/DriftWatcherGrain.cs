@@ -329,13 +329,6 @@ public sealed class DriftWatcherGrain(
         {
             await controller.OnVerdictAsync(alarm);
         }
-
-        if (alarms.Count > 0)
-        {
-            // Our own pause or rollback is not news that should restart the evidence that caused it.
-            s.LastTransitionSequence = (await controller.GetStateAsync()).History is { Length: > 0 } h ? h[^1].Sequence : s.LastTransitionSequence;
-            await state.WriteStateAsync();
-        }
     }
 
     private async Task RefreezeRollingBaselinesAsync()

@@ -28,9 +28,15 @@ public sealed class RolloutHttpTests(SiloProcessFixture fixture)
         Assert.Equal("v2", routing.GetProperty("canary").GetString());
         Assert.Equal(10, routing.GetProperty("canaryWeightPercent").GetInt32());
 
-        var gate = await _api.GetAsync($"{rollout}/gate?strict=true");
-        Assert.True(gate.Status == HttpStatusCode.OK, gate.ToString());
-        Assert.True(JsonDocument.Parse(gate.Body).RootElement.GetProperty("pass").GetBoolean());
+        // Nothing judged yet: inconclusive, never a pass. 200 for Argo's jsonPath, 412 for Flagger with strict=true.
+        var unjudged = await _api.GetAsync($"{rollout}/gate");
+        Assert.True(unjudged.Status == HttpStatusCode.OK, unjudged.ToString());
+        var unjudgedBody = JsonDocument.Parse(unjudged.Body).RootElement;
+        Assert.False(unjudgedBody.GetProperty("pass").GetBoolean());
+        Assert.True(unjudgedBody.GetProperty("inconclusive").GetBoolean());
+        var strictUnjudged = await _api.GetAsync($"{rollout}/gate?strict=true");
+        Assert.True(strictUnjudged.Status == HttpStatusCode.PreconditionFailed, strictUnjudged.ToString());
+        Assert.True(JsonDocument.Parse(strictUnjudged.Body).RootElement.GetProperty("inconclusive").GetBoolean());
 
         Assert.Equal(HttpStatusCode.OK, (await _api.PostJsonAsync($"{rollout}/pause", new { actor = "bob", reason = "looks odd" })).Status);
         var closed = await _api.GetAsync($"{rollout}/gate?strict=true");
@@ -38,6 +44,7 @@ public sealed class RolloutHttpTests(SiloProcessFixture fixture)
         var lenient = await _api.GetAsync($"{rollout}/gate");
         Assert.True(lenient.Status == HttpStatusCode.OK, lenient.ToString());
         Assert.False(JsonDocument.Parse(lenient.Body).RootElement.GetProperty("pass").GetBoolean());
+        Assert.False(JsonDocument.Parse(lenient.Body).RootElement.GetProperty("inconclusive").GetBoolean());
 
         var rollback = await _api.PostJsonAsync($"{rollout}/rollback", new { actor = "bob", reason = "abandon v2" });
         Assert.True(rollback.Status == HttpStatusCode.OK, rollback.ToString());
