@@ -20,7 +20,7 @@ namespace ConfusionMatrix.Core;
 public static class ConditionalDivergence
 {
     /// <summary>Predicted classes seen fewer times than this in a row (both sides together) are pooled into one bin.</summary>
-    public const int MinBinCount = 5;
+    public const int MinBinCount = 10;
 
     /// <summary>Excess conditional KL, conditional JS (weighted like KL, not excess), G, df and p-value.</summary>
     public static DivergenceResult Compare(ConfusionCounts live, ConfusionCounts reference, double alpha = Divergence.DefaultAlpha)
