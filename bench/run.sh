@@ -19,6 +19,7 @@ for arg in "$@"; do
 done
 
 RES="$HERE/results/latest"
+if [ "$ONLY" = "drift" ]; then RES="$HERE/results/drift"; fi   # a single part leaves the full run's results alone
 rm -rf "$RES"
 mkdir -p "$RES" "$HERE/.tools"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1

@@ -38,7 +38,8 @@ public sealed record DriftPolicySettings(
 /// <summary>
 /// A per-class change between live and reference of a rate conditional on the actual class ("recall" or "fpr").
 /// Drop is how much worse live is; LowerBound/UpperBound bound the true drop at every look at once (the lower at the
-/// decision level Threshold, the upper at the gate level); EValue is the evidence against "drop within tolerance".
+/// decision level Threshold, the upper at the gate level; null until the comparison has been judged once); EValue is
+/// the evidence against "drop within tolerance".
 /// </summary>
 [GenerateSerializer, Immutable, Alias("cm.ClassDeltaView")]
 public sealed record ClassDeltaView(
@@ -54,8 +55,8 @@ public sealed record ClassDeltaView(
     [property: Id(9)] bool Sufficient,
     [property: Id(10)] bool Significant,
     [property: Id(11)] bool Material,
-    [property: Id(12)] double LowerBound = double.NegativeInfinity,
-    [property: Id(13)] double UpperBound = double.PositiveInfinity,
+    [property: Id(12)] double? LowerBound = null,
+    [property: Id(13)] double? UpperBound = null,
     [property: Id(14)] double EValue = 1,
     [property: Id(15)] bool Severe = false);
 

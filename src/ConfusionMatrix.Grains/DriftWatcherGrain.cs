@@ -219,11 +219,11 @@ public sealed class DriftWatcherGrain(
         var segments = current.Select(v =>
         {
             var judged = v.ClassDeltas.Where(d => d.Sufficient).ToList();
-            var least = judged.MaxBy(d => d.UpperBound);
+            var least = judged.MaxBy(d => d.UpperBound ?? double.PositiveInfinity);
             var leastText = least is null ? null : string.Create(
                 CultureInfo.InvariantCulture,
                 $"{least.Metric} of '{least.Class}' may have dropped by up to {least.UpperBound:0.000} (tolerance {tolerance:0.000}) over {least.LiveDenominator} labelled predictions");
-            return new GateSegment(v.Segment, DriftDecisions.FromWire(v.Decision), judged.Count, judged.Count(d => d.UpperBound < tolerance), v.Reason, leastText);
+            return new GateSegment(v.Segment, DriftDecisions.FromWire(v.Decision), judged.Count, judged.Count(d => d.UpperBound is { } upper && upper < tolerance), v.Reason, leastText);
         }).ToList();
         var fairness = s.LatestFairness.Values.FirstOrDefault(f => f.Version == version && f.Alert && s.EpochStartedAt is { } start && f.At >= start);
         var result = DriftGate.Evaluate(version, segments, fairness is null ? null : $"fairness alert on {fairness.Dimension}: {fairness.Reason}");
@@ -430,11 +430,14 @@ public sealed class DriftWatcherGrain(
             [.. assessment.ClassDeltas.Select(d => new ClassDeltaView(
                 definition.Classes[d.ClassIndex], d.Metric, d.Reference, d.Live, d.Drop, d.AlwaysValidPValue, d.Level,
                 d.ReferenceDenominator, d.LiveDenominator, d.Sufficient, d.Significant, d.Material,
-                d.LowerBound, d.UpperBound, d.EValue, d.Severe))],
+                Finite(d.LowerBound), Finite(d.UpperBound), d.EValue, d.Severe))],
             now,
             looks,
             assessment.EValue,
             assessment.NonInferior);
+
+    /// <summary>JSON has no infinities: a bound not established yet is null.</summary>
+    private static double? Finite(double value) => double.IsFinite(value) ? value : null;
 
     private async Task EvaluateFairnessAsync(string version, string dimension, int positiveClass, ModelCatalog catalog, RoutingTable routing, DriftPolicy policy, DateTimeOffset now)
     {

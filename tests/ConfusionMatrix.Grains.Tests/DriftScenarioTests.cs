@@ -36,7 +36,7 @@ public sealed class DriftScenarioTests(ClusterFixture fixture)
         Assert.Equal(DriftVerdict.Drift, eu.Decision);
         var recall = eu.ClassDeltas.Single(d => d.Class == "fraud" && d.Metric == "recall");
         Assert.True(recall.Significant && recall.Material, recall.ToString());
-        Assert.True(recall.LowerBound > 0.02 && recall.LowerBound < 0.15, $"drift, not severe: {recall}");
+        Assert.True(recall.LowerBound is > 0.02 and < 0.15, $"drift, not severe: {recall}");
         Assert.True(eu.Kl < 0.02, $"KL {eu.Kl} should be small: the per-class test, not KL, catches a rare-class drop");
         Assert.Equal(DriftVerdict.NoDrift, Verdict(report, "v2", "region=US").Decision);
         Assert.DoesNotContain(report.Verdicts, v => v.Version == "v1" && v.IsAlarm);

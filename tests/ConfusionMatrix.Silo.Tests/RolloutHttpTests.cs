@@ -57,6 +57,36 @@ public sealed class RolloutHttpTests(SiloProcessFixture fixture)
     }
 
     [Fact]
+    public async Task Verdicts_with_unjudged_comparisons_serialise_and_the_gate_stays_inconclusive()
+    {
+        const string model = "rollout-unjudged";
+        await _api.RegisterModelAsync(model, ["legit", "fraud"], "fraud", []);
+        var rollout = $"api/v1/models/{model}/rollout";
+        Assert.Equal(HttpStatusCode.OK, (await _api.PostJsonAsync($"{rollout}/set-stable", new { version = "v1", actor = "alice" })).Status);
+        Assert.Equal(HttpStatusCode.OK, (await _api.PostJsonAsync($"{rollout}/start-canary", new { version = "v2", weight = 50, actor = "alice" })).Status);
+
+        // Every prediction is a correctly classified legit: no comparison has the expected cells to be judged.
+        foreach (var version in (string[])["v1", "v2"])
+        {
+            var posted = await _api.PostPredictionsAsync(Enumerable.Range(0, 300).Select(i => new Prediction($"{version}-{i}", model, version, "legit", "legit")));
+            Assert.True(posted.Status == HttpStatusCode.OK, posted.ToString());
+            await _api.WaitForTotalAsync(model, version, "all", 300);
+        }
+
+        var evaluated = await _api.PostJsonAsync($"api/v1/models/{model}/drift/evaluate", new { });
+        Assert.True(evaluated.Status == HttpStatusCode.OK, evaluated.ToString());
+        var canary = evaluated.Json.GetProperty("verdicts").EnumerateArray().Single(v => v.GetProperty("version").GetString() == "v2");
+        Assert.Equal("insufficient_evidence", canary.GetProperty("decision").GetString());
+        Assert.Equal(JsonValueKind.Null, canary.GetProperty("classDeltas")[0].GetProperty("upperBound").ValueKind);
+
+        var gate = await _api.GetAsync($"{rollout}/gate?strict=true");
+        Assert.True(gate.Status == HttpStatusCode.PreconditionFailed, gate.ToString());
+        var body = JsonDocument.Parse(gate.Body).RootElement;
+        Assert.False(body.GetProperty("pass").GetBoolean());
+        Assert.True(body.GetProperty("inconclusive").GetBoolean());
+    }
+
+    [Fact]
     public async Task Bad_rollout_requests_get_problem_details_never_500()
     {
         const string model = "rollout-bad";
