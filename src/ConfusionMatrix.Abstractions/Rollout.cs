@@ -25,6 +25,28 @@ public enum RolloutPhase
     Promoted = 5,
 }
 
+/// <summary>
+/// The actions of the rollout state machine: the one vocabulary of transitions, HTTP routes (<c>POST …/rollout/{action}</c>),
+/// audit history and webhooks.
+/// </summary>
+public static class RolloutActions
+{
+    public const string SetStable = "set-stable";
+    public const string StartCanary = "start-canary";
+    public const string SetWeight = "set-weight";
+    public const string Promote = "promote";
+    public const string Pause = "pause";
+    public const string Resume = "resume";
+    public const string Rollback = "rollback";
+    public const string SetPolicy = "set-policy";
+
+    /// <summary>What an operator can ask for over HTTP.</summary>
+    public static readonly string[] Operations = [SetStable, StartCanary, SetWeight, Promote, Pause, Resume, Rollback];
+
+    /// <summary>Transitions that change what the drift watcher compares: each starts a new monitoring epoch.</summary>
+    public static bool StartsEpoch(string action) => action is StartCanary or Resume or Promote or Rollback or SetStable;
+}
+
 /// <summary>What inference services route by: which version gets which share of traffic.</summary>
 [GenerateSerializer, Immutable, Alias("cm.RoutingTable")]
 public sealed record RoutingTable(

@@ -148,7 +148,7 @@ public sealed class DriftWatcherGrain(
             return rollout;
         }
 
-        var resetting = rollout.History.LastOrDefault(t => t.Sequence > s.LastTransitionSequence && IsEpochTransition(t.Action));
+        var resetting = rollout.History.LastOrDefault(t => t.Sequence > s.LastTransitionSequence && RolloutActions.StartsEpoch(t.Action));
         s.LastTransitionSequence = latest;
         if (resetting is not null)
         {
@@ -161,9 +161,6 @@ public sealed class DriftWatcherGrain(
 
         return rollout;
     }
-
-    private static bool IsEpochTransition(string action) =>
-        action is "start-canary" or "resume" or "promote" or "rollback" or "set-stable";
 
     /// <param name="fromNow">False only for the very first epoch, whose evidence is everything counted so far.</param>
     private async Task StartEpochAsync(string reason, RolloutView rollout, bool fromNow)

@@ -10,7 +10,7 @@ public sealed record GateResponse(string Model, string? Version, bool Pass, bool
 /// <summary>Drift reports, drift policy, rollout operations and the canary gate for Argo Rollouts and Flagger.</summary>
 public static class RolloutEndpoints
 {
-    public static readonly string[] Actions = ["set-stable", "start-canary", "set-weight", "promote", "pause", "resume", "rollback"];
+    public static readonly string[] Actions = RolloutActions.Operations;
 
     public static IEndpointRouteBuilder MapRolloutApi(this IEndpointRouteBuilder app)
     {
@@ -65,13 +65,13 @@ public static class RolloutEndpoints
         var reason = r.Reason ?? "";
         RolloutView view = action switch
         {
-            "set-stable" => await rollout.SetStableAsync(Required(r.Version, "version"), actor, reason),
-            "start-canary" => await rollout.StartCanaryAsync(Required(r.Version, "version"), r.Weight ?? 10, actor, reason),
-            "set-weight" => await rollout.SetWeightAsync(r.Weight ?? throw new ArgumentException("'weight' is required."), actor, reason),
-            "promote" => await rollout.PromoteAsync(actor, reason),
-            "pause" => await rollout.PauseAsync(actor, reason),
-            "resume" => await rollout.ResumeAsync(actor, reason),
-            "rollback" => await rollout.RollbackAsync(actor, reason),
+            RolloutActions.SetStable => await rollout.SetStableAsync(Required(r.Version, "version"), actor, reason),
+            RolloutActions.StartCanary => await rollout.StartCanaryAsync(Required(r.Version, "version"), r.Weight ?? 10, actor, reason),
+            RolloutActions.SetWeight => await rollout.SetWeightAsync(r.Weight ?? throw new ArgumentException("'weight' is required."), actor, reason),
+            RolloutActions.Promote => await rollout.PromoteAsync(actor, reason),
+            RolloutActions.Pause => await rollout.PauseAsync(actor, reason),
+            RolloutActions.Resume => await rollout.ResumeAsync(actor, reason),
+            RolloutActions.Rollback => await rollout.RollbackAsync(actor, reason),
             _ => throw new KeyNotFoundException($"Unknown rollout action '{action}'; use one of {string.Join(", ", Actions)}."),
         };
         return Results.Ok(view);
