@@ -40,6 +40,9 @@ public sealed class DriftWatcherState
 
     /// <summary>Rolling baselines as they were when the epoch started: disjoint from the epoch's evidence and fixed while it runs.</summary>
     [Id(11)] public Dictionary<string, SparseMatrix> FrozenBaselines { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>When the rolling baselines were last frozen; the epoch length is counted from here.</summary>
+    [Id(12)] public DateTimeOffset? BaselinesFrozenAt { get; set; }
 }
 
 /// <summary>
@@ -198,11 +201,25 @@ public sealed class DriftWatcherGrain(
             }
         }
 
-        // Sequential tests restart with the evidence and the references. The latest verdicts stay until a look
-        // replaces them: they explain a pause or a rollback that just happened (the gate ignores them).
+        // Sequential tests restart with the evidence and the references. A rolling baseline is frozen now: it ends
+        // before the epoch's evidence starts and stays fixed while the epoch runs.
         s.Sequential.Clear();
         s.FrozenBaselines.Clear();
+        foreach (var version in VersionsInPlay(rollout.Routing, catalog))
+        {
+            if (catalog.SegmentsByVersion.TryGetValue(version, out var segments))
+            {
+                foreach (var segment in segments)
+                {
+                    await FreezeRollingBaselineAsync(version, segment);
+                }
+            }
+        }
+
+        // The latest verdicts stay until a look replaces them: they explain a pause or a rollback that just happened
+        // (the gate ignores verdicts older than the epoch).
         s.EpochStartedAt = clock.GetUtcNow();
+        s.BaselinesFrozenAt = s.EpochStartedAt;
         await state.WriteStateAsync();
         Log.EpochStarted(logger, Model, reason);
     }
@@ -249,7 +266,7 @@ public sealed class DriftWatcherGrain(
         {
             await StartEpochAsync("first evaluation", rollout, fromNow: false);
         }
-        else if (now - s.EpochStartedAt > s.Policy.EffectiveEpochLength && s.FrozenBaselines.Count > 0)
+        else if (now - (s.BaselinesFrozenAt ?? s.EpochStartedAt) > s.Policy.EffectiveEpochLength && s.FrozenBaselines.Count > 0)
         {
             // Only a rolling baseline changes with time; everything else carries its evidence on.
             await RefreezeRollingBaselinesAsync();
@@ -295,7 +312,7 @@ public sealed class DriftWatcherGrain(
             var (version, segment, referenceName) = family[i];
             var key = Key(version, segment);
             s.Sequential[key] = new SequentialSnapshot(sequentials[i].Looks, new Dictionary<string, double>(sequentials[i].Snapshot(), StringComparer.Ordinal));
-            var verdict = ToVerdict(version, segment, referenceName, assessments[i], sequentials[i].Looks, definition, now);
+            var verdict = ToVerdict(version, segment, referenceName, assessments[i], comparisons[i], sequentials[i].Looks, definition, now);
             s.Latest[key] = verdict;
             instruments.DriftVerdict(Model, verdict.Decision);
             gauges.Publish(verdict);
@@ -339,11 +356,21 @@ public sealed class DriftWatcherGrain(
             s.Sequential.Remove(key);
             var view = await Segment(version, segment).GetMatrixAsync(null);
             s.EpochStartCounts[key] = view.Matrix;
+            await FreezeRollingBaselineAsync(version, segment);
         }
 
-        s.EpochStartedAt = clock.GetUtcNow();
+        s.BaselinesFrozenAt = clock.GetUtcNow();
         await state.WriteStateAsync();
         Log.EpochStarted(logger, Model, "epoch length reached: rolling baselines refrozen");
+    }
+
+    private async Task FreezeRollingBaselineAsync(string version, string segment)
+    {
+        var baseline = await Segment(version, segment).GetBaselineAsync();
+        if (baseline.Kind != BaselineKind.Holdout && baseline.Matrix is { } matrix)
+        {
+            state.State.FrozenBaselines[Key(version, segment)] = matrix;
+        }
     }
 
     private async Task<(ConfusionCounts Live, ConfusionCounts Reference, string ReferenceName)> InputsAsync(
@@ -419,7 +446,7 @@ public sealed class DriftWatcherGrain(
     }
 
     private DriftVerdict ToVerdict(
-        string version, string segment, string referenceName, DriftAssessment assessment, long looks, ModelDefinition definition, DateTimeOffset now) =>
+        string version, string segment, string referenceName, DriftAssessment assessment, DriftComparison comparison, long looks, ModelDefinition definition, DateTimeOffset now) =>
         new(
             Model, version, segment, DriftDecisions.ToWire(assessment.Decision), assessment.Reason, referenceName,
             assessment.Divergence.Kl, assessment.Divergence.Js, assessment.Divergence.G, assessment.Divergence.DegreesOfFreedom,
@@ -427,11 +454,29 @@ public sealed class DriftWatcherGrain(
             [.. assessment.ClassDeltas.Select(d => new ClassDeltaView(
                 definition.Classes[d.ClassIndex], d.Metric, d.Reference, d.Live, d.Drop, d.AlwaysValidPValue, d.Level,
                 d.ReferenceDenominator, d.LiveDenominator, d.Sufficient, d.Significant, d.Material,
-                Finite(d.LowerBound), Finite(d.UpperBound), d.EValue, d.Severe))],
+                Finite(d.LowerBound), Finite(d.UpperBound), d.EValue, d.Severe)),
+                .. Precision(comparison, definition)],
             now,
             looks,
             assessment.EValue,
             assessment.NonInferior);
+
+    /// <summary>
+    /// Precision per class, reported for dashboards and gauges but never tested (Sufficient is false, so it cannot
+    /// alarm or gate): against a holdout it moves with prevalence, not with the model.
+    /// </summary>
+    private static IEnumerable<ClassDeltaView> Precision(DriftComparison comparison, ModelDefinition definition)
+    {
+        for (var c = 0; c < definition.Classes.Length && c < comparison.Live.ClassCount; c++)
+        {
+            long liveColumn = comparison.Live.ColumnTotal(c), referenceColumn = comparison.Reference.ColumnTotal(c);
+            double live = liveColumn > 0 ? (double)comparison.Live[c, c] / liveColumn : 0;
+            double reference = referenceColumn > 0 ? (double)comparison.Reference[c, c] / referenceColumn : 0;
+            yield return new ClassDeltaView(
+                definition.Classes[c], "precision", reference, live, liveColumn > 0 && referenceColumn > 0 ? reference - live : 0, 1, 0,
+                referenceColumn, liveColumn, false, false, false);
+        }
+    }
 
     /// <summary>JSON has no infinities: a bound not established yet is null.</summary>
     private static double? Finite(double value) => double.IsFinite(value) ? value : null;
