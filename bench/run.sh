@@ -2,20 +2,24 @@
 # Benchmark suite of ConfusionMatrix.Actors: builds bench/ConfusionMatrix.Bench in Release and runs every part.
 #   ./bench/run.sh           full run (a few minutes)
 #   ./bench/run.sh --quick   smoke run (about a minute after the build)
+#   ./bench/run.sh drift     only the drift-decision simulation (about 3 minutes; add --quick for 200 runs per row)
 # Prints one table per part; the LAST line is machine-readable: `summary: key=value ...`.
 # Results (JSON per part, BenchmarkDotNet log, build log) go to bench/results/latest/.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 QUICK=""
+ONLY=""
 for arg in "$@"; do
   case "$arg" in
     --quick) QUICK="--quick" ;;
-    *) echo "usage: $0 [--quick]" >&2; exit 2 ;;
+    drift) ONLY="drift" ;;
+    *) echo "usage: $0 [drift] [--quick]" >&2; exit 2 ;;
   esac
 done
 
 RES="$HERE/results/latest"
+if [ "$ONLY" = "drift" ]; then RES="$HERE/results/drift"; fi   # a single part leaves the full run's results alone
 rm -rf "$RES"
 mkdir -p "$RES" "$HERE/.tools"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
@@ -26,6 +30,10 @@ if ! dotnet build "$HERE/ConfusionMatrix.Bench/ConfusionMatrix.Bench.csproj" -c 
   exit 1
 fi
 BIN="$HERE/ConfusionMatrix.Bench/bin/Release/net10.0/ConfusionMatrix.Bench"
+if [ "$ONLY" = "drift" ]; then
+  "$BIN" drift $QUICK --results "$RES"
+  exit 0
+fi
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -81,6 +89,7 @@ run_part e2e --azure "$AZURE"
 run_part labels
 run_part cluster --azure "$AZURE"
 run_part largek
+run_part drift
 echo "== build cmx (Release) =="
 dotnet build "$HERE/../src/ConfusionMatrix.Cli/ConfusionMatrix.Cli.csproj" -c Release -nologo -v q >> "$RES/build.log" 2>&1
 run_part cli --python "$PY" --peers-script "$HERE/peers_ndjson.py" --cmx "$HERE/../src/ConfusionMatrix.Cli/bin/Release/net10.0/cmx.dll"

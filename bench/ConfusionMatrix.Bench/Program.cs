@@ -1,13 +1,13 @@
 using System.Globalization;
 using ConfusionMatrix.Bench;
 
-// Modes: kernel | e2e | peers | labels | cluster | largek | cli | summary. See ../README.md; ../run.sh runs them all in order.
+// Modes: kernel | e2e | peers | labels | cluster | largek | cli | drift | summary. See ../README.md; ../run.sh runs them all in order.
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 
 if (args.Length == 0)
 {
-    Console.Error.WriteLine("usage: ConfusionMatrix.Bench <kernel|e2e|peers|labels|largek|cluster|cli|summary> [--quick] [--results DIR] [--azure CONNECTION_STRING] [--python PATH] [--peers-script PATH]");
+    Console.Error.WriteLine("usage: ConfusionMatrix.Bench <kernel|e2e|peers|labels|largek|cluster|cli|drift|summary> [--quick] [--results DIR] [--azure CONNECTION_STRING] [--python PATH] [--peers-script PATH]");
     return 2;
 }
 
@@ -45,6 +45,9 @@ switch (mode)
         break;
     case "cli":
         CliEvaluateBench.Run(quick, resultsDir, Option("--python", "/usr/bin/python3"), Option("--peers-script", Path.Combine(AppContext.BaseDirectory, "peers_ndjson.py")), Option("--cmx", ""));
+        break;
+    case "drift":
+        DriftSimulation.Run(quick, resultsDir);
         break;
     case "summary":
         Summary.Print(resultsDir);

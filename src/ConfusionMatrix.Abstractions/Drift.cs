@@ -3,12 +3,13 @@ using Orleans.Concurrency;
 
 namespace ConfusionMatrix.Abstractions;
 
-/// <summary>Thresholds of the drift watcher for one model; see docs/statistics.md for why each default is safe.</summary>
+/// <summary>
+/// Thresholds of the drift watcher for one model; see docs/statistics.md for the method and why each default is safe.
+/// Ids 1 and 2 (the former point-estimate drop thresholds) are retired.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("cm.DriftPolicySettings")]
 public sealed record DriftPolicySettings(
-    [property: Id(0)] double Alpha = 0.01,
-    [property: Id(1)] double MinRecallDrop = 0.05,
-    [property: Id(2)] double MinPrecisionDrop = 0.05,
+    [property: Id(0)] double Alpha = 0.05,
     [property: Id(3)] double SevereDrop = 0.15,
     [property: Id(4)] double KlThreshold = 0.02,
     [property: Id(5)] double MaxFairnessGap = 0.10,
@@ -17,7 +18,11 @@ public sealed record DriftPolicySettings(
     [property: Id(8)] double SmoothingAlpha = 0.5,
     [property: Id(9)] TimeSpan? EvaluationInterval = null,
     [property: Id(10)] long EvidenceThreshold = 500,
-    [property: Id(11)] TimeSpan? EpochLength = null)
+    [property: Id(11)] TimeSpan? EpochLength = null,
+    [property: Id(12)] double Tolerance = 0.02,
+    [property: Id(13)] double MixingStandardDeviation = 0.10,
+    [property: Id(14)] TimeSpan? LabelDelay = null,
+    [property: Id(15)] double OmnibusHalfInformation = 20_000)
 {
     public static readonly TimeSpan DefaultEvaluationInterval = TimeSpan.FromSeconds(10);
     public static readonly TimeSpan DefaultEpochLength = TimeSpan.FromHours(6);
@@ -25,9 +30,17 @@ public sealed record DriftPolicySettings(
     public TimeSpan EffectiveEvaluationInterval => EvaluationInterval ?? DefaultEvaluationInterval;
 
     public TimeSpan EffectiveEpochLength => EpochLength ?? DefaultEpochLength;
+
+    /// <summary>Zero (the default) judges evidence as it arrives; otherwise only prediction-time cohorts this old.</summary>
+    public TimeSpan EffectiveLabelDelay => LabelDelay ?? TimeSpan.Zero;
 }
 
-/// <summary>A per-class change between live and reference.</summary>
+/// <summary>
+/// A per-class change between live and reference of a rate conditional on the actual class ("recall" or "fpr").
+/// Drop is how much worse live is; LowerBound/UpperBound bound the true drop at every look at once (the lower at the
+/// decision level Threshold, the upper at the gate level; null until the comparison has been judged once); EValue is
+/// the evidence against "drop within tolerance".
+/// </summary>
 [GenerateSerializer, Immutable, Alias("cm.ClassDeltaView")]
 public sealed record ClassDeltaView(
     [property: Id(0)] string Class,
@@ -41,7 +54,11 @@ public sealed record ClassDeltaView(
     [property: Id(8)] long LiveDenominator,
     [property: Id(9)] bool Sufficient,
     [property: Id(10)] bool Significant,
-    [property: Id(11)] bool Material);
+    [property: Id(11)] bool Material,
+    [property: Id(12)] double? LowerBound = null,
+    [property: Id(13)] double? UpperBound = null,
+    [property: Id(14)] double EValue = 1,
+    [property: Id(15)] bool Severe = false);
 
 /// <summary>The latest judgement of one (version, segment) against its reference.</summary>
 [GenerateSerializer, Immutable, Alias("cm.DriftVerdict")]
@@ -62,7 +79,9 @@ public sealed record DriftVerdict(
     [property: Id(13)] long ReferenceTotal,
     [property: Id(14)] ImmutableArray<ClassDeltaView> ClassDeltas,
     [property: Id(15)] DateTimeOffset At,
-    [property: Id(16)] long Looks)
+    [property: Id(16)] long Looks,
+    [property: Id(17)] double EValue = 1,
+    [property: Id(18)] bool NonInferior = false)
 {
     public const string InsufficientEvidence = "insufficient_evidence";
     public const string NoDrift = "no_drift";
@@ -106,6 +125,13 @@ public sealed record DriftReport(
     [property: Id(5)] long Evaluations,
     [property: Id(6)] DateTimeOffset? EpochStartedAt);
 
+/// <summary>The gate's answer: <see cref="Inconclusive"/> means "not enough evidence either way" and never passes.</summary>
+[GenerateSerializer, Immutable, Alias("cm.GateAnswer")]
+public sealed record GateAnswer(
+    [property: Id(0)] bool Pass,
+    [property: Id(1)] bool Inconclusive,
+    [property: Id(2)] string Reason);
+
 /// <summary>
 /// Watches every (version, segment) of one model, keyed by model name. Segment grains tell it when enough new evidence
 /// has arrived; it evaluates those on a timer (never by polling every segment) and tells the rollout controller.
@@ -126,12 +152,17 @@ public interface IDriftWatcherGrain : IGrainWithStringKey
     [Alias("SetPolicy")]
     Task<DriftReport> SetPolicyAsync(DriftPolicySettings policy);
 
-    /// <summary>Starts a new monitoring epoch: counts from here on are the live evidence, sequential tests restart.</summary>
-    /// <remarks>One-way: the rollout controller calls it while the watcher may be waiting on the controller.</remarks>
-    [Alias("StartEpoch"), OneWay]
+    /// <summary>
+    /// Starts a new monitoring epoch on an operator's request: counts from here on are the live evidence, sequential
+    /// tests restart. Rollout transitions start one on their own: the watcher reads them from the controller.
+    /// </summary>
+    [Alias("StartEpoch")]
     Task StartEpochAsync(string reason);
 
-    /// <summary>Canary gate for Argo Rollouts / Flagger: false while any segment of the version is in drift.</summary>
+    /// <summary>
+    /// Non-inferiority gate for Argo Rollouts / Flagger: passes only when judged segments exist and every judged drop
+    /// is shown below the tolerance; fails on drift or a widened fairness gap; otherwise inconclusive.
+    /// </summary>
     [Alias("Gate")]
-    ValueTask<(bool Pass, string Reason)> GateAsync(string version);
+    Task<GateAnswer> GateAsync(string version);
 }

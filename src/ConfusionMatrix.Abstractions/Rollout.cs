@@ -25,6 +25,28 @@ public enum RolloutPhase
     Promoted = 5,
 }
 
+/// <summary>
+/// The actions of the rollout state machine: the one vocabulary of transitions, HTTP routes (<c>POST …/rollout/{action}</c>),
+/// audit history and webhooks.
+/// </summary>
+public static class RolloutActions
+{
+    public const string SetStable = "set-stable";
+    public const string StartCanary = "start-canary";
+    public const string SetWeight = "set-weight";
+    public const string Promote = "promote";
+    public const string Pause = "pause";
+    public const string Resume = "resume";
+    public const string Rollback = "rollback";
+    public const string SetPolicy = "set-policy";
+
+    /// <summary>What an operator can ask for over HTTP.</summary>
+    public static readonly string[] Operations = [SetStable, StartCanary, SetWeight, Promote, Pause, Resume, Rollback];
+
+    /// <summary>Transitions that change what the drift watcher compares: each starts a new monitoring epoch.</summary>
+    public static bool StartsEpoch(string action) => action is StartCanary or Resume or Promote or Rollback or SetStable;
+}
+
 /// <summary>What inference services route by: which version gets which share of traffic.</summary>
 [GenerateSerializer, Immutable, Alias("cm.RoutingTable")]
 public sealed record RoutingTable(
@@ -53,14 +75,19 @@ public sealed record RolloutTransition(
     [property: Id(9)] int CanaryWeightPercent,
     [property: Id(10)] DriftVerdict? Verdict);
 
-/// <summary>What the controller does on its own. Defaults: pause on drift, roll back on severe drift, one-hour guard.</summary>
+/// <summary>
+/// What the controller does on its own. Defaults: pause on drift, roll back on severe drift, one-hour guard. With
+/// <see cref="DriftPauseKeepsWeight"/> a canary paused by the drift watcher keeps its traffic share (only promotion and
+/// weight changes stop), so the evidence that would clear or confirm the drift keeps arriving.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("cm.RolloutPolicy")]
 public sealed record RolloutPolicy(
     [property: Id(0)] bool PauseCanaryOnDrift = true,
     [property: Id(1)] bool RollbackCanaryOnSevere = true,
     [property: Id(2)] bool RollbackPromotionOnDrift = true,
     [property: Id(3)] TimeSpan? GuardPeriod = null,
-    ImmutableArray<string> Webhooks = default)
+    ImmutableArray<string> Webhooks = default,
+    [property: Id(5)] bool DriftPauseKeepsWeight = false)
 {
     /// <summary>Receivers of a JSON POST on every transition; never default, so it serialises as a list.</summary>
     [Id(4)]
@@ -132,7 +159,10 @@ public interface IRolloutControllerGrain : IGrainWithStringKey
     [Alias("SetPolicy")]
     Task<RolloutView> SetPolicyAsync(RolloutPolicy policy, string actor);
 
-    /// <summary>Called by the drift watcher with every drift or severe verdict; acts per policy.</summary>
+    /// <summary>
+    /// Called by the drift watcher with every drift or severe verdict; acts per policy. Calls go one way: the
+    /// controller never calls the watcher, which reads the transitions (<see cref="RolloutView.History"/>) itself.
+    /// </summary>
     [Alias("OnVerdict")]
     Task OnVerdictAsync(DriftVerdict verdict);
 }

@@ -15,8 +15,8 @@ internal static class CompareCommand
         var candidate = new Option<string>("--candidate") { Description = "Candidate: a prediction or matrix JSON file, or a URL of the silo's matrix endpoint.", Required = true };
         var baseline = new Option<string>("--baseline") { Description = "Baseline: a file, a URL (matrix or baseline endpoint), or mlflow:MODEL@ALIAS / mlflow:MODEL/VERSION.", Required = true };
         var segment = new Option<string>("--segment") { Description = "Segment to compare when a source holds several (all, region=EU…).", DefaultValueFactory = _ => "all" };
-        var minDrop = new Option<double?>("--min-drop") { Description = "Tolerance: the smallest recall or precision drop that counts (default: the drift policy's 0.05)." };
-        var alpha = new Option<double?>("--alpha") { Description = "Family-wise false-alarm rate (default: the drift policy's 0.01)." };
+        var minDrop = new Option<double?>("--min-drop") { Description = "Tolerance: a recall drop (or false-positive-rate rise) whose lower confidence bound exceeds it counts (default: the drift policy's 0.02)." };
+        var alpha = new Option<double?>("--alpha") { Description = "False-alarm rate of the comparison (default: the drift policy's 0.05)." };
         var minSamples = new Option<long?>("--min-samples") { Description = "Predictions each side needs before anything is judged (default: the drift policy's 200)." };
         var requireEvidence = new Option<bool>("--require-evidence") { Description = "Exit 1 instead of 0 when there is not enough data to judge." };
         var trackingUri = new Option<string?>("--tracking-uri") { Description = "MLflow tracking server for mlflow: sources (default: MLFLOW_TRACKING_URI)." };
@@ -37,7 +37,7 @@ internal static class CompareCommand
             if (parse.GetValue(minDrop) is { } drop)
             {
                 // Severity only grades a drop; it must not undercut the tolerance.
-                policy = policy with { MinRecallDrop = drop, MinPrecisionDrop = drop, SevereDrop = Math.Max(policy.SevereDrop, drop) };
+                policy = policy with { Tolerance = drop, SevereDrop = Math.Max(policy.SevereDrop, Math.Min(1, drop * 2)) };
             }
 
             if (parse.GetValue(alpha) is { } a)
@@ -61,13 +61,14 @@ internal static class CompareCommand
             var word = worse ? "WORSE" : insufficient ? "INSUFFICIENT EVIDENCE" : "OK";
             await console.Out.WriteLineAsync($"{word}: {verdict.Decision}: {verdict.Reason}");
             await console.Out.WriteLineAsync($"candidate {live.Source}: {verdict.LiveTotal} predictions; baseline {reference.Source}: {verdict.ReferenceTotal} predictions; KL {verdict.Divergence.Kl.ToString("0.0000", CultureInfo.InvariantCulture)} nats");
-            await console.Out.WriteLineAsync($"{"class",-20}{"metric",-11}{"baseline",10}{"candidate",11}{"drop",9}{"p (always valid)",18}  finding");
+            await console.Out.WriteLineAsync($"{"class",-20}{"metric",-11}{"baseline",10}{"candidate",11}{"drop",9}{"drop bounds",20}  finding");
             foreach (var d in verdict.ClassDeltas)
             {
-                var finding = d.IsAlarm ? "significant and material drop" : !d.Sufficient ? "too few to judge" : d.Drop <= 0 ? "" : d.Significant ? "significant, below tolerance" : "not significant";
+                var finding = d.IsAlarm ? "drop beyond the tolerance" : !d.Sufficient ? "too few to judge" : d.UpperBound < policy.Tolerance ? "within the tolerance" : "not conclusive";
+                var bounds = d.Sufficient ? string.Create(CultureInfo.InvariantCulture, $"[{d.LowerBound:+0.0000;-0.0000;0}, {d.UpperBound:+0.0000;-0.0000;0}]") : "";
                 await console.Out.WriteLineAsync(string.Create(
                     CultureInfo.InvariantCulture,
-                    $"{live.Classes[d.ClassIndex],-20}{d.Metric,-11}{d.Reference,10:0.0000}{d.Live,11:0.0000}{d.Drop,9:+0.0000;-0.0000;0}{d.AlwaysValidPValue,18:0.####E+0}  {finding}"));
+                    $"{live.Classes[d.ClassIndex],-20}{d.Metric,-11}{d.Reference,10:0.0000}{d.Live,11:0.0000}{d.Drop,9:+0.0000;-0.0000;0}{bounds,20}  {finding}"));
             }
 
             return worse || (insufficient && parse.GetValue(requireEvidence)) ? ExitCodes.Failed : ExitCodes.Ok;

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Globalization;
 using ConfusionMatrix.Abstractions;
 using ConfusionMatrix.Core;
 using ConfusionMatrix.Core.Drift;
@@ -33,13 +34,26 @@ public sealed class DriftWatcherState
     [Id(8)] public long Evaluations { get; set; }
 
     [Id(9)] public DateTimeOffset? LastEvaluatedAt { get; set; }
+
+    /// <summary>The last rollout transition this watcher has read from the controller.</summary>
+    [Id(10)] public long LastTransitionSequence { get; set; }
+
+    /// <summary>Rolling baselines as they were when the epoch started: disjoint from the epoch's evidence and fixed while it runs.</summary>
+    [Id(11)] public Dictionary<string, SparseMatrix> FrozenBaselines { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>When the rolling baselines were last frozen; the epoch length is counted from here.</summary>
+    [Id(12)] public DateTimeOffset? BaselinesFrozenAt { get; set; }
 }
 
 /// <summary>
-/// Judges every (version, segment) of one model against its reference with sequentially valid tests, and tells the
-/// rollout controller about alarms. The reference is, in order: the stable version over the same epoch (for a canary);
-/// the previous stable's last epoch (for a freshly promoted version in its guard period); the holdout baseline; the
-/// rolling baseline. Evidence accumulates from the epoch start, which a rollout transition or the epoch length resets.
+/// Judges every (version, segment) of one model against its reference with always-valid confidence sequences, controls
+/// the false discovery rate over all of them (e-BH), and tells the rollout controller about alarms. The reference is,
+/// in order: the stable version over the same prediction-time cohorts (for a canary); the previous stable's last epoch
+/// (for a freshly promoted version in its guard period); the holdout baseline; the rolling baseline frozen at the epoch
+/// start. Evidence accumulates from the epoch start. Calls go one way: the watcher reads the controller's transitions
+/// (a start-canary, resume, promote, rollback or set-stable starts a new epoch) and calls it with verdicts; the
+/// controller never calls the watcher. When the epoch length passes and nothing changed, the evidence carries on;
+/// only references that are rolling baselines are refrozen, and their tests restart.
 /// </summary>
 public sealed class DriftWatcherGrain(
     [PersistentState("drift", StorageNames.Control)] IPersistentState<DriftWatcherState> state,
@@ -67,26 +81,21 @@ public sealed class DriftWatcherGrain(
         if (_pendingEvidence >= state.State.Policy.EvidenceThreshold * 10)
         {
             // A flood of evidence: do not wait for the timer.
-            await EvaluateDirtyAsync();
+            await EvaluateAsync(force: false);
         }
     }
 
     public async Task<DriftReport> EvaluateNowAsync()
     {
-        var catalog = await GrainFactory.GetGrain<IModelRegistryGrain>(Model).GetCatalogAsync();
-        foreach (var (version, segments) in catalog.SegmentsByVersion)
-        {
-            foreach (var segment in segments)
-            {
-                _dirty.Add((version, segment));
-            }
-        }
-
-        await EvaluateDirtyAsync();
+        await EvaluateAsync(force: true);
         return Report();
     }
 
-    public ValueTask<DriftReport> GetReportAsync() => ValueTask.FromResult(Report());
+    public async ValueTask<DriftReport> GetReportAsync()
+    {
+        await SyncRolloutAsync();
+        return Report();
+    }
 
     public async Task<DriftReport> SetPolicyAsync(DriftPolicySettings policy)
     {
@@ -106,6 +115,11 @@ public sealed class DriftWatcherGrain(
             throw new ArgumentException("epochLength must be between 1 minute and 30 days.");
         }
 
+        if (policy.LabelDelay is { } delay && (delay < TimeSpan.Zero || delay > TimeSpan.FromDays(30)))
+        {
+            throw new ArgumentException("labelDelay must be between 0 and 30 days.");
+        }
+
         if (policy.EvidenceThreshold < 1)
         {
             throw new ArgumentException("evidenceThreshold must be at least 1.");
@@ -117,13 +131,44 @@ public sealed class DriftWatcherGrain(
         return Report();
     }
 
-    public Task StartEpochAsync(string reason) => StartEpochAsync(reason, fromNow: true);
+    public async Task StartEpochAsync(string reason)
+    {
+        var rollout = await SyncRolloutAsync();
+        await StartEpochAsync(reason, rollout, fromNow: true);
+    }
 
-    /// <param name="fromNow">False only for the very first epoch, whose evidence is everything counted so far.</param>
-    private async Task StartEpochAsync(string reason, bool fromNow)
+    /// <summary>
+    /// Reads the rollout transitions published since the last read; one that changes what is compared starts a new
+    /// epoch. Returns the rollout as read.
+    /// </summary>
+    private async Task<RolloutView> SyncRolloutAsync()
     {
         var s = state.State;
         var rollout = await GrainFactory.GetGrain<IRolloutControllerGrain>(Model).GetStateAsync();
+        var latest = rollout.History.Length > 0 ? rollout.History[^1].Sequence : 0;
+        if (latest <= s.LastTransitionSequence)
+        {
+            return rollout;
+        }
+
+        var resetting = rollout.History.LastOrDefault(t => t.Sequence > s.LastTransitionSequence && RolloutActions.StartsEpoch(t.Action));
+        s.LastTransitionSequence = latest;
+        if (resetting is not null)
+        {
+            await StartEpochAsync($"{resetting.Action} by {resetting.Actor}", rollout, fromNow: true);
+        }
+        else
+        {
+            await state.WriteStateAsync();
+        }
+
+        return rollout;
+    }
+
+    /// <param name="fromNow">False only for the very first epoch, whose evidence is everything counted so far.</param>
+    private async Task StartEpochAsync(string reason, RolloutView rollout, bool fromNow)
+    {
+        var s = state.State;
         var catalog = await GrainFactory.GetGrain<IModelRegistryGrain>(Model).GetCatalogAsync();
 
         // A promotion's guard period compares the new stable with what the previous stable did in the epoch just ended.
@@ -156,76 +201,119 @@ public sealed class DriftWatcherGrain(
             }
         }
 
-        // Sequential tests restart with the evidence. The latest verdicts stay until a look replaces them: they are
-        // what explains a pause or a rollback that just happened.
+        // Sequential tests restart with the evidence and the references. A rolling baseline is frozen now: it ends
+        // before the epoch's evidence starts and stays fixed while the epoch runs.
         s.Sequential.Clear();
+        s.FrozenBaselines.Clear();
+        foreach (var version in VersionsInPlay(rollout.Routing, catalog))
+        {
+            if (catalog.SegmentsByVersion.TryGetValue(version, out var segments))
+            {
+                foreach (var segment in segments)
+                {
+                    await FreezeRollingBaselineAsync(version, segment);
+                }
+            }
+        }
+
+        // The latest verdicts stay until a look replaces them: they explain a pause or a rollback that just happened
+        // (the gate ignores verdicts older than the epoch).
         s.EpochStartedAt = clock.GetUtcNow();
+        s.BaselinesFrozenAt = s.EpochStartedAt;
         await state.WriteStateAsync();
         Log.EpochStarted(logger, Model, reason);
     }
 
-    public ValueTask<(bool Pass, string Reason)> GateAsync(string version)
+    public async Task<GateAnswer> GateAsync(string version)
     {
-        var alarms = state.State.Latest.Values.Where(v => v.Version == version && v.IsAlarm).OrderByDescending(v => v.Decision == DriftVerdict.Severe).ToList();
-        if (alarms.Count > 0)
+        await SyncRolloutAsync();
+        var s = state.State;
+        var tolerance = s.Policy.Tolerance;
+        var current = s.Latest.Values.Where(v => v.Version == version && s.EpochStartedAt is { } start && v.At >= start).ToList();
+        var segments = current.Select(v =>
         {
-            return ValueTask.FromResult((false, $"{alarms.Count} segment(s) of {version} in drift; worst: {alarms[0].Segment}: {alarms[0].Reason}"));
-        }
-
-        var fairness = state.State.LatestFairness.Values.FirstOrDefault(f => f.Version == version && f.Alert);
-        if (fairness is not null)
-        {
-            return ValueTask.FromResult((false, $"fairness alert on {fairness.Dimension}: {fairness.Reason}"));
-        }
-
-        var judged = state.State.Latest.Values.Count(v => v.Version == version && v.Decision == DriftVerdict.NoDrift);
-        return ValueTask.FromResult((true, judged == 0 ? $"no evidence against {version} yet" : $"{judged} segment(s) of {version} judged, none in drift"));
+            var judged = v.ClassDeltas.Where(d => d.Sufficient).ToList();
+            var least = judged.MaxBy(d => d.UpperBound ?? double.PositiveInfinity);
+            var leastText = least is null ? null : string.Create(
+                CultureInfo.InvariantCulture,
+                $"{least.Metric} of '{least.Class}' may have dropped by up to {least.UpperBound:0.000} (tolerance {tolerance:0.000}) over {least.LiveDenominator} labelled predictions");
+            return new GateSegment(v.Segment, DriftDecisions.FromWire(v.Decision), judged.Count, judged.Count(d => d.UpperBound is { } upper && upper < tolerance), v.Reason, leastText);
+        }).ToList();
+        var fairness = s.LatestFairness.Values.FirstOrDefault(f => f.Version == version && f.Alert && s.EpochStartedAt is { } start && f.At >= start);
+        var result = DriftGate.Evaluate(version, segments, fairness is null ? null : $"fairness alert on {fairness.Dimension}: {fairness.Reason}");
+        return new GateAnswer(result.Pass, result.Inconclusive, result.Reason);
     }
 
     private void StartTimer()
     {
         _timer?.Dispose();
         var interval = state.State.Policy.EffectiveEvaluationInterval;
-        _timer = this.RegisterGrainTimer(EvaluateDirtyAsync, interval, interval);
+        _timer = this.RegisterGrainTimer(() => EvaluateAsync(force: false), interval, interval);
     }
 
-    private async Task EvaluateDirtyAsync()
+    /// <param name="force">Judge even when no segment reported new evidence (operators, tests, the demo).</param>
+    private async Task EvaluateAsync(bool force)
     {
-        if (_dirty.Count == 0)
+        var rollout = await SyncRolloutAsync();
+        if (!force && _dirty.Count == 0)
         {
             return;
         }
 
         var s = state.State;
         var now = clock.GetUtcNow();
-        if (s.EpochStartedAt is null || now - s.EpochStartedAt > s.Policy.EffectiveEpochLength)
+        if (s.EpochStartedAt is null)
         {
-            // The first look, or an epoch long enough that old evidence no longer says much about now.
-            await StartEpochAsync(s.EpochStartedAt is null ? "first evaluation" : "epoch length reached", fromNow: s.EpochStartedAt is not null);
+            await StartEpochAsync("first evaluation", rollout, fromNow: false);
+        }
+        else if (now - (s.BaselinesFrozenAt ?? s.EpochStartedAt) > s.Policy.EffectiveEpochLength && s.FrozenBaselines.Count > 0)
+        {
+            // Only a rolling baseline changes with time; everything else carries its evidence on.
+            await RefreezeRollingBaselinesAsync();
         }
 
-        var controller = GrainFactory.GetGrain<IRolloutControllerGrain>(Model);
-        var rollout = await controller.GetStateAsync();
         var registry = GrainFactory.GetGrain<IModelRegistryGrain>(Model);
         var catalog = await registry.GetCatalogAsync();
         var definition = catalog.Definition;
+        _dirty.Clear();
+        _pendingEvidence = 0;
         if (definition is null)
         {
-            _dirty.Clear();
             return;
         }
 
+        // The family of the false discovery rate: every segment of every version in play.
         var inPlay = VersionsInPlay(rollout.Routing, catalog);
-        var work = _dirty.Where(d => inPlay.Contains(d.Version)).ToList();
-        _dirty.Clear();
-        _pendingEvidence = 0;
-        var policy = ToCore(s.Policy);
-        var alarms = new List<DriftVerdict>();
-        var dimensionsTouched = new HashSet<(string Version, string Dimension)>();
-        foreach (var (version, segment) in work)
+        var family = new List<(string Version, string Segment, string ReferenceName)>();
+        var comparisons = new List<DriftComparison>();
+        var sequentials = new List<SequentialState>();
+        foreach (var version in inPlay.Order(StringComparer.Ordinal))
         {
-            var verdict = await EvaluateSegmentAsync(version, segment, rollout, definition, policy, now);
-            s.Latest[Key(version, segment)] = verdict;
+            if (!catalog.SegmentsByVersion.TryGetValue(version, out var segments))
+            {
+                continue;
+            }
+
+            foreach (var segment in segments)
+            {
+                var (live, reference, referenceName) = await InputsAsync(version, segment, rollout, definition, now);
+                var sequential = Restore(Key(version, segment));
+                family.Add((version, segment, referenceName));
+                comparisons.Add(new DriftComparison(live, reference, sequential, definition.Classes));
+                sequentials.Add(sequential);
+            }
+        }
+
+        var policy = ToCore(s.Policy);
+        var assessments = DriftEvaluator.EvaluateFamily(comparisons, policy);
+        var alarms = new List<DriftVerdict>();
+        for (var i = 0; i < family.Count; i++)
+        {
+            var (version, segment, referenceName) = family[i];
+            var key = Key(version, segment);
+            s.Sequential[key] = new SequentialSnapshot(sequentials[i].Looks, new Dictionary<string, double>(sequentials[i].Snapshot(), StringComparer.Ordinal));
+            var verdict = ToVerdict(version, segment, referenceName, assessments[i], comparisons[i], sequentials[i].Looks, definition, now);
+            s.Latest[key] = verdict;
             instruments.DriftVerdict(Model, verdict.Decision);
             gauges.Publish(verdict);
             if (verdict.IsAlarm)
@@ -233,19 +321,15 @@ public sealed class DriftWatcherGrain(
                 Log.DriftAlarm(logger, Model, version, segment, verdict.Decision, verdict.Reason);
                 alarms.Add(verdict);
             }
-
-            var eq = segment.IndexOf('=');
-            if (eq > 0)
-            {
-                dimensionsTouched.Add((version, segment[..eq]));
-            }
         }
 
         if (definition.PositiveClass is { } positive)
         {
-            foreach (var (version, dimension) in dimensionsTouched)
+            var dimensions = family.Select(f => (f.Version, Dimension: f.Segment.IndexOf('=') is var eq && eq > 0 ? f.Segment[..eq] : null))
+                .Where(d => d.Dimension is not null).Distinct().ToList();
+            foreach (var (version, dimension) in dimensions)
             {
-                await EvaluateFairnessAsync(version, dimension, definition.ClassIndex(positive), catalog, policy, now);
+                await EvaluateFairnessAsync(version, dimension!, definition.ClassIndex(positive), catalog, rollout.Routing, policy, now);
             }
         }
 
@@ -254,58 +338,150 @@ public sealed class DriftWatcherGrain(
         await state.WriteStateAsync();
 
         // Severe first, so a rollback is not preceded by a mere pause of the same canary.
+        var controller = GrainFactory.GetGrain<IRolloutControllerGrain>(Model);
         foreach (var alarm in alarms.OrderByDescending(a => a.Decision == DriftVerdict.Severe))
         {
             await controller.OnVerdictAsync(alarm);
         }
     }
 
-    private async Task<DriftVerdict> EvaluateSegmentAsync(string version, string segment, RolloutView rollout, ModelDefinition definition, DriftPolicy policy, DateTimeOffset now)
+    private async Task RefreezeRollingBaselinesAsync()
     {
-        var (live, _) = await SinceEpochAsync(version, segment);
+        var s = state.State;
+        foreach (var key in s.FrozenBaselines.Keys.ToList())
+        {
+            var slash = key.IndexOf('/');
+            var (version, segment) = (key[..slash], key[(slash + 1)..]);
+            s.FrozenBaselines.Remove(key);
+            s.Sequential.Remove(key);
+            var view = await Segment(version, segment).GetMatrixAsync(null);
+            s.EpochStartCounts[key] = view.Matrix;
+            await FreezeRollingBaselineAsync(version, segment);
+        }
+
+        s.BaselinesFrozenAt = clock.GetUtcNow();
+        await state.WriteStateAsync();
+        Log.EpochStarted(logger, Model, "epoch length reached: rolling baselines refrozen");
+    }
+
+    private async Task FreezeRollingBaselineAsync(string version, string segment)
+    {
+        var baseline = await Segment(version, segment).GetBaselineAsync();
+        if (baseline.Kind != BaselineKind.Holdout && baseline.Matrix is { } matrix)
+        {
+            state.State.FrozenBaselines[Key(version, segment)] = matrix;
+        }
+    }
+
+    private async Task<(ConfusionCounts Live, ConfusionCounts Reference, string ReferenceName)> InputsAsync(
+        string version, string segment, RolloutView rollout, ModelDefinition definition, DateTimeOffset now)
+    {
+        var classes = definition.Classes.Length;
+        var live = await LiveAsync(version, segment, now) ?? new ConfusionCounts(classes);
         ConfusionCounts? reference = null;
         string referenceName;
         var routing = rollout.Routing;
+        var delay = state.State.Policy.EffectiveLabelDelay;
         if (version == routing.Canary && routing.Stable is { } stable)
         {
-            (reference, _) = await SinceEpochAsync(stable, segment);
-            referenceName = $"stable {stable} over the same epoch";
+            reference = await LiveAsync(stable, segment, now);
+            referenceName = delay > TimeSpan.Zero
+                ? $"stable {stable} over the same prediction-time cohorts, labels at least {delay} old"
+                : $"stable {stable} over the same epoch";
         }
         else if (version == routing.Stable && routing.Phase == RolloutPhase.Promoted
             && state.State.GuardReferenceVersion is { } previous
             && state.State.GuardReference.TryGetValue(segment, out var guard))
         {
-            reference = FromSparse(guard, definition.Classes.Length);
+            reference = FromSparse(guard, classes);
             referenceName = $"previous stable {previous} before promotion";
         }
         else
         {
-            var baseline = await Segment(version, segment).GetBaselineAsync();
-            referenceName = baseline.Kind == BaselineKind.Holdout ? "holdout baseline" : "rolling baseline";
-            if (baseline.Matrix is { } matrix)
+            var key = Key(version, segment);
+            if (state.State.FrozenBaselines.TryGetValue(key, out var frozen))
             {
-                reference = FromSparse(matrix, definition.Classes.Length);
+                reference = FromSparse(frozen, classes);
+                referenceName = "rolling baseline frozen at the epoch start";
+            }
+            else
+            {
+                var baseline = await Segment(version, segment).GetBaselineAsync();
+                referenceName = baseline.Kind == BaselineKind.Holdout ? "holdout baseline" : "rolling baseline frozen at the epoch start";
+                if (baseline.Matrix is { } matrix)
+                {
+                    reference = FromSparse(matrix, classes);
+                    if (baseline.Kind != BaselineKind.Holdout)
+                    {
+                        state.State.FrozenBaselines[key] = matrix;
+                    }
+                }
             }
         }
 
-        var sequentialKey = Key(version, segment);
-        var sequential = Restore(sequentialKey);
-        reference ??= new ConfusionCounts(definition.Classes.Length);
-        live ??= new ConfusionCounts(definition.Classes.Length);
-        var assessment = DriftEvaluator.Evaluate(live, reference, policy, sequential, definition.Classes);
-        state.State.Sequential[sequentialKey] = new SequentialSnapshot(sequential.Looks, new Dictionary<string, double>(sequential.Snapshot(), StringComparer.Ordinal));
-        return new DriftVerdict(
-            Model, version, segment, Decision(assessment.Decision), assessment.Reason, referenceName,
+        return (live, reference ?? new ConfusionCounts(classes), referenceName);
+    }
+
+    /// <summary>
+    /// The live evidence of a (version, segment): counts since the epoch start or, with a label delay, the labelled
+    /// counts of the predictions made between the epoch start and now - delay (cohorts whose labels have matured),
+    /// which both arms of a comparison read over the same range.
+    /// </summary>
+    private async Task<ConfusionCounts?> LiveAsync(string version, string segment, DateTimeOffset now)
+    {
+        var delay = state.State.Policy.EffectiveLabelDelay;
+        if (delay <= TimeSpan.Zero)
+        {
+            return (await SinceEpochAsync(version, segment)).SinceEpoch;
+        }
+
+        var to = now - delay;
+        if (state.State.EpochStartedAt is not { } from || to <= from)
+        {
+            return null;
+        }
+
+        var view = await Segment(version, segment).GetEventTimeRangeAsync(from, to);
+        return view.Matrix.ClassCount == 0 ? null : FromSparse(view.Matrix, view.Matrix.ClassCount);
+    }
+
+    private DriftVerdict ToVerdict(
+        string version, string segment, string referenceName, DriftAssessment assessment, DriftComparison comparison, long looks, ModelDefinition definition, DateTimeOffset now) =>
+        new(
+            Model, version, segment, DriftDecisions.ToWire(assessment.Decision), assessment.Reason, referenceName,
             assessment.Divergence.Kl, assessment.Divergence.Js, assessment.Divergence.G, assessment.Divergence.DegreesOfFreedom,
             assessment.Divergence.PValue, assessment.OmnibusAdjustedPValue, assessment.LiveTotal, assessment.ReferenceTotal,
             [.. assessment.ClassDeltas.Select(d => new ClassDeltaView(
-                definition.Classes[d.ClassIndex], d.Metric, d.Reference, d.Live, d.Drop, d.AlwaysValidPValue, d.Threshold,
-                d.ReferenceDenominator, d.LiveDenominator, d.Sufficient, d.Significant, d.Material))],
+                definition.Classes[d.ClassIndex], d.Metric, d.Reference, d.Live, d.Drop, d.AlwaysValidPValue, d.Level,
+                d.ReferenceDenominator, d.LiveDenominator, d.Sufficient, d.Significant, d.Material,
+                Finite(d.LowerBound), Finite(d.UpperBound), d.EValue, d.Severe)),
+                .. Precision(comparison, definition)],
             now,
-            sequential.Looks);
+            looks,
+            assessment.EValue,
+            assessment.NonInferior);
+
+    /// <summary>
+    /// Precision per class, reported for dashboards and gauges but never tested (Sufficient is false, so it cannot
+    /// alarm or gate): against a holdout it moves with prevalence, not with the model.
+    /// </summary>
+    private static IEnumerable<ClassDeltaView> Precision(DriftComparison comparison, ModelDefinition definition)
+    {
+        for (var c = 0; c < definition.Classes.Length && c < comparison.Live.ClassCount; c++)
+        {
+            long liveColumn = comparison.Live.ColumnTotal(c), referenceColumn = comparison.Reference.ColumnTotal(c);
+            double live = liveColumn > 0 ? (double)comparison.Live[c, c] / liveColumn : 0;
+            double reference = referenceColumn > 0 ? (double)comparison.Reference[c, c] / referenceColumn : 0;
+            yield return new ClassDeltaView(
+                definition.Classes[c], "precision", reference, live, liveColumn > 0 && referenceColumn > 0 ? reference - live : 0, 1, 0,
+                referenceColumn, liveColumn, false, false, false);
+        }
     }
 
-    private async Task EvaluateFairnessAsync(string version, string dimension, int positiveClass, ModelCatalog catalog, DriftPolicy policy, DateTimeOffset now)
+    /// <summary>JSON has no infinities: a bound not established yet is null.</summary>
+    private static double? Finite(double value) => double.IsFinite(value) ? value : null;
+
+    private async Task EvaluateFairnessAsync(string version, string dimension, int positiveClass, ModelCatalog catalog, RoutingTable routing, DriftPolicy policy, DateTimeOffset now)
     {
         if (positiveClass < 0 || !catalog.SegmentsByVersion.TryGetValue(version, out var segments))
         {
@@ -313,12 +489,19 @@ public sealed class DriftWatcherGrain(
         }
 
         var members = new List<(string Segment, ConfusionCounts Counts)>();
+        var stableMembers = new List<(string Segment, ConfusionCounts Counts)>();
+        var isCanary = version == routing.Canary && routing.Stable is not null;
         foreach (var segment in segments.Where(x => x.StartsWith(dimension + "=", StringComparison.Ordinal)))
         {
-            var (live, _) = await SinceEpochAsync(version, segment);
+            var live = await LiveAsync(version, segment, now);
             if (live is not null)
             {
                 members.Add((segment, live));
+            }
+
+            if (isCanary && await LiveAsync(routing.Stable!, segment, now) is { } stableLive)
+            {
+                stableMembers.Add((segment, stableLive));
             }
         }
 
@@ -329,7 +512,9 @@ public sealed class DriftWatcherGrain(
 
         var key = $"{version}/fairness:{dimension}";
         var sequential = Restore(key);
-        var assessment = FairnessEvaluator.Evaluate(dimension, members, positiveClass, policy, sequential);
+
+        // A canary is judged by whether it widens the gaps the stable version has, not by the gaps themselves.
+        var assessment = FairnessEvaluator.Evaluate(dimension, members, positiveClass, policy, sequential, isCanary ? stableMembers : null);
         state.State.Sequential[key] = new SequentialSnapshot(sequential.Looks, new Dictionary<string, double>(sequential.Snapshot(), StringComparer.Ordinal));
         var verdict = new FairnessVerdict(
             Model, version, dimension, assessment.Alert, assessment.Reason,
@@ -406,24 +591,17 @@ public sealed class DriftWatcherGrain(
     private static ConfusionCounts FromSparse(SparseMatrix m, int classCount) =>
         m.ClassCount == 0 ? new ConfusionCounts(classCount) : ConfusionCounts.FromCells(m.ClassCount, m.Cells, m.Counts);
 
-    private static string Decision(DriftDecision d) => d switch
-    {
-        DriftDecision.InsufficientEvidence => DriftVerdict.InsufficientEvidence,
-        DriftDecision.NoDrift => DriftVerdict.NoDrift,
-        DriftDecision.Drift => DriftVerdict.Drift,
-        _ => DriftVerdict.Severe,
-    };
-
     internal static DriftPolicy ToCore(DriftPolicySettings p) => new()
     {
         Alpha = p.Alpha,
-        MinRecallDrop = p.MinRecallDrop,
-        MinPrecisionDrop = p.MinPrecisionDrop,
+        Tolerance = p.Tolerance,
         SevereDrop = p.SevereDrop,
+        MixingStandardDeviation = p.MixingStandardDeviation,
         KlThreshold = p.KlThreshold,
         MaxFairnessGap = p.MaxFairnessGap,
         MinExpectedCellCount = p.MinExpectedCellCount,
         MinSamples = p.MinSamples,
         SmoothingAlpha = p.SmoothingAlpha,
+        OmnibusHalfInformation = p.OmnibusHalfInformation,
     };
 }

@@ -54,7 +54,7 @@ public sealed class RolloutControllerGrain(
     {
         RequireName(version);
         Require(state.State.Canary is null, "a canary is in progress; promote it or roll it back first");
-        return TransitionAsync("set-stable", actor, reason, null, s =>
+        return TransitionAsync(RolloutActions.SetStable, actor, reason, null, s =>
         {
             s.PreviousStable = s.Stable;
             s.Stable = version;
@@ -71,7 +71,7 @@ public sealed class RolloutControllerGrain(
         Require(s.Stable is not null, "there is no stable version to compare a canary with; set one first");
         Require(s.Canary is null, $"canary {s.Canary} is already in progress");
         Require(version != s.Stable, $"{version} is the stable version");
-        return TransitionAsync("start-canary", actor, reason, null, s =>
+        return TransitionAsync(RolloutActions.StartCanary, actor, reason, null, s =>
         {
             s.Canary = version;
             s.CanaryWeightPercent = weightPercent;
@@ -83,13 +83,13 @@ public sealed class RolloutControllerGrain(
     {
         RequireWeight(weightPercent);
         Require(state.State.Phase == RolloutPhase.Progressing, $"weights change only while a canary progresses (phase is {state.State.Phase})");
-        return TransitionAsync("set-weight", actor, reason, null, s => s.CanaryWeightPercent = weightPercent);
+        return TransitionAsync(RolloutActions.SetWeight, actor, reason, null, s => s.CanaryWeightPercent = weightPercent);
     }
 
     public Task<RolloutView> PromoteAsync(string actor, string reason)
     {
         Require(state.State.Phase is RolloutPhase.Progressing or RolloutPhase.Paused, $"there is no canary to promote (phase is {state.State.Phase})");
-        return TransitionAsync("promote", actor, reason, null, s =>
+        return TransitionAsync(RolloutActions.Promote, actor, reason, null, s =>
         {
             s.PreviousStable = s.Stable;
             s.Stable = s.Canary;
@@ -103,13 +103,13 @@ public sealed class RolloutControllerGrain(
     public Task<RolloutView> PauseAsync(string actor, string reason)
     {
         Require(state.State.Phase == RolloutPhase.Progressing, $"only a progressing canary can be paused (phase is {state.State.Phase})");
-        return TransitionAsync("pause", actor, reason, null, Pause);
+        return TransitionAsync(RolloutActions.Pause, actor, reason, null, Pause);
     }
 
     public Task<RolloutView> ResumeAsync(string actor, string reason)
     {
         Require(state.State.Phase == RolloutPhase.Paused, $"only a paused canary can be resumed (phase is {state.State.Phase})");
-        return TransitionAsync("resume", actor, reason, null, s =>
+        return TransitionAsync(RolloutActions.Resume, actor, reason, null, s =>
         {
             s.CanaryWeightPercent = s.WeightBeforePause;
             s.Phase = RolloutPhase.Progressing;
@@ -121,7 +121,7 @@ public sealed class RolloutControllerGrain(
         var s = state.State;
         var canRevertPromotion = s.Phase == RolloutPhase.Promoted && s.PreviousStable is not null;
         Require(s.Canary is not null || canRevertPromotion, $"there is nothing to roll back (phase is {s.Phase})");
-        return TransitionAsync("rollback", actor, reason, null, Rollback);
+        return TransitionAsync(RolloutActions.Rollback, actor, reason, null, Rollback);
     }
 
     public Task<RolloutView> SetPolicyAsync(RolloutPolicy policy, string actor)
@@ -132,7 +132,7 @@ public sealed class RolloutControllerGrain(
             throw new ArgumentException(problem);
         }
 
-        return TransitionAsync("set-policy", actor, "rollout policy changed", null, s => s.Policy = policy);
+        return TransitionAsync(RolloutActions.SetPolicy, actor, "rollout policy changed", null, s => s.Policy = policy);
     }
 
     public async Task OnVerdictAsync(DriftVerdict verdict)
@@ -150,11 +150,11 @@ public sealed class RolloutControllerGrain(
         {
             if (severe && policy.RollbackCanaryOnSevere)
             {
-                await TransitionAsync("rollback", DriftWatcherActor, why, verdict, Rollback);
+                await TransitionAsync(RolloutActions.Rollback, DriftWatcherActor, why, verdict, Rollback);
             }
             else if (s.Phase == RolloutPhase.Progressing && policy.PauseCanaryOnDrift)
             {
-                await TransitionAsync("pause", DriftWatcherActor, why, verdict, Pause);
+                await TransitionAsync(RolloutActions.Pause, DriftWatcherActor, why, verdict, policy.DriftPauseKeepsWeight ? PauseKeepingWeight : Pause);
             }
         }
         else if (verdict.Version == s.Stable
@@ -164,7 +164,7 @@ public sealed class RolloutControllerGrain(
             && clock.GetUtcNow() - promotedAt <= policy.EffectiveGuardPeriod
             && policy.RollbackPromotionOnDrift)
         {
-            await TransitionAsync("rollback", DriftWatcherActor, $"within the {policy.EffectiveGuardPeriod} guard period after promotion, {why}", verdict, Rollback);
+            await TransitionAsync(RolloutActions.Rollback, DriftWatcherActor, $"within the {policy.EffectiveGuardPeriod} guard period after promotion, {why}", verdict, Rollback);
         }
     }
 
@@ -172,6 +172,13 @@ public sealed class RolloutControllerGrain(
     {
         s.WeightBeforePause = s.CanaryWeightPercent;
         s.CanaryWeightPercent = 0;
+        s.Phase = RolloutPhase.Paused;
+    }
+
+    /// <summary>A drift pause that keeps the canary's share, so evidence keeps arriving; only progress stops.</summary>
+    private static void PauseKeepingWeight(RolloutState s)
+    {
+        s.WeightBeforePause = s.CanaryWeightPercent;
         s.Phase = RolloutPhase.Paused;
     }
 

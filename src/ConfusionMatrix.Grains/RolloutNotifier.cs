@@ -2,23 +2,19 @@ using ConfusionMatrix.Abstractions;
 
 namespace ConfusionMatrix.Grains;
 
-/// <summary>Tells the rest of the system that a rollout changed: the drift watcher starts a new epoch, webhooks fire.</summary>
+/// <summary>Tells systems outside the cluster that a rollout changed (webhooks). The drift watcher reads transitions itself.</summary>
 public interface IRolloutNotifier
 {
     Task TransitionedAsync(string model, RolloutTransition transition, RoutingTable routing, RolloutPolicy policy);
 }
 
-/// <summary>Restarts the drift watcher's epoch (it runs in the cluster) and hands the event to the webhook sender.</summary>
-public sealed class RolloutNotifier(IGrainFactory grains, IWebhookSender webhooks) : IRolloutNotifier
+/// <summary>Hands the event to the webhook sender; never calls back into the drift watcher.</summary>
+public sealed class RolloutNotifier(IWebhookSender webhooks) : IRolloutNotifier
 {
-    public async Task TransitionedAsync(string model, RolloutTransition transition, RoutingTable routing, RolloutPolicy policy)
+    public Task TransitionedAsync(string model, RolloutTransition transition, RoutingTable routing, RolloutPolicy policy)
     {
-        if (transition.Action is "start-canary" or "resume" or "promote" or "rollback" or "set-stable")
-        {
-            await grains.GetGrain<IDriftWatcherGrain>(model).StartEpochAsync($"{transition.Action} by {transition.Actor}");
-        }
-
         webhooks.Enqueue(new RolloutWebhookEvent(model, transition, routing), policy.Webhooks);
+        return Task.CompletedTask;
     }
 }
 

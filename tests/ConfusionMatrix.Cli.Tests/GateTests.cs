@@ -17,10 +17,11 @@ public sealed class GateTests(LiveSiloFixture silo)
         await silo.PostAsync("api/v1/models/gate-model/rollout/pause", new { actor = "ci", reason = "inspect" });
         var paused = await CliRunner.RunAsync("gate", "--url", url, "--model", "gate-model", "--wait", "5s", "--interval", "1s");
 
-        Assert.True(idle.ExitCode == 0, idle.ToString());
-        Assert.Contains("PASS", idle.Out);
-        Assert.Equal("pass", silo.MLflow.Tags[("gate-train", "5", "confusionmatrix.gate")]);
-        Assert.Equal("no canary in progress", silo.MLflow.Tags[("gate-train", "5", "confusionmatrix.gate.reason")]);
+        // Nothing measured is never a pass: with no canary the gate is inconclusive.
+        Assert.True(idle.ExitCode == 3, idle.ToString());
+        Assert.Contains("INCONCLUSIVE", idle.Out);
+        Assert.Equal("inconclusive", silo.MLflow.Tags[("gate-train", "5", "confusionmatrix.gate")]);
+        Assert.Equal("no canary in progress: nothing to judge", silo.MLflow.Tags[("gate-train", "5", "confusionmatrix.gate.reason")]);
         Assert.True(paused.ExitCode == 1, paused.ToString());
         Assert.Contains("canary v2 is paused", paused.Out);
     }

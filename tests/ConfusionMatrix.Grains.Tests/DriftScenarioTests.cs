@@ -36,12 +36,28 @@ public sealed class DriftScenarioTests(ClusterFixture fixture)
         Assert.Equal(DriftVerdict.Drift, eu.Decision);
         var recall = eu.ClassDeltas.Single(d => d.Class == "fraud" && d.Metric == "recall");
         Assert.True(recall.Significant && recall.Material, recall.ToString());
+        Assert.True(recall.LowerBound is > 0.02 and < 0.15, $"drift, not severe: {recall}");
         Assert.True(eu.Kl < 0.02, $"KL {eu.Kl} should be small: the per-class test, not KL, catches a rare-class drop");
         Assert.Equal(DriftVerdict.NoDrift, Verdict(report, "v2", "region=US").Decision);
         Assert.DoesNotContain(report.Verdicts, v => v.Version == "v1" && v.IsAlarm);
 
-        var (pass, reason) = await watcher.GateAsync("v2");
-        Assert.False(pass, reason);
+        var gate = await watcher.GateAsync("v2");
+        Assert.False(gate.Pass || gate.Inconclusive, gate.Reason);
+    }
+
+    [Fact]
+    public async Task A2_DriftPauseKeepsWeight_PausesWithoutTakingTheCanarysTraffic()
+    {
+        var (model, rollout, watcher) = await StartCanaryAsync("pause-keeps-weight", weight: 50);
+        await rollout.SetPolicyAsync(new RolloutPolicy(DriftPauseKeepsWeight: true), "operator:alice");
+        await Healthy.SendAsync(fixture.Client, model, "v1", 60_000, seed: 1);
+        await HolidayEuDrop.SendAsync(fixture.Client, model, "v2", 60_000, seed: 2);
+
+        await watcher.EvaluateNowAsync();
+
+        var routing = await rollout.GetRoutingAsync();
+        Assert.Equal(RolloutPhase.Paused, routing.Phase);
+        Assert.Equal(50, routing.CanaryWeightPercent);
     }
 
     [Fact]
@@ -61,7 +77,11 @@ public sealed class DriftScenarioTests(ClusterFixture fixture)
         Assert.Equal(["set-stable", "start-canary"], state.History.Select(t => t.Action));
         var final = await watcher.GetReportAsync();
         Assert.Contains(final.Verdicts, v => v.Version == "v2" && v.Segment == Segments.All && v.Decision == DriftVerdict.NoDrift && v.Looks >= 40);
-        Assert.True((await watcher.GateAsync("v2")).Pass);
+
+        // 60k predictions per version do not yet bound every drop below 0.02: not a pass, not a fail either.
+        var gate = await watcher.GateAsync("v2");
+        Assert.True(gate.Pass || gate.Inconclusive, gate.Reason);
+        Assert.DoesNotContain("drift", gate.Reason);
     }
 
     [Fact]
@@ -121,6 +141,32 @@ public sealed class DriftScenarioTests(ClusterFixture fixture)
         Assert.All(report.Verdicts.Where(v => v.Version == "v2"), v => Assert.Equal(DriftVerdict.InsufficientEvidence, v.Decision));
         Assert.Contains(report.Verdicts, v => v.Version == "v2" && v.Segment == Segments.All);
         Assert.Equal(RolloutPhase.Progressing, (await rollout.GetRoutingAsync()).Phase);
+
+        // No judged segment: the gate must not pass.
+        var gate = await watcher.GateAsync("v2");
+        Assert.True(gate.Inconclusive && !gate.Pass, gate.Reason);
+    }
+
+    [Fact]
+    public async Task E2_WithALabelDelay_OnlyMaturedCohortsAreJudged_ForBothArms()
+    {
+        var (model, rollout, watcher) = await StartCanaryAsync("label-delay", weight: 50);
+        await watcher.SetPolicyAsync(new DriftPolicySettings(EvaluationInterval: TimeSpan.FromHours(1), EvidenceThreshold: 100_000_000, LabelDelay: TimeSpan.FromHours(2)));
+        await Healthy.SendAsync(fixture.Client, model, "v1", 60_000, seed: 81);
+        await HolidayEuDrop.SendAsync(fixture.Client, model, "v2", 60_000, seed: 82);
+
+        var early = await watcher.EvaluateNowAsync();
+        var earlyGate = await watcher.GateAsync("v2");
+
+        ClusterFixture.Time.Advance(TimeSpan.FromHours(3));
+        var matured = await watcher.EvaluateNowAsync();
+
+        Assert.All(early.Verdicts.Where(v => v.Version == "v2"), v => Assert.Equal(DriftVerdict.InsufficientEvidence, v.Decision));
+        Assert.True(earlyGate.Inconclusive && !earlyGate.Pass, earlyGate.Reason);
+        var eu = Verdict(matured, "v2", "region=EU");
+        Assert.True(eu.IsAlarm, eu.Reason);
+        Assert.Contains("same prediction-time cohorts", eu.Reference);
+        Assert.NotEqual(RolloutPhase.Progressing, (await rollout.GetRoutingAsync()).Phase);
     }
 
     [Fact]

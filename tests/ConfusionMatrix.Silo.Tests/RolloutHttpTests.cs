@@ -28,9 +28,15 @@ public sealed class RolloutHttpTests(SiloProcessFixture fixture)
         Assert.Equal("v2", routing.GetProperty("canary").GetString());
         Assert.Equal(10, routing.GetProperty("canaryWeightPercent").GetInt32());
 
-        var gate = await _api.GetAsync($"{rollout}/gate?strict=true");
-        Assert.True(gate.Status == HttpStatusCode.OK, gate.ToString());
-        Assert.True(JsonDocument.Parse(gate.Body).RootElement.GetProperty("pass").GetBoolean());
+        // Nothing judged yet: inconclusive, never a pass. 200 for Argo's jsonPath, 412 for Flagger with strict=true.
+        var unjudged = await _api.GetAsync($"{rollout}/gate");
+        Assert.True(unjudged.Status == HttpStatusCode.OK, unjudged.ToString());
+        var unjudgedBody = JsonDocument.Parse(unjudged.Body).RootElement;
+        Assert.False(unjudgedBody.GetProperty("pass").GetBoolean());
+        Assert.True(unjudgedBody.GetProperty("inconclusive").GetBoolean());
+        var strictUnjudged = await _api.GetAsync($"{rollout}/gate?strict=true");
+        Assert.True(strictUnjudged.Status == HttpStatusCode.PreconditionFailed, strictUnjudged.ToString());
+        Assert.True(JsonDocument.Parse(strictUnjudged.Body).RootElement.GetProperty("inconclusive").GetBoolean());
 
         Assert.Equal(HttpStatusCode.OK, (await _api.PostJsonAsync($"{rollout}/pause", new { actor = "bob", reason = "looks odd" })).Status);
         var closed = await _api.GetAsync($"{rollout}/gate?strict=true");
@@ -38,6 +44,7 @@ public sealed class RolloutHttpTests(SiloProcessFixture fixture)
         var lenient = await _api.GetAsync($"{rollout}/gate");
         Assert.True(lenient.Status == HttpStatusCode.OK, lenient.ToString());
         Assert.False(JsonDocument.Parse(lenient.Body).RootElement.GetProperty("pass").GetBoolean());
+        Assert.False(JsonDocument.Parse(lenient.Body).RootElement.GetProperty("inconclusive").GetBoolean());
 
         var rollback = await _api.PostJsonAsync($"{rollout}/rollback", new { actor = "bob", reason = "abandon v2" });
         Assert.True(rollback.Status == HttpStatusCode.OK, rollback.ToString());
@@ -47,6 +54,36 @@ public sealed class RolloutHttpTests(SiloProcessFixture fixture)
         Assert.Equal(["set-stable", "start-canary", "pause", "rollback"], history.Select(h => h.GetProperty("action").GetString()));
         Assert.Equal("bob", history[^1].GetProperty("actor").GetString());
         Assert.Equal("abandon v2", history[^1].GetProperty("reason").GetString());
+    }
+
+    [Fact]
+    public async Task Verdicts_with_unjudged_comparisons_serialise_and_the_gate_stays_inconclusive()
+    {
+        const string model = "rollout-unjudged";
+        await _api.RegisterModelAsync(model, ["legit", "fraud"], "fraud", []);
+        var rollout = $"api/v1/models/{model}/rollout";
+        Assert.Equal(HttpStatusCode.OK, (await _api.PostJsonAsync($"{rollout}/set-stable", new { version = "v1", actor = "alice" })).Status);
+        Assert.Equal(HttpStatusCode.OK, (await _api.PostJsonAsync($"{rollout}/start-canary", new { version = "v2", weight = 50, actor = "alice" })).Status);
+
+        // Every prediction is a correctly classified legit: no comparison has the expected cells to be judged.
+        foreach (var version in (string[])["v1", "v2"])
+        {
+            var posted = await _api.PostPredictionsAsync(Enumerable.Range(0, 300).Select(i => new Prediction($"{version}-{i}", model, version, "legit", "legit")));
+            Assert.True(posted.Status == HttpStatusCode.Accepted, posted.ToString());
+            await _api.WaitForTotalAsync(model, version, "all", 300);
+        }
+
+        var evaluated = await _api.PostJsonAsync($"api/v1/models/{model}/drift/evaluate", new { });
+        Assert.True(evaluated.Status == HttpStatusCode.OK, evaluated.ToString());
+        var canary = evaluated.Json.GetProperty("verdicts").EnumerateArray().Single(v => v.GetProperty("version").GetString() == "v2");
+        Assert.Equal("insufficient_evidence", canary.GetProperty("decision").GetString());
+        Assert.Equal(JsonValueKind.Null, canary.GetProperty("classDeltas")[0].GetProperty("upperBound").ValueKind);
+
+        var gate = await _api.GetAsync($"{rollout}/gate?strict=true");
+        Assert.True(gate.Status == HttpStatusCode.PreconditionFailed, gate.ToString());
+        var body = JsonDocument.Parse(gate.Body).RootElement;
+        Assert.False(body.GetProperty("pass").GetBoolean());
+        Assert.True(body.GetProperty("inconclusive").GetBoolean());
     }
 
     [Fact]

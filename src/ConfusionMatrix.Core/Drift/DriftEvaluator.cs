@@ -3,49 +3,88 @@ using System.Text;
 
 namespace ConfusionMatrix.Core.Drift;
 
+/// <summary>One (version, segment) to judge: its live counts, its reference and the memory of its sequential tests.</summary>
+public sealed record DriftComparison(
+    ConfusionCounts Live,
+    ConfusionCounts Reference,
+    SequentialState State,
+    IReadOnlyList<string>? ClassNames = null);
+
 /// <summary>
-/// Decides whether the live confusion matrix of a model version/segment has drifted from its reference, on counts that
-/// accumulate since an epoch start and are re-evaluated every few seconds.
+/// Decides whether the live confusion matrices of a model's (version, segment)s have drifted from their references.
 /// </summary>
 /// <remarks>
-/// <para>Per class c, recall (counts[c,c] / row c) and precision (counts[c,c] / column c) of live and reference are
-/// compared with the normal-mixture mSPRT; thetaHat = reference - live. The running minimum of the p-value for a DROP
-/// is kept in the <see cref="SequentialState"/> under "recall:c" / "precision:c"; looks where live is not worse
-/// (thetaHat &lt;= 0) leave it unchanged, so a past improvement can never lend significance to a later drop (a running
-/// minimum over a subset of looks is still always valid). Each of the 2K tests uses Alpha / (2K) (Bonferroni).</para>
-/// <para>The omnibus G-test of homogeneity on the K x K cells is a fixed-horizon p-value; look i spends
-/// Alpha * 6 / (pi^2 i^2) of the budget (the series sums to Alpha). It alarms only together with KL &gt;= KlThreshold.</para>
-/// <para>A comparison whose 2x2 table has an expected cell below MinExpectedCellCount is "insufficient": it neither
-/// updates the state nor alarms.</para>
+/// <para>Per class c the rates conditional on the actual class are compared: recall (actual c predicted c) and, with
+/// more than two classes, the false-positive rate (actual not c predicted c; with two classes it is one minus the other
+/// class's recall). Each comparison keeps a one-sided confidence sequence for its drop (<see cref="OneSidedMixture"/>)
+/// and the running maximum of its e-value against "drop &lt;= tolerance" in the <see cref="SequentialState"/>.</para>
+/// <para>Across the family (all segments and versions of a model, n of them) e-BH at <see cref="DriftPolicy.Alpha"/> finds
+/// k discoveries; a segment with m comparisons then judges each at level alpha k / (n m). Drift: some comparison's
+/// e-value reaches 1 / level, i.e. its lower bound of the drop at that level is above the tolerance. Severe: the same
+/// for the severe threshold. Precision is not tested: against a holdout it moves with prevalence, not with the model.</para>
+/// <para>The omnibus test compares the matrix rows given the actual class (<see cref="ConditionalDivergence"/>) and
+/// spends alpha / n by information; it can only raise Drift, and only with excess KL &gt;= KlThreshold.</para>
 /// </remarks>
 public static class DriftEvaluator
 {
-    /// <summary>Evaluates one look and calls <see cref="SequentialState.NextLook"/> once.</summary>
-    /// <param name="live">Counts since the epoch start.</param>
-    /// <param name="reference">Baseline/holdout counts, or the stable version's counts over the same epoch.</param>
-    /// <param name="classNames">Only for the reason text; missing names are written "class i".</param>
+    /// <summary>Judges one comparison on its own (a family of one); calls <see cref="SequentialState.NextLook"/> once.</summary>
     public static DriftAssessment Evaluate(
         ConfusionCounts live,
         ConfusionCounts reference,
         DriftPolicy policy,
         SequentialState state,
-        IReadOnlyList<string>? classNames = null)
+        IReadOnlyList<string>? classNames = null) =>
+        EvaluateFamily([new DriftComparison(live, reference, state, classNames)], policy)[0];
+
+    /// <summary>Judges every comparison of one model together (e-BH across them); one look each.</summary>
+    public static IReadOnlyList<DriftAssessment> EvaluateFamily(IReadOnlyList<DriftComparison> comparisons, DriftPolicy policy)
     {
+        ArgumentNullException.ThrowIfNull(comparisons);
+        ArgumentNullException.ThrowIfNull(policy);
+        policy.ThrowIfInvalid(nameof(policy));
+        int n = comparisons.Count;
+        var evidence = new Evidence[n];
+        for (int j = 0; j < n; j++)
+        {
+            evidence[j] = Gather(comparisons[j], policy, n);
+        }
+
+        int discoveries = EValues.BenjaminiHochbergCount([.. evidence.Select(e => e.EValue)], policy.Alpha);
+        var result = new DriftAssessment[n];
+        for (int j = 0; j < n; j++)
+        {
+            result[j] = Decide(evidence[j], policy, n, discoveries);
+        }
+
+        return result;
+    }
+
+    private sealed record Test(
+        int ClassIndex, string Metric, double Reference, double Live, double Drop, double Variance, long ReferenceTrials,
+        long LiveTrials, bool Sufficient, double LogE, double LogSevere, double StoredLower, double Upper);
+
+    private sealed record Evidence(
+        DriftComparison Comparison, List<Test> Tests, DivergenceResult Divergence, double OmnibusAdjusted,
+        bool OmnibusSignificant, bool Enough)
+    {
+        public double EValue => Tests.Count == 0 ? 1 : Math.Exp(Math.Min(700, Tests.Max(t => t.LogE))) / Tests.Count;
+    }
+
+    private static Evidence Gather(DriftComparison comparison, DriftPolicy policy, int familySize)
+    {
+        ConfusionCounts live = comparison.Live, reference = comparison.Reference;
         ArgumentNullException.ThrowIfNull(live);
         ArgumentNullException.ThrowIfNull(reference);
-        ArgumentNullException.ThrowIfNull(policy);
-        ArgumentNullException.ThrowIfNull(state);
+        ArgumentNullException.ThrowIfNull(comparison.State);
         if (live.ClassCount != reference.ClassCount)
         {
             throw new ArgumentException(
-                $"Class count mismatch: live has {live.ClassCount}, reference has {reference.ClassCount}.", nameof(reference));
+                $"Class count mismatch: live has {live.ClassCount}, reference has {reference.ClassCount}.", nameof(comparison));
         }
 
-        policy.ThrowIfInvalid(nameof(policy));
+        SequentialState state = comparison.State;
         state.NextLook();
-        long look = state.Looks;
         int k = live.ClassCount;
-
         var liveRows = new long[k];
         var liveColumns = new long[k];
         var liveDiagonal = new long[k];
@@ -54,99 +93,140 @@ public static class DriftEvaluator
         var referenceDiagonal = new long[k];
         live.AccumulateMarginals(liveRows, liveColumns, liveDiagonal);
         reference.AccumulateMarginals(referenceRows, referenceColumns, referenceDiagonal);
+        bool enough = live.Total >= policy.MinSamples && reference.Total >= policy.MinSamples;
 
-        double threshold = policy.Alpha / (2.0 * k);
-        double recallTau2 = policy.MixingVariance(policy.MinRecallDrop);
-        double precisionTau2 = policy.MixingVariance(policy.MinPrecisionDrop);
-        var deltas = new List<ClassDelta>(2 * k);
+        bool withFpr = k > 2;
+        int m = withFpr ? 2 * k : k;
+        double baseLevel = policy.Alpha / ((double)familySize * m);
+        var tests = new List<Test>(m);
         for (int c = 0; c < k; c++)
         {
-            deltas.Add(Compare(
-                state, policy, c, "recall", referenceDiagonal[c], referenceRows[c], liveDiagonal[c], liveRows[c],
-                policy.MinRecallDrop, recallTau2, threshold));
-            deltas.Add(Compare(
-                state, policy, c, "precision", referenceDiagonal[c], referenceColumns[c], liveDiagonal[c], liveColumns[c],
-                policy.MinPrecisionDrop, precisionTau2, threshold));
+            tests.Add(Compare(
+                state, policy, enough, baseLevel, c, "recall", referenceDiagonal[c], referenceRows[c], liveDiagonal[c], liveRows[c],
+                higherIsWorse: false));
+            if (withFpr)
+            {
+                long referenceNegatives = reference.Total - referenceRows[c];
+                long liveNegatives = live.Total - liveRows[c];
+                tests.Add(Compare(
+                    state, policy, enough, baseLevel, c, "fpr", referenceColumns[c] - referenceDiagonal[c], referenceNegatives,
+                    liveColumns[c] - liveDiagonal[c], liveNegatives, higherIsWorse: true));
+            }
         }
 
-        DivergenceResult divergence = Divergence.Compare(live, reference, policy.SmoothingAlpha);
-        double spending = 6 / (Math.PI * Math.PI * (double)look * look);
-        double omnibusAdjusted = Math.Min(1, divergence.PValue / spending);
-        bool omnibusSignificant = divergence.DegreesOfFreedom > 0 && divergence.PValue <= policy.Alpha * spending;
-        bool omnibusAlarm = omnibusSignificant && divergence.Kl >= policy.KlThreshold;
+        DivergenceResult divergence = ConditionalDivergence.Compare(live, reference, policy.SmoothingAlpha);
+        double adjusted = 1;
+        bool significant = false;
+        if (enough && divergence.DegreesOfFreedom > 0)
+        {
+            // Spend alpha by information, not by look: looking more often spends nothing extra.
+            double information = (double)live.Total * reference.Total / ((double)live.Total + reference.Total);
+            double spentBefore = state.Get("omnibus:spent", 0);
+            double spentNow = Math.Max(spentBefore, information / (information + policy.OmnibusHalfInformation));
+            state.Set("omnibus:spent", spentNow);
+            double share = (spentNow - spentBefore) * policy.Alpha / familySize;
+            adjusted = share > 0 ? Math.Min(1, divergence.PValue * policy.Alpha / share) : 1;
+            significant = share > 0 && divergence.PValue <= share;
+        }
 
-        (DriftDecision decision, string reason) = Decide(
-            live, reference, policy, deltas, divergence, omnibusAdjusted, omnibusSignificant, omnibusAlarm, look, classNames);
-        return new DriftAssessment(decision, reason, divergence, omnibusAdjusted, live.Total, reference.Total, deltas);
+        return new Evidence(comparison, tests, divergence, adjusted, significant, enough);
     }
 
-    private static ClassDelta Compare(
+    private static Test Compare(
         SequentialState state,
         DriftPolicy policy,
+        bool enough,
+        double baseLevel,
         int classIndex,
         string metric,
         long referenceSuccesses,
         long referenceTrials,
         long liveSuccesses,
         long liveTrials,
-        double minDrop,
-        double tau2,
-        double threshold)
+        bool higherIsWorse)
     {
         string key = metric + ":" + classIndex.ToString(CultureInfo.InvariantCulture);
         double referenceRate = ProportionMath.Rate(referenceSuccesses, referenceTrials);
         double liveRate = ProportionMath.Rate(liveSuccesses, liveTrials);
-        double drop = referenceTrials > 0 && liveTrials > 0 ? referenceRate - liveRate : 0;
-        bool sufficient = ProportionMath.HasExpectedCells(
+        double drop = referenceTrials > 0 && liveTrials > 0 ? (higherIsWorse ? liveRate - referenceRate : referenceRate - liveRate) : 0;
+        bool sufficient = enough && ProportionMath.HasExpectedCells(
             referenceSuccesses, referenceTrials, liveSuccesses, liveTrials, policy.MinExpectedCellCount);
-        double pValue = state.MinPValue(key);
-        if (sufficient && drop > 0)
+        double variance = 0;
+        double logE = state.Get("e:" + key, 0);
+        double logSevere = state.Get("s:" + key, 0);
+        double lower = state.Get("lo:" + key, double.NegativeInfinity);
+        double upper = state.Get("hi:" + key, double.PositiveInfinity);
+        if (sufficient)
         {
-            double variance = ProportionMath.DifferenceVariance(referenceSuccesses, referenceTrials, liveSuccesses, liveTrials);
-            pValue = state.Update(key, MixtureSprt.PValue(drop, variance, tau2));
+            double tau = policy.MixingStandardDeviation;
+            variance = ProportionMath.DifferenceVariance(referenceSuccesses, referenceTrials, liveSuccesses, liveTrials);
+            logE = state.RunningMax("e:" + key, OneSidedMixture.LogLikelihoodRatio(drop - policy.Tolerance, variance, tau), 0);
+            logSevere = state.RunningMax("s:" + key, OneSidedMixture.LogLikelihoodRatio(drop - policy.SevereDrop, variance, tau), 0);
+            lower = state.RunningMax("lo:" + key, drop - OneSidedMixture.Margin(variance, tau, baseLevel));
+            upper = state.RunningMin("hi:" + key, drop + OneSidedMixture.Margin(variance, tau, policy.Alpha));
         }
 
-        bool significant = sufficient && pValue <= threshold;
-        bool material = drop >= minDrop;
-        return new ClassDelta(
-            classIndex, metric, referenceRate, liveRate, drop, pValue, threshold, referenceTrials, liveTrials,
-            sufficient, significant, material);
+        return new Test(
+            classIndex, metric, referenceRate, liveRate, drop, variance, referenceTrials, liveTrials, sufficient, logE, logSevere,
+            lower, upper);
     }
 
-    private static (DriftDecision Decision, string Reason) Decide(
+    private static DriftAssessment Decide(Evidence evidence, DriftPolicy policy, int familySize, int discoveries)
+    {
+        ConfusionCounts live = evidence.Comparison.Live, reference = evidence.Comparison.Reference;
+        IReadOnlyList<string>? names = evidence.Comparison.ClassNames;
+        int m = Math.Max(1, evidence.Tests.Count);
+        double level = policy.Alpha * Math.Max(1, discoveries) / ((double)familySize * m);
+        double needed = -Math.Log(level);
+        var deltas = new List<ClassDelta>(evidence.Tests.Count);
+        foreach (Test t in evidence.Tests)
+        {
+            double lower = t.StoredLower;
+            if (t.Sufficient)
+            {
+                lower = Math.Max(lower, t.Drop - OneSidedMixture.Margin(t.Variance, policy.MixingStandardDeviation, level));
+            }
+
+            bool significant = evidence.Enough && t.LogE >= needed;
+            bool severe = significant && t.LogSevere >= needed;
+            deltas.Add(new ClassDelta(
+                t.ClassIndex, t.Metric, t.Reference, t.Live, t.Drop, lower, t.Upper, Math.Exp(Math.Min(700, t.LogE)), level,
+                t.ReferenceTrials, t.LiveTrials, t.Sufficient, significant, severe));
+        }
+
+        bool omnibusAlarm = evidence.OmnibusSignificant && evidence.Divergence.Kl >= policy.KlThreshold;
+        bool judged = deltas.Exists(d => d.Sufficient);
+        bool nonInferior = evidence.Enough && judged && deltas.TrueForAll(d => !d.Sufficient || d.UpperBound < policy.Tolerance);
+        (DriftDecision decision, string reason) = Reason(live, reference, policy, deltas, evidence, omnibusAlarm, names);
+        return new DriftAssessment(
+            decision, reason, evidence.Divergence, evidence.OmnibusAdjusted, live.Total, reference.Total, deltas,
+            evidence.EValue, omnibusAlarm, nonInferior && decision == DriftDecision.NoDrift);
+    }
+
+    private static (DriftDecision Decision, string Reason) Reason(
         ConfusionCounts live,
         ConfusionCounts reference,
         DriftPolicy policy,
         List<ClassDelta> deltas,
-        DivergenceResult divergence,
-        double omnibusAdjusted,
-        bool omnibusSignificant,
+        Evidence evidence,
         bool omnibusAlarm,
-        long look,
         IReadOnlyList<string>? classNames)
     {
-        if (live.Total < policy.MinSamples || reference.Total < policy.MinSamples)
+        if (!evidence.Enough)
         {
             return (DriftDecision.InsufficientEvidence, string.Create(
                 CultureInfo.InvariantCulture,
                 $"not enough predictions yet: {live.Total} live and {reference.Total} reference, need {policy.MinSamples} each"));
         }
 
-        if (!deltas.Exists(d => d.Sufficient))
-        {
-            return (DriftDecision.InsufficientEvidence, string.Create(
-                CultureInfo.InvariantCulture,
-                $"no recall or precision comparison has every expected cell count >= {policy.MinExpectedCellCount} yet ({live.Total} live vs {reference.Total} reference predictions)"));
-        }
-
         ClassDelta? worst = null;
         int alarms = 0;
         foreach (ClassDelta delta in deltas)
         {
-            if (delta.IsAlarm)
+            if (delta.Significant)
             {
                 alarms++;
-                if (worst is null || delta.Drop > worst.Drop)
+                if (worst is null || delta.LowerBound > worst.LowerBound)
                 {
                     worst = delta;
                 }
@@ -155,16 +235,20 @@ public static class DriftEvaluator
 
         if (worst is not null)
         {
-            DriftDecision decision = worst.Drop >= policy.SevereDrop ? DriftDecision.Severe : DriftDecision.Drift;
-            var text = new StringBuilder(Describe(worst, classNames));
+            bool severe = deltas.Exists(d => d.Severe);
+            DriftDecision decision = severe ? DriftDecision.Severe : DriftDecision.Drift;
+            var text = new StringBuilder(Describe(worst, classNames, policy));
+            text.Append(severe
+                ? string.Create(CultureInfo.InvariantCulture, $"; certainly at least {ProportionMath.Rate3(policy.SevereDrop)} worse")
+                : string.Create(CultureInfo.InvariantCulture, $"; worse than the tolerance {ProportionMath.Rate3(policy.Tolerance)}"));
             if (alarms > 1)
             {
-                text.Append(CultureInfo.InvariantCulture, $"; {alarms - 1} more significant material drop(s)");
+                text.Append(CultureInfo.InvariantCulture, $"; {alarms - 1} more drop(s) beyond the tolerance");
             }
 
             if (omnibusAlarm)
             {
-                text.Append("; the joint matrix also shifted (").Append(Omnibus(divergence, omnibusAdjusted, look)).Append(')');
+                text.Append("; the rows given the actual class also shifted (").Append(Omnibus(evidence)).Append(')');
             }
 
             return (decision, text.ToString());
@@ -174,42 +258,50 @@ public static class DriftEvaluator
         {
             return (DriftDecision.Drift, string.Create(
                 CultureInfo.InvariantCulture,
-                $"the joint confusion matrix shifted: {Omnibus(divergence, omnibusAdjusted, look)}, KL >= {ProportionMath.P(policy.KlThreshold)} and spending-adjusted p <= {ProportionMath.P(policy.Alpha)}"));
+                $"what the model predicts for some actual class shifted: {Omnibus(evidence)}, excess KL >= {ProportionMath.P(policy.KlThreshold)}"));
+        }
+
+        if (!deltas.Exists(d => d.Sufficient) && !deltas.Exists(d => d.EValue > 1))
+        {
+            return (DriftDecision.InsufficientEvidence, string.Create(
+                CultureInfo.InvariantCulture,
+                $"no recall or false-positive-rate comparison has every expected cell count >= {policy.MinExpectedCellCount} yet ({live.Total} live vs {reference.Total} reference predictions)"));
         }
 
         ClassDelta? largest = null;
         foreach (ClassDelta delta in deltas)
         {
-            if (delta.Sufficient && (largest is null || delta.Drop > largest.Drop))
+            if (delta.Sufficient && (largest is null || delta.UpperBound > largest.UpperBound))
             {
                 largest = delta;
             }
         }
 
-        string omnibusNote = omnibusSignificant
-            ? $"joint matrix differs significantly but KL={divergence.Kl.ToString("0.0000", CultureInfo.InvariantCulture)} < {ProportionMath.P(policy.KlThreshold)}"
-            : $"KL={divergence.Kl.ToString("0.0000", CultureInfo.InvariantCulture)}, omnibus adjusted p={ProportionMath.P(omnibusAdjusted)}";
-        string largestNote = largest is null || largest.Drop <= 0
-            ? "no recall or precision is lower than the reference"
-            : "largest drop: " + Describe(largest, classNames);
-        return (DriftDecision.NoDrift, $"no drop is both significant and material; {largestNote}; {omnibusNote}");
+        string largestNote = largest is null ? "no comparison is judged at this look" : "least certain: " + Describe(largest, classNames, policy);
+        return (DriftDecision.NoDrift, string.Create(
+            CultureInfo.InvariantCulture,
+            $"no drop is surely beyond the tolerance {ProportionMath.Rate3(policy.Tolerance)}; {largestNote}; excess KL={evidence.Divergence.Kl.ToString("0.0000", CultureInfo.InvariantCulture)}"));
     }
 
-    private static string Describe(ClassDelta delta, IReadOnlyList<string>? classNames)
+    private static string Describe(ClassDelta delta, IReadOnlyList<string>? classNames, DriftPolicy policy)
     {
         string name = ClassLabel(delta.ClassIndex, classNames);
-        string verb = delta.Drop > 0 ? "fell" : "rose";
-        string comparison = delta.AlwaysValidPValue <= delta.Threshold ? "<=" : ">";
-        string population = delta.Metric == "recall" ? "actual" : "predicted";
+        string what = delta.Metric == "recall" ? $"recall of {name}" : $"false-positive rate into {name}";
+        string population = delta.Metric == "recall" ? $"actual {name}" : $"actual other than {name}";
+        string lower = double.IsNegativeInfinity(delta.LowerBound) ? "-inf" : ProportionMath.Signed3(delta.LowerBound);
+        string upper = double.IsPositiveInfinity(delta.UpperBound) ? "+inf" : ProportionMath.Signed3(delta.UpperBound);
         return string.Create(
             CultureInfo.InvariantCulture,
-            $"{delta.Metric} of {name} {verb} from {ProportionMath.Rate3(delta.Reference)} to {ProportionMath.Rate3(delta.Live)} ({ProportionMath.Signed3(delta.Live - delta.Reference)}, always-valid p={ProportionMath.P(delta.AlwaysValidPValue)} {comparison} {ProportionMath.P(delta.Threshold)}) over {delta.LiveDenominator} vs {delta.ReferenceDenominator} {population} {name}");
+            $"{what} {Verb(delta)} from {ProportionMath.Rate3(delta.Reference)} to {ProportionMath.Rate3(delta.Live)} (drop {ProportionMath.Signed3(delta.Drop)}, always-valid bounds [{lower}, {upper}], e-value {ProportionMath.P(delta.EValue)}) over {delta.LiveDenominator} vs {delta.ReferenceDenominator} {population}");
     }
 
-    private static string Omnibus(DivergenceResult divergence, double adjusted, long look) =>
+    private static string Verb(ClassDelta delta) =>
+        (delta.Metric == "recall") == (delta.Drop > 0) ? "fell" : delta.Drop == 0 ? "stayed" : "rose";
+
+    private static string Omnibus(Evidence evidence) =>
         string.Create(
             CultureInfo.InvariantCulture,
-            $"KL={divergence.Kl.ToString("0.0000", CultureInfo.InvariantCulture)} nats, G={divergence.G.ToString("0.0", CultureInfo.InvariantCulture)} on {divergence.DegreesOfFreedom} df, p={ProportionMath.P(divergence.PValue)}, adjusted p={ProportionMath.P(adjusted)} at look {look}");
+            $"excess KL={evidence.Divergence.Kl.ToString("0.0000", CultureInfo.InvariantCulture)} nats, G={evidence.Divergence.G.ToString("0.0", CultureInfo.InvariantCulture)} on {evidence.Divergence.DegreesOfFreedom} df, p={ProportionMath.P(evidence.Divergence.PValue)}, information-spent adjusted p={ProportionMath.P(evidence.OmnibusAdjusted)}");
 
     private static string ClassLabel(int classIndex, IReadOnlyList<string>? classNames) =>
         classNames is not null && classIndex < classNames.Count && !string.IsNullOrEmpty(classNames[classIndex])

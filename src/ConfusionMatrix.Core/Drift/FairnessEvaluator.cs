@@ -21,8 +21,14 @@ public static class FairnessEvaluator
         IReadOnlyList<(string Segment, ConfusionCounts Counts)> segments,
         int positiveClass,
         DriftPolicy policy,
-        SequentialState state)
+        SequentialState state,
+        IReadOnlyList<(string Segment, ConfusionCounts Counts)>? stable = null)
     {
+        if (stable is not null)
+        {
+            return EvaluateRegression(dimension, segments, stable, positiveClass, policy, state);
+        }
+
         ArgumentException.ThrowIfNullOrEmpty(dimension);
         ArgumentNullException.ThrowIfNull(segments);
         ArgumentNullException.ThrowIfNull(policy);
@@ -58,7 +64,7 @@ public static class FairnessEvaluator
         }
 
         double threshold = policy.Alpha / (2.0 * s);
-        double tau2 = policy.MixingVariance(policy.MaxFairnessGap);
+        double tau2 = policy.MaxFairnessGap * policy.MaxFairnessGap;
         var gaps = new List<SegmentRateGap>(2 * s);
         for (int i = 0; i < s; i++)
         {
@@ -119,6 +125,128 @@ public static class FairnessEvaluator
 
         return new FairnessAssessment(
             dimension, false, "no gap is both significant and material; largest: " + Describe(dimension, largest!), gaps);
+    }
+
+    /// <summary>
+    /// Regression check of a canary against its stable version over the same epoch: for each segment and error rate
+    /// (FNR, FPR) the widening w = (canary segment - canary rest) - (stable segment - stable rest) gets a one-sided
+    /// confidence sequence (<see cref="OneSidedMixture"/>, tau = MaxFairnessGap); an alert needs its lower bound above
+    /// MaxFairnessGap at level Alpha / (2S). A gap the stable version already has is not the canary's fault.
+    /// </summary>
+    private static FairnessAssessment EvaluateRegression(
+        string dimension,
+        IReadOnlyList<(string Segment, ConfusionCounts Counts)> canary,
+        IReadOnlyList<(string Segment, ConfusionCounts Counts)> stable,
+        int positiveClass,
+        DriftPolicy policy,
+        SequentialState state)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(dimension);
+        ArgumentNullException.ThrowIfNull(canary);
+        ArgumentNullException.ThrowIfNull(policy);
+        ArgumentNullException.ThrowIfNull(state);
+        policy.ThrowIfInvalid(nameof(policy));
+        Validate(canary, positiveClass);
+        Validate(stable, positiveClass);
+        state.NextLook();
+        var stableBySegment = stable.ToDictionary(x => x.Segment, x => x.Counts, StringComparer.Ordinal);
+        var members = canary.Where(x => stableBySegment.ContainsKey(x.Segment)).ToList();
+        int s = members.Count;
+        if (s < 2)
+        {
+            return new FairnessAssessment(
+                dimension, false, $"dimension '{dimension}' needs at least two segments seen by both versions (has {s})", []);
+        }
+
+        Rates[] canaryRates = RatesOf(members.Select(x => x.Counts).ToList(), positiveClass);
+        Rates[] stableRates = RatesOf(members.Select(x => stableBySegment[x.Segment]).ToList(), positiveClass);
+        double level = policy.Alpha / (2.0 * s);
+        double tau = policy.MaxFairnessGap;
+        var gaps = new List<SegmentRateGap>(2 * s);
+        for (int i = 0; i < s; i++)
+        {
+            foreach (string metric in (string[])["fnr", "fpr"])
+            {
+                bool fnr = metric == "fnr";
+                var (ce, ct, cre, crt) = canaryRates[i].Of(fnr);
+                var (se, st, sre, srt) = stableRates[i].Of(fnr);
+                double canaryGap = ProportionMath.Rate(ce, ct) - ProportionMath.Rate(cre, crt);
+                double stableGap = ProportionMath.Rate(se, st) - ProportionMath.Rate(sre, srt);
+                double widening = canaryGap - stableGap;
+                bool sufficient =
+                    ProportionMath.HasExpectedCells(ce, ct, cre, crt, policy.MinExpectedCellCount)
+                    && ProportionMath.HasExpectedCells(se, st, sre, srt, policy.MinExpectedCellCount);
+                string key = "widen:" + metric + ":" + members[i].Segment;
+                double logE = state.Get("e:" + key, 0);
+                double lower = state.Get("lo:" + key, double.NegativeInfinity);
+                if (sufficient)
+                {
+                    double variance = ProportionMath.DifferenceVariance(ce, ct, cre, crt) + ProportionMath.DifferenceVariance(se, st, sre, srt);
+                    logE = state.RunningMax("e:" + key, OneSidedMixture.LogLikelihoodRatio(widening - policy.MaxFairnessGap, variance, tau), 0);
+                    lower = state.RunningMax("lo:" + key, widening - OneSidedMixture.Margin(variance, tau, level));
+                }
+
+                bool significant = logE >= -Math.Log(level);
+                gaps.Add(new SegmentRateGap(
+                    members[i].Segment, metric, ProportionMath.Rate(ce, ct), ProportionMath.Rate(cre, crt), canaryGap,
+                    Math.Min(1, Math.Exp(-logE)), level, ct, crt, sufficient, significant, significant, stableGap, lower));
+            }
+        }
+
+        SegmentRateGap? worst = gaps.Where(g => g.IsAlarm).MaxBy(g => g.LowerBound);
+        if (worst is not null)
+        {
+            return new FairnessAssessment(dimension, true, DescribeWidening(dimension, worst, policy), gaps);
+        }
+
+        if (!gaps.Exists(g => g.Sufficient))
+        {
+            return new FairnessAssessment(
+                dimension, false,
+                $"no segment of '{dimension}' has every expected cell count >= {policy.MinExpectedCellCount.ToString(CultureInfo.InvariantCulture)} in both versions yet",
+                gaps);
+        }
+
+        SegmentRateGap largest = gaps.Where(g => g.Sufficient).MaxBy(g => g.Gap - (g.ReferenceGap ?? 0))!;
+        return new FairnessAssessment(
+            dimension, false, "no gap widened beyond the tolerance compared with the stable version; largest: " + DescribeWidening(dimension, largest, policy), gaps);
+    }
+
+    private static string DescribeWidening(string dimension, SegmentRateGap gap, DriftPolicy policy) =>
+        string.Create(
+            CultureInfo.InvariantCulture,
+            $"{gap.Metric.ToUpperInvariant()} gap of {dimension}={gap.Segment} vs the rest is {ProportionMath.Signed3(gap.Gap)} in the canary and {ProportionMath.Signed3(gap.ReferenceGap ?? 0)} in the stable version (widened by {ProportionMath.Signed3(gap.Gap - (gap.ReferenceGap ?? 0))}, lower bound {(double.IsNegativeInfinity(gap.LowerBound) ? "-inf" : ProportionMath.Signed3(gap.LowerBound))}, tolerance {ProportionMath.Rate3(policy.MaxFairnessGap)})");
+
+    private readonly record struct Rates(long FalseNegatives, long Positives, long RestFalseNegatives, long RestPositives, long FalsePositives, long Negatives, long RestFalsePositives, long RestNegatives)
+    {
+        public (long Errors, long Trials, long RestErrors, long RestTrials) Of(bool fnr) =>
+            fnr ? (FalseNegatives, Positives, RestFalseNegatives, RestPositives) : (FalsePositives, Negatives, RestFalsePositives, RestNegatives);
+    }
+
+    private static Rates[] RatesOf(IReadOnlyList<ConfusionCounts> segments, int positiveClass)
+    {
+        int s = segments.Count;
+        var fn = new long[s];
+        var pos = new long[s];
+        var fp = new long[s];
+        var neg = new long[s];
+        for (int i = 0; i < s; i++)
+        {
+            long tp = segments[i][positiveClass, positiveClass];
+            pos[i] = segments[i].RowTotal(positiveClass);
+            fn[i] = pos[i] - tp;
+            neg[i] = segments[i].Total - pos[i];
+            fp[i] = segments[i].ColumnTotal(positiveClass) - tp;
+        }
+
+        long allFn = fn.Sum(), allPos = pos.Sum(), allFp = fp.Sum(), allNeg = neg.Sum();
+        var result = new Rates[s];
+        for (int i = 0; i < s; i++)
+        {
+            result[i] = new Rates(fn[i], pos[i], allFn - fn[i], allPos - pos[i], fp[i], neg[i], allFp - fp[i], allNeg - neg[i]);
+        }
+
+        return result;
     }
 
     /// <summary>

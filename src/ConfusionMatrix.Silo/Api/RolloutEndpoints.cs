@@ -4,12 +4,13 @@ namespace ConfusionMatrix.Silo.Api;
 
 public sealed record RolloutActionRequest(string? Version, int? Weight, string? Actor, string? Reason);
 
-public sealed record GateResponse(string Model, string? Version, bool Pass, string Reason, string Phase);
+/// <summary>The gate's body. <c>inconclusive</c>: not enough evidence either way, which never passes.</summary>
+public sealed record GateResponse(string Model, string? Version, bool Pass, bool Inconclusive, string Reason, string Phase);
 
 /// <summary>Drift reports, drift policy, rollout operations and the canary gate for Argo Rollouts and Flagger.</summary>
 public static class RolloutEndpoints
 {
-    public static readonly string[] Actions = ["set-stable", "start-canary", "set-weight", "promote", "pause", "resume", "rollback"];
+    public static readonly string[] Actions = RolloutActions.Operations;
 
     public static IEndpointRouteBuilder MapRolloutApi(this IEndpointRouteBuilder app)
     {
@@ -33,25 +34,27 @@ public static class RolloutEndpoints
             Guard(() => ActAsync(grains.GetGrain<IRolloutControllerGrain>(model), action, request ?? new(null, null, null, null))));
 
         // Argo Rollouts' web metric provider reads {"pass": …} with a jsonPath; Flagger's webhook gates need a non-2xx
-        // status to halt, which strict=true gives.
+        // status to halt, which strict=true gives. Only evidence passes: no judged segment is "inconclusive", never a pass.
         model.MapMethods("/rollout/gate", ["GET", "POST"], async (string model, string? version, bool? strict, IGrainFactory grains) =>
         {
             var routing = await grains.GetGrain<IRolloutControllerGrain>(model).GetRoutingAsync();
             var target = version ?? routing.Canary;
+            GateResponse body;
             if (target is null)
             {
-                var idle = new GateResponse(model, null, true, "no canary in progress", routing.Phase.ToString());
-                return Results.Ok(idle);
+                body = new GateResponse(model, null, false, true, "no canary in progress: nothing to judge", routing.Phase.ToString());
             }
-
-            var (pass, reason) = await grains.GetGrain<IDriftWatcherGrain>(model).GateAsync(target);
-            if (pass && target == routing.Canary && routing.Phase is RolloutPhase.Paused)
+            else
             {
-                (pass, reason) = (false, $"canary {target} is paused");
+                var answer = await grains.GetGrain<IDriftWatcherGrain>(model).GateAsync(target);
+                // A paused canary fails the gate; the watcher's reason is kept when it already failed it.
+                var paused = target == routing.Canary && routing.Phase is RolloutPhase.Paused && (answer.Pass || answer.Inconclusive);
+                body = paused
+                    ? new GateResponse(model, target, false, false, $"canary {target} is paused", routing.Phase.ToString())
+                    : new GateResponse(model, target, answer.Pass, answer.Inconclusive, answer.Reason, routing.Phase.ToString());
             }
 
-            var body = new GateResponse(model, target, pass, reason, routing.Phase.ToString());
-            return pass || strict != true ? Results.Ok(body) : Results.Json(body, statusCode: StatusCodes.Status412PreconditionFailed);
+            return body.Pass || strict != true ? Results.Ok(body) : Results.Json(body, statusCode: StatusCodes.Status412PreconditionFailed);
         });
         return app;
     }
@@ -62,13 +65,13 @@ public static class RolloutEndpoints
         var reason = r.Reason ?? "";
         RolloutView view = action switch
         {
-            "set-stable" => await rollout.SetStableAsync(Required(r.Version, "version"), actor, reason),
-            "start-canary" => await rollout.StartCanaryAsync(Required(r.Version, "version"), r.Weight ?? 10, actor, reason),
-            "set-weight" => await rollout.SetWeightAsync(r.Weight ?? throw new ArgumentException("'weight' is required."), actor, reason),
-            "promote" => await rollout.PromoteAsync(actor, reason),
-            "pause" => await rollout.PauseAsync(actor, reason),
-            "resume" => await rollout.ResumeAsync(actor, reason),
-            "rollback" => await rollout.RollbackAsync(actor, reason),
+            RolloutActions.SetStable => await rollout.SetStableAsync(Required(r.Version, "version"), actor, reason),
+            RolloutActions.StartCanary => await rollout.StartCanaryAsync(Required(r.Version, "version"), r.Weight ?? 10, actor, reason),
+            RolloutActions.SetWeight => await rollout.SetWeightAsync(r.Weight ?? throw new ArgumentException("'weight' is required."), actor, reason),
+            RolloutActions.Promote => await rollout.PromoteAsync(actor, reason),
+            RolloutActions.Pause => await rollout.PauseAsync(actor, reason),
+            RolloutActions.Resume => await rollout.ResumeAsync(actor, reason),
+            RolloutActions.Rollback => await rollout.RollbackAsync(actor, reason),
             _ => throw new KeyNotFoundException($"Unknown rollout action '{action}'; use one of {string.Join(", ", Actions)}."),
         };
         return Results.Ok(view);

@@ -39,10 +39,10 @@ public sealed class DriftSimulationTests(ITestOutputHelper output)
                 bool enough = result.Decision != DriftDecision.InsufficientEvidence;
                 foreach (ClassDelta delta in result.ClassDeltas)
                 {
-                    if (enough && delta.Sufficient && delta.Drop > 0 && NaivePValue(delta) <= delta.Threshold)
+                    if (enough && delta.Sufficient && delta.Drop > 0 && NaivePValue(delta) <= delta.Level)
                     {
                         naiveSig = true;
-                        naiveAlarm |= delta.Material;
+                        naiveAlarm |= delta.Drop > policy.Tolerance;
                     }
                 }
             }

@@ -25,9 +25,41 @@ public sealed class FairnessEvaluatorTests
         Assert.Equal(0.2, eu.Gap, 12);
         Assert.Equal(1000, eu.SegmentDenominator);
         Assert.Equal(2000, eu.RestDenominator);
-        Assert.Equal(0.01 / 6, eu.Threshold, 15);
+        Assert.Equal(DriftPolicy.Default.Alpha / 6, eu.Threshold, 15);
         Assert.DoesNotContain(result.Gaps, g => g.Metric == "fpr" && g.IsAlarm);
         Assert.Equal(6, result.Gaps.Count);
+    }
+
+    [Fact]
+    public void AgainstTheStableVersion_AGapTheStableAlreadyHas_DoesNotAlert_ButAWidenedOneDoes()
+    {
+        List<(string, ConfusionCounts)> stable =
+        [
+            ("EU", Segment(positives: 2000, falseNegatives: 600, negatives: 20000, falsePositives: 400)),
+            ("US", Segment(positives: 2000, falseNegatives: 200, negatives: 20000, falsePositives: 400)),
+        ];
+        List<(string, ConfusionCounts)> sameGap =
+        [
+            ("EU", Segment(positives: 2000, falseNegatives: 600, negatives: 20000, falsePositives: 400)),
+            ("US", Segment(positives: 2000, falseNegatives: 200, negatives: 20000, falsePositives: 400)),
+        ];
+        List<(string, ConfusionCounts)> widened =
+        [
+            ("EU", Segment(positives: 2000, falseNegatives: 1200, negatives: 20000, falsePositives: 400)),
+            ("US", Segment(positives: 2000, falseNegatives: 200, negatives: 20000, falsePositives: 400)),
+        ];
+
+        FairnessAssessment inherited = FairnessEvaluator.Evaluate("region", sameGap, Fraud, DriftPolicy.Default, new SequentialState(), stable);
+        FairnessAssessment absolute = FairnessEvaluator.Evaluate("region", sameGap, Fraud, DriftPolicy.Default, new SequentialState());
+        FairnessAssessment regression = FairnessEvaluator.Evaluate("region", widened, Fraud, DriftPolicy.Default, new SequentialState(), stable);
+
+        Assert.True(absolute.Alert, "inside the canary alone the 20-point gap alerts");
+        Assert.False(inherited.Alert, inherited.Reason);
+        Assert.True(regression.Alert, regression.Reason);
+        SegmentRateGap eu = Assert.Single(regression.Gaps, g => g.Segment == "EU" && g.Metric == "fnr");
+        Assert.Equal(0.2, eu.ReferenceGap!.Value, 12);
+        Assert.True(eu.LowerBound > DriftPolicy.Default.MaxFairnessGap, eu.ToString());
+        Assert.Contains("region=EU", regression.Reason, StringComparison.Ordinal);
     }
 
     [Fact]

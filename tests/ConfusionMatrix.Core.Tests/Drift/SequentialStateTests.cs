@@ -75,6 +75,6 @@ public sealed class SequentialStateTests
         Assert.Throws<ArgumentOutOfRangeException>(() => state.Update("k", 1.5));
         Assert.Throws<ArgumentOutOfRangeException>(() => state.Update("k", double.NaN));
         Assert.Throws<ArgumentOutOfRangeException>(() => SequentialState.Restore(-1, new Dictionary<string, double>()));
-        Assert.Throws<ArgumentException>(() => SequentialState.Restore(1, new Dictionary<string, double> { ["k"] = -0.1 }));
+        Assert.Throws<ArgumentException>(() => SequentialState.Restore(1, new Dictionary<string, double> { ["k"] = double.NaN }));
     }
 }
