@@ -27,6 +27,8 @@ public sealed class ConfusionMatrixInstruments
     private readonly Counter<long> _pending;
     private readonly Counter<long> _expired;
     private readonly Histogram<double> _labelLatency;
+    private readonly Counter<long> _webhooksDropped;
+    private readonly Counter<long> _httpRefused;
 
     public ConfusionMatrixInstruments(IMeterFactory meterFactory)
     {
@@ -39,6 +41,8 @@ public sealed class ConfusionMatrixInstruments
         _driftVerdicts = Meter.CreateCounter<long>("confusionmatrix.drift.verdicts", "{verdict}", "Drift evaluations of a (version, segment), by decision.");
         _fairnessAlerts = Meter.CreateCounter<long>("confusionmatrix.fairness.alerts", "{alert}", "Evaluations that found an error-rate gap across the segments of a dimension.");
         _webhooks = Meter.CreateCounter<long>("confusionmatrix.webhooks", "{delivery}", "Webhook deliveries, by outcome.");
+        _webhooksDropped = Meter.CreateCounter<long>("confusionmatrix.webhook.dropped", "{delivery}", "Webhook deliveries not attempted, by reason: host_not_allowed, private_address, unresolved, no_secret, queue_full.");
+        _httpRefused = Meter.CreateCounter<long>("confusionmatrix.http.refused", "{request}", "HTTP requests refused by authentication or authorization, by reason: missing_credentials, invalid_credentials, forbidden.");
         _duplicates = Meter.CreateCounter<long>("confusionmatrix.batches.duplicate", "{batch}", "Segment sub-batches skipped because their producer sequence was already applied.");
         _storageFailures = Meter.CreateCounter<long>("confusionmatrix.storage.failures", "{write}", "Grain state writes that failed; the batch is retried by its sender.");
         _deadLetters = Meter.CreateCounter<long>("confusionmatrix.batches.deadlettered", "{batch}", "Batches refused whole as malformed and kept for inspection.");
@@ -104,6 +108,10 @@ public sealed class ConfusionMatrixInstruments
         _fairnessAlerts.Add(1, new KeyValuePair<string, object?>("model", model), new KeyValuePair<string, object?>("dimension", dimension));
 
     public void Webhook(string outcome) => _webhooks.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
+
+    public void WebhookDropped(string reason) => _webhooksDropped.Add(1, new KeyValuePair<string, object?>("reason", reason));
+
+    public void HttpRefused(string reason) => _httpRefused.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
     public void DuplicateSkipped(string kind) => _duplicates.Add(1, new KeyValuePair<string, object?>("kind", kind));
 

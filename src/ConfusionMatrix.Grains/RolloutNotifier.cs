@@ -18,7 +18,7 @@ public sealed class RolloutNotifier(IGrainFactory grains, IWebhookSender webhook
             await grains.GetGrain<IDriftWatcherGrain>(model).StartEpochAsync($"{transition.Action} by {transition.Actor}");
         }
 
-        webhooks.Enqueue(new RolloutWebhookEvent(model, transition, routing), policy.Webhooks);
+        webhooks.Enqueue(new RolloutWebhookEvent(model, transition, routing), policy.Webhooks, policy.WebhookSecret);
     }
 }
 
@@ -31,5 +31,6 @@ public sealed record RolloutWebhookEvent(string Model, RolloutTransition Transit
 /// <summary>Delivers webhook events in the background, with retries; never blocks a grain.</summary>
 public interface IWebhookSender
 {
-    void Enqueue(RolloutWebhookEvent evt, IReadOnlyList<string> urls);
+    /// <summary>Queues one signed delivery per URL; without a secret nothing is sent (counted as dropped).</summary>
+    void Enqueue(RolloutWebhookEvent evt, IReadOnlyList<string> urls, string? secret);
 }

@@ -44,7 +44,15 @@ public static class ConfusionMatrixHost
         }
 
         var errors = ConfusionMatrixOptionsValidator.Check(options);
-        return errors.Count == 0 ? null : errors[0];
+        return errors.Count > 0 ? errors[0] : ConfusionMatrixOptionsValidator.CheckListenAddresses(ListenUrls(configuration), options.Auth);
+    }
+
+    /// <summary>Every HTTP address Kestrel will listen on: <c>urls</c> (or the default) and named Kestrel endpoints.</summary>
+    public static IReadOnlyList<string> ListenUrls(IConfiguration configuration)
+    {
+        var urls = configuration["urls"] is { Length: > 0 } u ? u : configuration["ASPNETCORE_URLS"] is { Length: > 0 } a ? a : DefaultUrl;
+        var endpoints = configuration.GetSection("Kestrel:Endpoints").GetChildren().Select(e => e["Url"]).OfType<string>();
+        return [.. urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), .. endpoints];
     }
 
     public static WebApplication Build(WebApplicationBuilder builder, ConfusionMatrixOptions options)
