@@ -11,6 +11,11 @@ public sealed class ConfusionMatrixInstruments
 {
     public const string MeterName = "ConfusionMatrix.Actors";
 
+    /// <summary>The activity source of the intake, the routers, the segment grains and the drift watcher.</summary>
+    public const string ActivitySourceName = "ConfusionMatrix.Actors";
+
+    public static readonly System.Diagnostics.ActivitySource ActivitySource = new(ActivitySourceName);
+
     private readonly Counter<long> _accepted;
     private readonly Counter<long> _rejected;
     private readonly Counter<long> _ignoredDimensions;

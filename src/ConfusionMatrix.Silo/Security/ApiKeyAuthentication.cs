@@ -60,7 +60,7 @@ public sealed class ApiKeyAuthenticationHandler(
     ApiKeyStore keys)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
-    public const string Scheme = "ApiKey";
+    public const string SchemeName = "ApiKey";
 
     public const string HeaderName = "X-API-Key";
 
@@ -78,10 +78,10 @@ public sealed class ApiKeyAuthenticationHandler(
 
         var identity = new ClaimsIdentity(
             [new Claim(ClaimTypes.Name, key.Name), .. key.Roles.Select(r => new Claim(ClaimTypes.Role, r))],
-            Scheme,
+            SchemeName,
             ClaimTypes.Name,
             ClaimTypes.Role);
-        return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), Scheme)));
+        return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName)));
     }
 }
 
@@ -95,7 +95,7 @@ public sealed class AnonymousAuthenticationHandler(
     UrlEncoder encoder)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
-    public const string Scheme = "None";
+    public const string SchemeName = "None";
 
     public const string Name = "anonymous";
 
@@ -103,9 +103,9 @@ public sealed class AnonymousAuthenticationHandler(
     {
         var identity = new ClaimsIdentity(
             [new Claim(ClaimTypes.Name, Name), .. Roles.All.Select(r => new Claim(ClaimTypes.Role, r))],
-            Scheme,
+            SchemeName,
             ClaimTypes.Name,
             ClaimTypes.Role);
-        return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), Scheme)));
+        return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName)));
     }
 }

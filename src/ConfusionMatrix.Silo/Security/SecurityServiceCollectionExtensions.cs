@@ -20,12 +20,12 @@ public static class SecurityServiceCollectionExtensions
         var authentication = services.AddAuthentication(Scheme);
         if (auth.IsNone)
         {
-            authentication.AddScheme<AuthenticationSchemeOptions, AnonymousAuthenticationHandler>(AnonymousAuthenticationHandler.Scheme, null);
+            authentication.AddScheme<AuthenticationSchemeOptions, AnonymousAuthenticationHandler>(AnonymousAuthenticationHandler.SchemeName, null);
         }
 
         if (auth.UsesApiKeys)
         {
-            authentication.AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.Scheme, null);
+            authentication.AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
         }
 
         if (auth.UsesJwt)
@@ -62,12 +62,12 @@ public static class SecurityServiceCollectionExtensions
     {
         if (auth.IsNone)
         {
-            return AnonymousAuthenticationHandler.Scheme;
+            return AnonymousAuthenticationHandler.SchemeName;
         }
 
         if (auth.UsesApiKeys && http.Request.Headers.ContainsKey(ApiKeyAuthenticationHandler.HeaderName))
         {
-            return ApiKeyAuthenticationHandler.Scheme;
+            return ApiKeyAuthenticationHandler.SchemeName;
         }
 
         if (auth.UsesJwt && (http.Request.Headers.Authorization.FirstOrDefault()?.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) == true || !auth.UsesApiKeys))
@@ -75,7 +75,7 @@ public static class SecurityServiceCollectionExtensions
             return JwtBearerDefaults.AuthenticationScheme;
         }
 
-        return ApiKeyAuthenticationHandler.Scheme;
+        return ApiKeyAuthenticationHandler.SchemeName;
     }
 }
 
@@ -165,7 +165,7 @@ public static class PrincipalExtensions
     public static (string Actor, string? Note) ActorOf(this ClaimsPrincipal user, string? bodyActor)
     {
         var claimed = string.IsNullOrWhiteSpace(bodyActor) ? null : bodyActor.Trim();
-        if (user.Identity?.AuthenticationType == AnonymousAuthenticationHandler.Scheme)
+        if (user.Identity?.AuthenticationType == AnonymousAuthenticationHandler.SchemeName)
         {
             return (claimed ?? AnonymousAuthenticationHandler.Name, claimed);
         }
