@@ -99,7 +99,8 @@ public sealed class ProblemAuthorizationResultHandler(AuthOptions auth, Confusio
         var problems = context.RequestServices.GetRequiredService<IProblemDetailsService>();
         if (authorizeResult.Challenged)
         {
-            var failure = context.Features.Get<IAuthenticateResultFeature>()?.AuthenticateResult?.Failure;
+            // The authentication middleware keeps only successes; the handler caches its result, so this is cheap.
+            var failure = (await context.AuthenticateAsync()).Failure;
             var reason = failure is null ? "missing_credentials" : "invalid_credentials";
             instruments.HttpRefused(reason);
             Log.Refused(logger, 401, reason, context.Request.Method, context.Request.Path);
