@@ -107,7 +107,9 @@ public sealed class ConfigurationValidationTests
             Roles = ["operator"],
         };
         var store = new Security.ApiKeyStore(auth);
-        Assert.Equal(("plain", new[] { "viewer", "ingest" }), store.Find("plain-key-0123456789") is { } p ? (p.Name, p.Roles) : default);
+        var plain = store.Find("plain-key-0123456789");
+        Assert.Equal("plain", plain?.Name);
+        Assert.Equal(["viewer", "ingest"], plain?.Roles ?? []);
         Assert.Equal("hashed", store.Find("hashed-key-0123456789")?.Name);
         Assert.Null(store.Find("plain-key-012345678"));
         Assert.Null(store.Find("sha256:" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData("hashed-key-0123456789"u8))));
