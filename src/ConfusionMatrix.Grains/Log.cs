@@ -70,4 +70,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 1303, Level = LogLevel.Warning, Message = "Webhook to {Url} dropped ({Reason}): {Detail}")]
     public static partial void WebhookDropped(ILogger logger, string url, string reason, string detail);
+
+    [LoggerMessage(EventId = 1304, Level = LogLevel.Warning, Message = "Quality gauges hold {MaxSeries} series: {Model}/{Version}/{Segment} and later ones are not published (confusionmatrix_metrics_series_dropped_total counts them). Fewer segments or versions in play, or a shorter expiry, bring them back; logged once")]
+    public static partial void SeriesCapReached(ILogger logger, int maxSeries, string model, string version, string segment);
 }

@@ -74,7 +74,7 @@ public sealed class VersionRouterGrain(
                 var problem = shapeProblem ?? $"batch names {batch.Model}/{batch.Version} but arrived on {_model}/{_version}";
                 var count = batch.Actual?.Length ?? 0;
                 Log.BatchMalformed(logger, batch.BatchId, _model, _version, problem);
-                instruments.Rejected(RejectionReasons.Malformed, Math.Max(count, 1), _model);
+                instruments.Rejected(RejectionReasons.Malformed, Math.Max(count, 1), _model, version: _version);
                 await GrainFactory.GetGrain<IDeadLetterGrain>(_model).AddAsync(
                     new DeadLetter(clock.GetUtcNow(), this.GetPrimaryKeyString(), batch.BatchId, count, problem));
                 results[b] = new IngestResult(0, ImmutableDictionary<string, int>.Empty.Add(RejectionReasons.Malformed, count), 0);
@@ -159,7 +159,7 @@ public sealed class VersionRouterGrain(
         }
 
         await Task.WhenAll(calls);
-        instruments.Accepted(_model, accepted);
+        instruments.Accepted(_model, _version, accepted);
         instruments.Routed(Stopwatch.GetElapsedTime(started));
         return results;
     }
@@ -235,7 +235,7 @@ public sealed class VersionRouterGrain(
 
     private void Reject(PredictionBatch batch, string reason, int count)
     {
-        instruments.Rejected(reason, count, reason == RejectionReasons.UnknownModel ? null : _model);
+        instruments.Rejected(reason, count, reason == RejectionReasons.UnknownModel ? null : _model, version: reason == RejectionReasons.UnknownModel ? null : _version);
         Log.PredictionsRejected(logger, batch.BatchId, _model, _version, reason, count);
     }
 

@@ -92,6 +92,11 @@ public static class ConfusionMatrixHost
             .WithMetrics(metrics => metrics
             .AddMeter(ConfusionMatrixInstruments.MeterName)
             .AddMeter("Microsoft.Orleans")
+
+            // The quality gauges bound themselves (and count what they drop); the SDK's default of 2000 points per
+            // metric would otherwise cut them first, silently.
+            .AddView("confusionmatrix.model.class_quality", new MetricStreamConfiguration { CardinalityLimit = ModelQualityGauges.MaxSeries })
+            .AddView("confusionmatrix.model.segment_drift", new MetricStreamConfiguration { CardinalityLimit = ModelQualityGauges.MaxSeries })
             .AddAspNetCoreInstrumentation()
             .AddRuntimeInstrumentation()
             .AddPrometheusExporter());
