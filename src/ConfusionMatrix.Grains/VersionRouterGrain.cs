@@ -58,6 +58,7 @@ public sealed class VersionRouterGrain(
     private async Task<IngestResult[]> RouteAsync(IReadOnlyList<PredictionBatch> batches)
     {
         var started = Stopwatch.GetTimestamp();
+        using var activity = StartRouteActivity(batches);
         var results = new IngestResult[batches.Count];
         var merged = new Dictionary<string, SegmentParts>(StringComparer.Ordinal);
         var pendingByShard = new Dictionary<int, PendingShardBuilder>();
@@ -162,6 +163,41 @@ public sealed class VersionRouterGrain(
         instruments.Accepted(_model, _version, accepted);
         instruments.Routed(Stopwatch.GetElapsedTime(started));
         return results;
+    }
+
+    /// <summary>
+    /// One span per delivery, child of the first batch's producer (the HTTP intake), linked to the others: the trace
+    /// goes from the request through the stream to the segment grains (Orleans propagates it on grain calls).
+    /// </summary>
+    private Activity? StartRouteActivity(IReadOnlyList<PredictionBatch> batches)
+    {
+        if (!ConfusionMatrixInstruments.ActivitySource.HasListeners())
+        {
+            return null;
+        }
+
+        ActivityContext parent = default;
+        var links = new List<ActivityLink>();
+        foreach (var batch in batches)
+        {
+            if (batch.TraceParent is { } traceParent && ActivityContext.TryParse(traceParent, null, out var context))
+            {
+                if (parent == default)
+                {
+                    parent = context;
+                }
+                else
+                {
+                    links.Add(new ActivityLink(context));
+                }
+            }
+        }
+
+        var activity = ConfusionMatrixInstruments.ActivitySource.StartActivity("confusionmatrix.route", ActivityKind.Consumer, parent, links: links);
+        activity?.SetTag("confusionmatrix.model", _model);
+        activity?.SetTag("confusionmatrix.version", _version);
+        activity?.SetTag("confusionmatrix.batches", batches.Count);
+        return activity;
     }
 
     /// <summary>The predictions of one label-join shard that await their label, dictionary-encoding segment sets.</summary>

@@ -100,8 +100,8 @@ public static class ConfusionMatrixHost
             .AddAspNetCoreInstrumentation()
             .AddRuntimeInstrumentation()
             .AddPrometheusExporter());
-        var otlp = options.Telemetry.OtlpEndpoint is { Length: > 0 } endpoint ? endpoint : builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"];
-        if (!string.IsNullOrWhiteSpace(otlp))
+        var configuredEndpoint = options.Telemetry.OtlpEndpoint;
+        if (!string.IsNullOrWhiteSpace(configuredEndpoint) || !string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
         {
             // HTTP intake → stream → version router → segment grains → drift watcher, as one trace per request.
             telemetry.WithTracing(tracing => tracing
@@ -109,7 +109,14 @@ public static class ConfusionMatrixHost
                 .AddSource("Microsoft.Orleans.Runtime")
                 .AddSource("Microsoft.Orleans.Application")
                 .AddAspNetCoreInstrumentation(o => o.Filter = http => !http.Request.Path.StartsWithSegments("/health") && !http.Request.Path.StartsWithSegments("/metrics"))
-                .AddOtlpExporter(o => o.Endpoint = new Uri(otlp)));
+                .AddOtlpExporter(o =>
+                {
+                    // Without the key the exporter reads the standard OTEL_EXPORTER_OTLP_* variables itself.
+                    if (!string.IsNullOrWhiteSpace(configuredEndpoint))
+                    {
+                        o.Endpoint = new Uri(configuredEndpoint);
+                    }
+                }));
         }
 
         var app = builder.Build();
@@ -211,6 +218,9 @@ public static class ConfusionMatrixHost
         }
 
         silo.AddDashboard(d => d.CounterUpdateIntervalMs = 2000);
+
+        // Grain calls carry the caller's trace context; spans exist only while a tracer listens (OTLP configured).
+        silo.AddActivityPropagation();
     }
 
     /// <summary>Grain storage and the prediction-log stream as configured; shared by the host and the cluster tests.</summary>
