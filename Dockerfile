@@ -29,6 +29,7 @@ COPY Directory.Build.props Directory.Packages.props ./
 COPY src/ConfusionMatrix.Abstractions/ConfusionMatrix.Abstractions.csproj src/ConfusionMatrix.Abstractions/
 COPY src/ConfusionMatrix.Core/ConfusionMatrix.Core.csproj                 src/ConfusionMatrix.Core/
 COPY src/ConfusionMatrix.Grains/ConfusionMatrix.Grains.csproj             src/ConfusionMatrix.Grains/
+COPY src/ConfusionMatrix.MLflow/ConfusionMatrix.MLflow.csproj             src/ConfusionMatrix.MLflow/
 COPY src/ConfusionMatrix.Streaming.EventHubs/ConfusionMatrix.Streaming.EventHubs.csproj src/ConfusionMatrix.Streaming.EventHubs/
 COPY src/ConfusionMatrix.Silo/ConfusionMatrix.Silo.csproj                 src/ConfusionMatrix.Silo/
 RUN dotnet restore src/ConfusionMatrix.Silo/ConfusionMatrix.Silo.csproj

@@ -201,6 +201,27 @@ has "prometheus.io/scrape annotation"             'prometheus\.io/scrape: "true"
 has_not "no ServiceMonitor by default"            '^kind: ServiceMonitor$'
 has_not "no PrometheusRule by default"            '^kind: PrometheusRule$'
 has_not "no Ingress by default"                   '^kind: Ingress$'
+has_not "no Grafana dashboard ConfigMap by default" 'grafana_dashboard:'
+has "NetworkPolicy rendered by default"           '^kind: NetworkPolicy$'
+np_rules() {  # the NetworkPolicy's ingress rules as "from-kinds -> ports" lines, one per rule
+  node -e '
+    const YAML = require(process.argv[1]);
+    for (const doc of YAML.parseAllDocuments(require("fs").readFileSync(0, "utf8"))) {
+      const o = doc.toJS();
+      if (!o || o.kind !== "NetworkPolicy") continue;
+      for (const rule of o.spec.ingress) {
+        const from = (rule.from ?? []).map(p => Object.keys(p).sort().join("+") + (p.podSelector && Object.keys(p.podSelector).length === 0 ? "{}" : "")).join(",") || "anyone";
+        console.log(`${from} -> ${(rule.ports ?? []).map(p => p.port).join(",")}`);
+      }
+    }' "$KUBE_MODELS/node_modules/yaml" <<<"$OUT"
+}
+rules="$(np_rules)"
+if [[ "$rules" == $'podSelector -> 11111,30000\nanyone -> 8080' ]]; then
+  pass "$CASE: NetworkPolicy: silo and gateway ports from the release's silos only, HTTP from anyone"
+else
+  fail "$CASE: NetworkPolicy: silo and gateway ports from the release's silos only, HTTP from anyone (got: ${rules//$'\n'/; })"
+fi
+has "NetworkPolicy selects this release's silos"  '^      app\.kubernetes\.io/instance: cm$'
 
 # ---------------------------------------------------------------------------------------------
 # metrics: ServiceMonitor + PrometheusRule
@@ -213,11 +234,51 @@ has "ServiceMonitor interval"                     'interval: 30s$'
 has "ServiceMonitor scrapeTimeout"                'scrapeTimeout: 10s$'
 has "PrometheusRule rendered"                     '^kind: PrometheusRule$'
 has "rejected predictions alert"                  'confusionmatrix_predictions_rejected_total'
-has "drift alert"                                 'confusionmatrix_drift_verdicts_total\{[^}]*decision="drift"'
+has "drift alert on drift and severe"              'confusionmatrix_drift_verdicts_total\{[^}]*decision=~"drift\|severe"'
+has "drift alert catches the first verdict"       'confusionmatrix_drift_verdicts_total\{[^}]*\} unless confusionmatrix_drift_verdicts_total\{[^}]*\} offset 15m'
 has "rolled back alert"                           'confusionmatrix_rollout_transitions_total\{[^}]*to="RolledBack"'
+has "rolled back alert catches the first one"     'to="RolledBack"\} unless confusionmatrix_rollout_transitions_total\{[^}]*\} offset 15m'
 has "silo down alert"                             'expr: up\{[^}]*\} == 0'
+has "no silo up alert with absent()"              'expr: absent\(up\{[^}]*\} == 1\)'
+has "rules select by namespace and pod"           'namespace="ml",pod=~"cm-confusionmatrix-actors-\[a-z0-9\]\+-\[a-z0-9\]\+"'
+has_not "rules do not depend on the job label"    '\{[^}]*job='
 has "Prometheus templating kept literal"          '\{\{ \$value \| humanize \}\}'
 no_cpu_limit
+
+render "metrics+selector" --set metrics.prometheusRule.enabled=true --set 'metrics.prometheusRule.selector=cluster="blue"'
+has "custom selector in the rules"                'up\{cluster="blue"\} == 0'
+has_not "default selector replaced"               'pod=~'
+
+render "grafana dashboard" --set metrics.grafanaDashboard.enabled=true,metrics.grafanaDashboard.folder=ML
+has "dashboard ConfigMap with the sidecar label"  '^    grafana_dashboard: "1"$'
+has "dashboard folder annotation"                 '^    grafana_folder: ML$'
+if node -e '
+    const YAML = require(process.argv[1]); const fs = require("fs");
+    const maps = YAML.parseAllDocuments(fs.readFileSync(0, "utf8")).map(d => d.toJS()).filter(o => o && o.kind === "ConfigMap" && o.data && o.data["confusionmatrix.json"]);
+    const shipped = JSON.parse(maps[0].data["confusionmatrix.json"]);
+    const source = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
+    process.exit(JSON.stringify(shipped) === JSON.stringify(source) ? 0 : 1);
+  ' "$KUBE_MODELS/node_modules/yaml" "$REPO/dashboards/confusionmatrix.json" <<<"$OUT" 2>/dev/null; then
+  pass "$CASE: the ConfigMap holds dashboards/confusionmatrix.json unchanged"
+else
+  fail "$CASE: the ConfigMap holds dashboards/confusionmatrix.json unchanged (copy it to helm/confusionmatrix-actors/dashboards/)"
+fi
+render "grafana dashboard, metrics off" --set metrics.enabled=false,metrics.grafanaDashboard.enabled=true
+has_not "no dashboard ConfigMap when metrics are off" 'grafana_dashboard:'
+
+render "networkPolicy clients, HTTP restricted" --set networkPolicy.http.allowExternal=false \
+  --set-json 'networkPolicy.allowedClients=[{"podSelector":{"matchLabels":{"app.kubernetes.io/name":"fraud-scorer"}}},{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"scoring"}}}]' \
+  --set-json 'networkPolicy.http.from=[{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"ingress-nginx"}}}]'
+rules="$(np_rules)"
+if [[ "$rules" == $'podSelector -> 11111,30000\npodSelector,namespaceSelector -> 30000\npodSelector{},namespaceSelector -> 8080' ]]; then
+  pass "$CASE: NetworkPolicy: declared clients reach only the gateway, HTTP from the namespace and the ingress namespace"
+else
+  fail "$CASE: NetworkPolicy: declared clients reach only the gateway, HTTP from the namespace and the ingress namespace (got: ${rules//$'\n'/; })"
+fi
+has "client pod selector"                         'app\.kubernetes\.io/name: fraud-scorer$'
+
+render "networkPolicy off" --set networkPolicy.enabled=false
+has_not "no NetworkPolicy"                        '^kind: NetworkPolicy$'
 
 render "metrics+additionalRules" --set metrics.prometheusRule.enabled=true \
   --set-json 'metrics.prometheusRule.additionalRules=[{"alert":"CmCustom","expr":"vector(1)","labels":{"severity":"info"}}]'
@@ -281,6 +342,8 @@ has "grace period 90"                             'terminationGracePeriodSeconds
 # ---------------------------------------------------------------------------------------------
 # values that must be refused
 # ---------------------------------------------------------------------------------------------
+render_fails "networkPolicy.enabled not a boolean (schema)" "at '/networkPolicy/enabled'" --set-string networkPolicy.enabled=yes
+render_fails "unknown grafanaDashboard key (schema)" "at '/metrics/grafanaDashboard'" --set metrics.grafanaDashboard.enable=true
 render_fails "bad storage provider (schema)"    "at '/storage/provider'" --set storage.provider=Foo
 render_fails "bad clustering provider (schema)" "at '/clustering/provider'"         --set clustering.provider=Foo
 render_fails "bad streams provider (schema)"    "at '/streams/provider'"            --set streams.provider=Kafka
@@ -372,7 +435,8 @@ has_not "no Secret"                               '^kind: Secret$'
 has "workload identity pod label"                 'azure\.workload\.identity/use: "true"'
 has "client id on the ServiceAccount"             'azure\.workload\.identity/client-id: 00000000-0000-0000-0000-000000000001'
 
-render "everything on" --set metrics.serviceMonitor.enabled=true,metrics.prometheusRule.enabled=true \
+render "everything on" --set metrics.serviceMonitor.enabled=true,metrics.prometheusRule.enabled=true,metrics.grafanaDashboard.enabled=true \
+  --set networkPolicy.http.allowExternal=false --set-json 'networkPolicy.allowedClients=[{"podSelector":{"matchLabels":{"app":"scorer"}}}]' \
   --set ingress.enabled=true,ingress.tls=true,autoscaling.enabled=true,workloadIdentity.enabled=true
 
 render "auth defaults"

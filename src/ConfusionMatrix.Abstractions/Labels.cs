@@ -329,3 +329,71 @@ public sealed record LabelJoinStats(
 public sealed record LabelIngestResult(
     [property: Id(0)] LabelOutcome[] Outcomes,
     [property: Id(1)] string? Refused = null);
+
+/// <summary>
+/// Which predictions of a label-join shard to summarise by score: one version and segment, event times in
+/// [<see cref="FromTicks"/>, <see cref="ToTicks"/>); for calibration, labelled predictions with event time before
+/// <see cref="CalibrationBeforeTicks"/> (cohorts whose labels had time to arrive), whatever the window.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("cm.ScoreSummaryQuery")]
+public sealed record ScoreSummaryQuery(
+    [property: Id(0)] string Version,
+    [property: Id(1)] string Segment,
+    [property: Id(2)] long FromTicks,
+    [property: Id(3)] long ToTicks,
+    [property: Id(4)] long CalibrationBeforeTicks,
+    [property: Id(5)] int ClassCount,
+    [property: Id(6)] int Bins);
+
+/// <summary>
+/// Score histograms of the predictions a shard holds (those logged without their label, waiting or labelled) for one
+/// version, segment and window: scored predictions by predicted class and bin (count and score sum), the labelled
+/// ones among them by matrix cell (actual * classes + predicted), waiting predictions without a usable score by
+/// predicted class, and calibration predictions by actual class and bin. Bin arrays are class-major: class * bins + bin.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("cm.ScoreSummary")]
+public sealed record ScoreSummary(
+    [property: Id(0)] int ClassCount,
+    [property: Id(1)] int Bins,
+    [property: Id(2)] long[] ScoredByPredictedBin,
+    [property: Id(3)] double[] ScoreSumByPredictedBin,
+    [property: Id(4)] long[] ScoredLabelledCells,
+    [property: Id(5)] long[] WaitingUnscoredByPredicted,
+    [property: Id(6)] long[] CalibrationByActualBin,
+    [property: Id(7)] double[] CalibrationScoreSumByBin)
+{
+    public static ScoreSummary Empty(int classCount, int bins) => new(
+        classCount, bins, new long[classCount * bins], new double[classCount * bins], new long[classCount * classCount], new long[classCount],
+        new long[classCount * bins], new double[bins]);
+
+    public ScoreSummary Add(ScoreSummary o)
+    {
+        if (o.ClassCount != ClassCount || o.Bins != Bins)
+        {
+            throw new ArgumentException($"Cannot add a {o.ClassCount}-class, {o.Bins}-bin summary to a {ClassCount}-class, {Bins}-bin one.");
+        }
+
+        return new(ClassCount, Bins, Sum(ScoredByPredictedBin, o.ScoredByPredictedBin), Sum(ScoreSumByPredictedBin, o.ScoreSumByPredictedBin),
+            Sum(ScoredLabelledCells, o.ScoredLabelledCells), Sum(WaitingUnscoredByPredicted, o.WaitingUnscoredByPredicted),
+            Sum(CalibrationByActualBin, o.CalibrationByActualBin), Sum(CalibrationScoreSumByBin, o.CalibrationScoreSumByBin));
+    }
+
+    /// <summary>
+    /// Scored predictions of the window by bin, whatever their predicted class, with every
+    /// <paramref name="merge"/> adjacent bins added into one.
+    /// </summary>
+    public long[] ScoredByBin(int merge = 1)
+    {
+        var byBin = new long[(Bins + merge - 1) / merge];
+        for (var i = 0; i < ScoredByPredictedBin.Length; i++)
+        {
+            byBin[i % Bins / merge] += ScoredByPredictedBin[i];
+        }
+
+        return byBin;
+    }
+
+    private static long[] Sum(long[] a, long[] b) => [.. a.Zip(b, (x, y) => x + y)];
+
+    private static double[] Sum(double[] a, double[] b) => [.. a.Zip(b, (x, y) => x + y)];
+}

@@ -86,6 +86,20 @@ public static class PredictionRecordReader
     /// </summary>
     public static RecordProblem? TryRead(JsonElement e, DateTimeOffset defaultTimestamp, DateTimeOffset now, out PredictionRecord? record)
     {
+        try
+        {
+            return TryReadCore(e, defaultTimestamp, now, out record);
+        }
+        catch (InvalidOperationException)
+        {
+            // A string escape that is not valid Unicode (a lone surrogate such as "\ud800") cannot be read as text.
+            record = null;
+            return new(RejectionReasons.Malformed, "a string is not valid Unicode (a lone surrogate escape such as \\ud800)");
+        }
+    }
+
+    private static RecordProblem? TryReadCore(JsonElement e, DateTimeOffset defaultTimestamp, DateTimeOffset now, out PredictionRecord? record)
+    {
         record = null;
         if (e.ValueKind != JsonValueKind.Object)
         {
@@ -123,6 +137,12 @@ public static class PredictionRecordReader
             if (s.ValueKind != JsonValueKind.Number || !s.TryGetDouble(out var value))
             {
                 return new(RejectionReasons.Malformed, "'score' must be a number");
+            }
+
+            // 1e400 reads as infinity: a score must be finite.
+            if (PredictionRules.CheckScore(value) is { } notFinite)
+            {
+                return notFinite;
             }
 
             score = value;
@@ -163,7 +183,27 @@ public static class PredictionRecordReader
         return null;
     }
 
-    /// <summary>A string or number property as text; null when absent, empty or of another kind.</summary>
+    /// <summary>
+    /// A string or number property as text, or null when absent, empty, of another kind or not valid Unicode: for
+    /// naming a refused record in its rejection, where nothing may throw.
+    /// </summary>
+    public static string? TextOrNull(JsonElement e, string name)
+    {
+        try
+        {
+            return Text(e, name);
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// A string or number property as text; null when absent, empty or of another kind. Throws
+    /// <see cref="InvalidOperationException"/> for a string that is not valid Unicode (<see cref="TryRead"/> turns that
+    /// into a rejection).
+    /// </summary>
     public static string? Text(JsonElement e, string name)
     {
         if (!e.TryGetProperty(name, out var v))

@@ -309,6 +309,57 @@ public sealed class LabelJoinGrain(
             state.State.Outbox.Count);
     }
 
+    public ValueTask<ScoreSummary> GetScoreSummaryAsync(ScoreSummaryQuery query)
+    {
+        var k = query.ClassCount;
+        var bins = query.Bins;
+        if (k < 1 || bins < 1 || k * bins > 1 << 16)
+        {
+            throw new ArgumentOutOfRangeException(nameof(query), $"{k} classes x {bins} bins is not a summary this shard builds.");
+        }
+
+        var summary = ScoreSummary.Empty(k, bins);
+        foreach (var entry in state.State.Entries.Values)
+        {
+            if (!string.Equals(entry.Version, query.Version, StringComparison.Ordinal) || Array.IndexOf(entry.Segments, query.Segment) < 0)
+            {
+                continue;
+            }
+
+            var inWindow = entry.EventTicks >= query.FromTicks && entry.EventTicks < query.ToTicks && entry.Predicted < k;
+
+            // Only a probability can be calibrated: a score outside [0, 1] counts as no score.
+            if (entry.Score is not ({ } score and >= 0 and <= 1))
+            {
+                if (inWindow && !entry.Labelled)
+                {
+                    summary.WaitingUnscoredByPredicted[entry.Predicted]++;
+                }
+
+                continue;
+            }
+
+            var bin = Math.Clamp((int)(score * bins), 0, bins - 1);
+            if (inWindow)
+            {
+                summary.ScoredByPredictedBin[(entry.Predicted * bins) + bin]++;
+                summary.ScoreSumByPredictedBin[(entry.Predicted * bins) + bin] += score;
+                if (entry.Labelled && entry.Actual < k)
+                {
+                    summary.ScoredLabelledCells[(entry.Actual * k) + entry.Predicted]++;
+                }
+            }
+
+            if (entry.Labelled && entry.EventTicks < query.CalibrationBeforeTicks && entry.Actual < k)
+            {
+                summary.CalibrationByActualBin[(entry.Actual * bins) + bin]++;
+                summary.CalibrationScoreSumByBin[bin] += score;
+            }
+        }
+
+        return ValueTask.FromResult(summary);
+    }
+
     /// <summary>
     /// The change is stored, but a segment has not applied it: the caller is not told "done" (a 202, a stream
     /// acknowledgement) until it has. Its retry is a no-op for the join and sends the stored deliveries again.

@@ -91,4 +91,11 @@ public sealed class LabelRouterGrain(
             .Select(shard => GrainFactory.GetGrain<ILabelJoinGrain>(LabelLog.JoinKey(_model, shard)).GetStatsAsync().AsTask()));
         return shards.Aggregate(LabelJoinStats.Empty, (sum, s) => sum.Add(s));
     }
+
+    public async Task<ScoreSummary> GetScoreSummaryAsync(ScoreSummaryQuery query)
+    {
+        var shards = await Task.WhenAll(Enumerable.Range(0, options.Value.ShardCount)
+            .Select(shard => GrainFactory.GetGrain<ILabelJoinGrain>(LabelLog.JoinKey(_model, shard)).GetScoreSummaryAsync(query).AsTask()));
+        return shards.Aggregate(ScoreSummary.Empty(query.ClassCount, query.Bins), (sum, s) => sum.Add(s));
+    }
 }

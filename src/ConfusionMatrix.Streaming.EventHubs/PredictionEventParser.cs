@@ -42,7 +42,7 @@ internal static class PredictionEventParser
             {
                 foreach (var (_, record) in records)
                 {
-                    if (record.ValueKind == JsonValueKind.Object && PredictionRecordReader.Text(record, "model") is { } m && PredictionRecordReader.Text(record, "version") is { } v)
+                    if (record.ValueKind == JsonValueKind.Object && PredictionRecordReader.TextOrNull(record, "model") is { } m && PredictionRecordReader.TextOrNull(record, "version") is { } v)
                     {
                         model ??= m;
                         version ??= v;

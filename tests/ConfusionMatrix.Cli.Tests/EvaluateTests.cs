@@ -7,13 +7,13 @@ namespace ConfusionMatrix.Cli.Tests;
 public sealed class EvaluateTests
 {
     public static IEnumerable<object[]> CasesAndFormats() =>
-        ReferenceData.CaseNames().SelectMany(c => new[] { "ndjson", "csv", "parquet" }.Select(f => new[] { c[0], f }));
+        ReferenceData.CaseNames().SelectMany(c => new[] { "ndjson", "csv", "parquet" }.Select(f => new[] { c[0], c[1], f }));
 
     [Theory]
     [MemberData(nameof(CasesAndFormats))]
-    public async Task Every_reference_case_gives_exactly_the_expected_matrix_and_metrics(string caseName, string format)
+    public async Task Every_reference_case_gives_exactly_the_expected_matrix_and_metrics(string source, string caseName, string format)
     {
-        var c = ReferenceData.LabelledCase(caseName);
+        var c = ReferenceData.LabelledCase(source, caseName);
         var dir = CliRunner.TempDirectory();
         var file = Path.Combine(dir, "predictions." + format);
         await PredictionFiles.WriteAsync(file, c.Actual, c.Predicted, i => i % 3 == 0 ? "EU" : "US");

@@ -8,27 +8,27 @@ public sealed class ReferenceDivergenceTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void KullbackLeibler_MatchesReference(string name)
+    public void KullbackLeibler_MatchesReference(string source, string name)
     {
-        var (live, baseline, alpha, expected) = Load(name);
+        var (live, baseline, alpha, expected) = Load(source, name);
 
         Approx.Equal(expected.GetProperty("kl").GetDouble(), Divergence.KullbackLeibler(live, baseline, alpha), "kl");
     }
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void JensenShannon_MatchesReference(string name)
+    public void JensenShannon_MatchesReference(string source, string name)
     {
-        var (live, baseline, alpha, expected) = Load(name);
+        var (live, baseline, alpha, expected) = Load(source, name);
 
         Approx.Equal(expected.GetProperty("js").GetDouble(), Divergence.JensenShannon(live, baseline, alpha), "js");
     }
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void GTest_MatchesReference(string name)
+    public void GTest_MatchesReference(string source, string name)
     {
-        var (live, baseline, _, expected) = Load(name);
+        var (live, baseline, _, expected) = Load(source, name);
 
         var (g, df, p) = Divergence.GTest(live, baseline);
 
@@ -39,9 +39,9 @@ public sealed class ReferenceDivergenceTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Compare_MatchesReferenceForEveryField(string name)
+    public void Compare_MatchesReferenceForEveryField(string source, string name)
     {
-        var (live, baseline, alpha, expected) = Load(name);
+        var (live, baseline, alpha, expected) = Load(source, name);
 
         DivergenceResult result = Divergence.Compare(live, baseline, alpha);
 
@@ -54,9 +54,9 @@ public sealed class ReferenceDivergenceTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void GTest_RowOverload_MatchesMatrixOverload(string name)
+    public void GTest_RowOverload_MatchesMatrixOverload(string source, string name)
     {
-        var (live, baseline, _, expected) = Load(name);
+        var (live, baseline, _, expected) = Load(source, name);
 
         var (g, df, p) = Divergence.GTest(live.ToDense(), baseline.ToDense());
 
@@ -67,9 +67,9 @@ public sealed class ReferenceDivergenceTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void GTest_EmbeddedInSparseMatrix_IgnoresEmptyCells(string name)
+    public void GTest_EmbeddedInSparseMatrix_IgnoresEmptyCells(string source, string name)
     {
-        var (live, baseline, _, expected) = Load(name);
+        var (live, baseline, _, expected) = Load(source, name);
 
         var (g, df, p) = Divergence.GTest(Embed(live, 500), Embed(baseline, 500));
 
@@ -190,9 +190,9 @@ public sealed class ReferenceDivergenceTests
         return large;
     }
 
-    private static (ConfusionCounts Live, ConfusionCounts Baseline, double Alpha, JsonElement Expected) Load(string name)
+    private static (ConfusionCounts Live, ConfusionCounts Baseline, double Alpha, JsonElement Expected) Load(string source, string name)
     {
-        JsonElement testCase = ReferenceData.DivergenceCase(name);
+        JsonElement testCase = ReferenceData.DivergenceCase(source, name);
         return (
             ConfusionCounts.FromRows(ReferenceData.Matrix(testCase.GetProperty("live"))),
             ConfusionCounts.FromRows(ReferenceData.Matrix(testCase.GetProperty("baseline"))),

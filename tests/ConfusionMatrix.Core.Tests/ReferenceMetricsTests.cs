@@ -8,9 +8,9 @@ public sealed class ReferenceMetricsTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Counts_BuiltFromLabels_MatchReference(string name)
+    public void Counts_BuiltFromLabels_MatchReference(string source, string name)
     {
-        JsonElement testCase = ReferenceData.Case(name);
+        JsonElement testCase = ReferenceData.Case(source, name);
         ConfusionCounts counts = BuildFromLabels(testCase);
         long[][] expected = ReferenceData.Matrix(testCase.GetProperty("expected").GetProperty("counts"));
 
@@ -20,9 +20,9 @@ public sealed class ReferenceMetricsTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void ScalarMetrics_MatchReference(string name)
+    public void ScalarMetrics_MatchReference(string source, string name)
     {
-        JsonElement testCase = ReferenceData.Case(name);
+        JsonElement testCase = ReferenceData.Case(source, name);
         JsonElement expected = testCase.GetProperty("expected");
         MatrixMetrics metrics = MetricsCalculator.Compute(BuildFromLabels(testCase));
 
@@ -35,9 +35,9 @@ public sealed class ReferenceMetricsTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void PerClassMetrics_MatchReference(string name)
+    public void PerClassMetrics_MatchReference(string source, string name)
     {
-        JsonElement testCase = ReferenceData.Case(name);
+        JsonElement testCase = ReferenceData.Case(source, name);
         string[] classes = Classes(testCase);
         JsonElement perClass = testCase.GetProperty("expected").GetProperty("perClass");
         MatrixMetrics metrics = MetricsCalculator.Compute(BuildFromLabels(testCase));
@@ -60,9 +60,9 @@ public sealed class ReferenceMetricsTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void AveragedMetrics_MatchReference(string name)
+    public void AveragedMetrics_MatchReference(string source, string name)
     {
-        JsonElement testCase = ReferenceData.Case(name);
+        JsonElement testCase = ReferenceData.Case(source, name);
         JsonElement expected = testCase.GetProperty("expected");
         MatrixMetrics metrics = MetricsCalculator.Compute(BuildFromLabels(testCase));
 
@@ -73,9 +73,9 @@ public sealed class ReferenceMetricsTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Metrics_FromExpectedCountsRows_EqualMetricsFromLabels(string name)
+    public void Metrics_FromExpectedCountsRows_EqualMetricsFromLabels(string source, string name)
     {
-        JsonElement testCase = ReferenceData.Case(name);
+        JsonElement testCase = ReferenceData.Case(source, name);
         ConfusionCounts fromRows = ConfusionCounts.FromRows(ReferenceData.Matrix(testCase.GetProperty("expected").GetProperty("counts")));
 
         Assert.Equal(MetricsCalculator.Compute(BuildFromLabels(testCase)).PerClass, MetricsCalculator.Compute(fromRows).PerClass);

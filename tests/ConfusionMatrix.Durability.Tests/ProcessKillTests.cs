@@ -9,7 +9,7 @@ namespace ConfusionMatrix.Durability.Tests;
 /// through acknowledged predictions, and started again: every prediction that got a 202 is counted, exactly once.
 /// </summary>
 [Collection(DurabilityCollection.Name)]
-public sealed class ProcessKillTests(AzuriteFixture fixture)
+public sealed partial class ProcessKillTests(AzuriteFixture fixture)
 {
     private static readonly string[] Classes = ["neg", "pos"];
     private static readonly string[] Regions = ["EU", "US", "APAC"];

@@ -12,9 +12,9 @@ public sealed class StreamIngestionTests(ClusterFixture fixture)
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public async Task ReferenceCase_PublishedInBatches_GivesExactMatrices(string name)
+    public async Task ReferenceCase_PublishedInBatches_GivesExactMatrices(string source, string name)
     {
-        var c = ReferenceData.Case(name);
+        var c = ReferenceData.Case(source, name);
         var classes = c.GetProperty("classes").EnumerateArray().Select(e => e.GetString()!).ToArray();
         var actual = c.GetProperty("actual").EnumerateArray().Select(e => e.GetString()!).ToArray();
         var predicted = c.GetProperty("predicted").EnumerateArray().Select(e => e.GetString()!).ToArray();

@@ -18,12 +18,13 @@ public sealed class ReferenceMetricsHttpTests(SiloProcessFixture fixture)
 
     [Theory]
     [MemberData(nameof(CaseNames))]
-    public async Task Reference_case_reads_back_with_the_oracle_metrics_overall_and_per_shard(string caseName)
+    public async Task Reference_case_reads_back_with_the_oracle_metrics_overall_and_per_shard(string source, string caseName)
     {
-        var c = ReferenceData.LabelledCase(caseName);
+        var c = ReferenceData.LabelledCase(source, caseName);
         var n = c.Actual.Length;
         Assert.Equal(n, c.Predicted.Length);
-        var model = c.Name;
+        // Both oracles name their cases alike; the source keeps their models apart in the one silo.
+        var model = $"{c.Source}-{c.Name}";
         var positive = c.Classes.Length == 2 ? c.Classes[1] : null;
 
         var definition = await _api.RegisterModelAsync(model, c.Classes, positive, ["shard"]);

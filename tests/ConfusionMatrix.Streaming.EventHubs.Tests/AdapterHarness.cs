@@ -55,10 +55,13 @@ internal sealed class AdapterHarness : IDisposable
     /// <summary>Rejections counted on the meter, by reason.</summary>
     public IReadOnlyDictionary<string, long> Rejected => _rejected;
 
-    public static EventData Event(string body, long sequenceNumber = 42, string? contentType = null, IDictionary<string, object>? properties = null, DateTimeOffset? enqueued = null)
+    public static EventData Event(string body, long sequenceNumber = 42, string? contentType = null, IDictionary<string, object>? properties = null, DateTimeOffset? enqueued = null) =>
+        Event(Encoding.UTF8.GetBytes(body), sequenceNumber, contentType, properties, enqueued);
+
+    public static EventData Event(byte[] body, long sequenceNumber = 42, string? contentType = null, IDictionary<string, object>? properties = null, DateTimeOffset? enqueued = null)
     {
         var eventData = EventHubsModelFactory.EventData(
-            eventBody: new BinaryData(Encoding.UTF8.GetBytes(body)),
+            eventBody: new BinaryData(body),
             properties: properties ?? new Dictionary<string, object>(),
             systemProperties: null,
             partitionKey: null,

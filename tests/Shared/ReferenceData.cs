@@ -2,30 +2,49 @@ using System.Text.Json;
 
 namespace ConfusionMatrix.Tests.Shared;
 
-/// <summary>One labelled case of the oracle: class names, parallel label lists, and what scikit-learn computed from them.</summary>
-public sealed record ReferenceCase(string Name, string[] Classes, string[] Actual, string[] Predicted, JsonElement Expected);
+/// <summary>One labelled case of an oracle: class names, parallel label lists, and what scikit-learn computed from them.</summary>
+public sealed record ReferenceCase(string Source, string Name, string[] Classes, string[] Actual, string[] Predicted, JsonElement Expected);
 
-/// <summary>Loads the shared scikit-learn/scipy oracle at run time (it lives outside the repo and is never copied in).</summary>
+/// <summary>
+/// The scikit-learn/scipy oracles. <see cref="InRepo"/> is the repository's own file (tests/reference/metrics-cases.json,
+/// written by reference/generate.py and copied next to the test binaries), so a clone tests itself anywhere.
+/// <see cref="Shared"/> is the independently computed copy in ../shared/reference beside the repository root; when that
+/// file is present every theory also runs over its cases, and when it is absent its cases are simply not in the theory
+/// data (nothing is skipped or faked).
+/// </summary>
 public static class ReferenceData
 {
-    private const string RelativePath = "shared/reference/metrics-cases.json";
+    public const string InRepo = "repo";
+    public const string Shared = "shared";
 
-    private static readonly Lazy<JsonDocument> Document = new(() => JsonDocument.Parse(File.ReadAllText(Locate())));
+    private const string InRepoFile = "reference/metrics-cases.json";
+    private const string SharedRelativePath = "../shared/reference/metrics-cases.json";
+    private const string RepositoryMarker = "ConfusionMatrix.Actors.sln";
 
-    public static JsonElement Root => Document.Value.RootElement;
+    private static readonly Lazy<IReadOnlyDictionary<string, JsonDocument>> Documents = new(Load);
 
+    /// <summary>The oracles loaded for this run: always <see cref="InRepo"/>, then <see cref="Shared"/> when present.</summary>
+    public static IReadOnlyList<string> Sources => [.. Documents.Value.Keys.Order(StringComparer.Ordinal)];
+
+    public static JsonElement Root(string source) =>
+        Documents.Value.TryGetValue(source, out var document)
+            ? document.RootElement
+            : throw new KeyNotFoundException($"No oracle '{source}' is loaded (loaded: {string.Join(", ", Documents.Value.Keys)}).");
+
+    /// <summary>Theory data: one (source, name) row per labelled case of every loaded oracle.</summary>
     public static IEnumerable<object[]> CaseNames() => Names("cases");
 
+    /// <summary>Theory data: one (source, name) row per divergence case of every loaded oracle.</summary>
     public static IEnumerable<object[]> DivergenceNames() => Names("divergence");
 
-    public static JsonElement Case(string name) => Find("cases", name);
+    public static JsonElement Case(string source, string name) => Find(source, "cases", name);
 
-    public static JsonElement DivergenceCase(string name) => Find("divergence", name);
+    public static JsonElement DivergenceCase(string source, string name) => Find(source, "divergence", name);
 
-    public static ReferenceCase LabelledCase(string name)
+    public static ReferenceCase LabelledCase(string source, string name)
     {
-        var c = Case(name);
-        return new ReferenceCase(name, Strings(c.GetProperty("classes")), Strings(c.GetProperty("actual")), Strings(c.GetProperty("predicted")), c.GetProperty("expected"));
+        var c = Case(source, name);
+        return new ReferenceCase(source, name, Strings(c.GetProperty("classes")), Strings(c.GetProperty("actual")), Strings(c.GetProperty("predicted")), c.GetProperty("expected"));
     }
 
     private static string[] Strings(JsonElement array) => [.. array.EnumerateArray().Select(e => e.GetString()!)];
@@ -49,38 +68,53 @@ public static class ReferenceData
         return result;
     }
 
-    /// <summary>Walks up from the test binaries; the file sits next to the repo root (../shared/reference).</summary>
-    private static string Locate()
+    /// <summary>The in-repo file is copied to the output directory; the shared one is looked for beside the repository root.</summary>
+    private static IReadOnlyDictionary<string, JsonDocument> Load()
+    {
+        string inRepo = Path.Combine(AppContext.BaseDirectory, InRepoFile);
+        if (!File.Exists(inRepo))
+        {
+            throw new FileNotFoundException($"The in-repo oracle was not copied next to the test binaries: {inRepo}.");
+        }
+
+        var documents = new Dictionary<string, JsonDocument>(StringComparer.Ordinal) { [InRepo] = JsonDocument.Parse(File.ReadAllText(inRepo)) };
+        if (SharedPath() is { } shared)
+        {
+            documents[Shared] = JsonDocument.Parse(File.ReadAllText(shared));
+        }
+
+        return documents;
+    }
+
+    /// <summary>../shared/reference/metrics-cases.json above the repository root, or null when there is none.</summary>
+    private static string? SharedPath()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
-            string direct = Path.Combine(dir.FullName, RelativePath);
-            if (File.Exists(direct))
+            if (File.Exists(Path.Combine(dir.FullName, RepositoryMarker)))
             {
-                return direct;
-            }
-
-            string sibling = Path.GetFullPath(Path.Combine(dir.FullName, "..", RelativePath));
-            if (File.Exists(sibling))
-            {
-                return sibling;
+                string path = Path.GetFullPath(Path.Combine(dir.FullName, SharedRelativePath));
+                return File.Exists(path) ? path : null;
             }
         }
 
-        throw new FileNotFoundException($"Could not find {RelativePath} above {AppContext.BaseDirectory}.");
+        return null;
     }
 
     private static IEnumerable<object[]> Names(string section)
     {
-        foreach (JsonElement item in Root.GetProperty(section).EnumerateArray())
+        foreach (string source in Sources)
         {
-            yield return [item.GetProperty("name").GetString()!];
+            foreach (JsonElement item in Root(source).GetProperty(section).EnumerateArray())
+            {
+                yield return [source, item.GetProperty("name").GetString()!];
+            }
         }
     }
 
-    private static JsonElement Find(string section, string name)
+    private static JsonElement Find(string source, string section, string name)
     {
-        foreach (JsonElement item in Root.GetProperty(section).EnumerateArray())
+        foreach (JsonElement item in Root(source).GetProperty(section).EnumerateArray())
         {
             if (item.GetProperty("name").GetString() == name)
             {
@@ -88,7 +122,7 @@ public static class ReferenceData
             }
         }
 
-        throw new KeyNotFoundException($"No {section} entry named '{name}'.");
+        throw new KeyNotFoundException($"No {section} entry named '{name}' in the {source} oracle.");
     }
 }
 

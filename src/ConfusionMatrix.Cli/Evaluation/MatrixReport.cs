@@ -10,6 +10,14 @@ public sealed record ClassMetricsReport(long Tp, long Fp, long Fn, long Tn, doub
 
 public sealed record AveragesReport(double Precision, double Recall, double F1);
 
+public sealed record LabelLatencyReport(double? P50Seconds, double? P90Seconds, double? P99Seconds, IReadOnlyList<double?> BucketUpperBoundsSeconds, IReadOnlyList<long> Counts);
+
+/// <summary>
+/// Label coverage as the silo reports it. Offline every evaluated record carries its label, so nothing is pending or
+/// expired and label latency is unknown (no label times in the file).
+/// </summary>
+public sealed record LabelCoverageReport(long Labelled, long Pending, long Expired, double? Coverage, IReadOnlyDictionary<string, long> PendingByPredicted, LabelLatencyReport Latency);
+
 public sealed record MetricsReport(
     double Accuracy,
     double BalancedAccuracy,
@@ -31,7 +39,9 @@ public sealed record MatrixReport(
     long Total,
     MetricsReport Metrics,
     DateTimeOffset AsOf,
-    long BatchesApplied)
+    long BatchesApplied,
+    IReadOnlyDictionary<string, long> PredictedDistribution,
+    LabelCoverageReport Labels)
 {
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
@@ -58,6 +68,21 @@ public sealed record MatrixReport(
             new AveragesReport(m.Macro.Precision, m.Macro.Recall, m.Macro.F1),
             new AveragesReport(m.Micro.Precision, m.Micro.Recall, m.Micro.F1),
             new AveragesReport(m.Weighted.Precision, m.Weighted.Recall, m.Weighted.F1));
-        return new MatrixReport(model, version, segment, "all", classes, counts.ToRows(), counts.Total, metrics, asOf, 0);
+        var distribution = new Dictionary<string, long>(StringComparer.Ordinal);
+        var pending = new Dictionary<string, long>(StringComparer.Ordinal);
+        for (int c = 0; c < classes.Count; c++)
+        {
+            distribution[classes[c]] = counts.ColumnTotal(c);
+            pending[classes[c]] = 0;
+        }
+
+        var latency = new LabelLatencyReport(
+            null,
+            null,
+            null,
+            [.. LabelStatusWindows.LatencyBucketUpperBounds.Select(b => (double?)b.TotalSeconds), null],
+            new long[LabelStatusWindows.LatencyBucketCount]);
+        var labels = new LabelCoverageReport(counts.Total, 0, 0, counts.Total == 0 ? null : 1.0, pending, latency);
+        return new MatrixReport(model, version, segment, "all", classes, counts.ToRows(), counts.Total, metrics, asOf, 0, distribution, labels);
     }
 }

@@ -1,3 +1,4 @@
+using System.IO.Pipelines;
 using System.Text;
 using System.Text.Json;
 using ConfusionMatrix.Abstractions;
@@ -93,24 +94,41 @@ public static class ApiEndpoints
         return Results.Ok(new ModelCatalogResponse(ToResponse(catalog.Definition), versions));
     }
 
-    private static async Task<IResult> PostPredictionsAsync(HttpContext http, PredictionIntake intake, IOptions<ConfusionMatrixOptions> options, ILoggerFactory loggers)
+    private static async Task<IResult> PostPredictionsAsync(HttpContext http, PredictionIntake intake, IGrainFactory grains, ILocalSiloDetails silo, IOptions<ConfusionMatrixOptions> options, ILoggerFactory loggers)
     {
+        if (IdempotentIntake.ReadKey(http, out var key, out var hashedBody) is { } invalidKey)
+        {
+            return invalidKey;
+        }
+
         var session = intake.Begin();
         if (await ReadRecordsAsync(http, session, "predictions", options.Value.Api.MaxRequestBytes, loggers) is { } refused)
         {
             return refused;
         }
 
-        var response = await session.CompleteAsync();
-        var unavailable = response.Rejected.Any(r => r.Reason == RejectionReasons.Unavailable);
-        if (response.Accepted == 0 && unavailable)
+        if (key is not null)
         {
-            // Nothing was acknowledged and the cause is ours, not the input's: tell the caller to retry later.
-            http.Response.Headers.RetryAfter = "5";
-            return Results.Json(response, statusCode: StatusCodes.Status503ServiceUnavailable);
+            return await IdempotentIntake.CompleteAsync(http, session, key, hashedBody!, grains, silo);
         }
 
-        return Results.Json(response, statusCode: StatusCodes.Status202Accepted);
+        var response = await session.CompleteAsync();
+        return Results.Json(response, statusCode: IntakeStatus(http, response));
+    }
+
+    /// <summary>
+    /// 202, or 503 with Retry-After when nothing was acknowledged and the cause is ours, not the input's: the caller
+    /// should retry later.
+    /// </summary>
+    internal static int IntakeStatus(HttpContext http, PredictionsResponse response)
+    {
+        if (response.Accepted == 0 && response.Rejected.Any(r => r.Reason == RejectionReasons.Unavailable))
+        {
+            http.Response.Headers.RetryAfter = "5";
+            return StatusCodes.Status503ServiceUnavailable;
+        }
+
+        return StatusCodes.Status202Accepted;
     }
 
     private static async Task<IResult> PostLabelsAsync(HttpContext http, LabelIntake intake, IOptions<ConfusionMatrixOptions> options, ILoggerFactory loggers)
@@ -149,31 +167,35 @@ public static class ApiEndpoints
         {
             if (ndjson)
             {
-                using var reader = new StreamReader(http.Request.Body, Encoding.UTF8);
-                while (await reader.ReadLineAsync(http.RequestAborted) is { } line)
+                // Lines are split and parsed as UTF-8 bytes: a line that is not valid UTF-8 or not JSON is refused on its
+                // own (a text reader would quietly turn bad bytes into U+FFFD and count the record).
+                var reader = PipeReader.Create(http.Request.Body);
+                var first = true;
+                while (true)
                 {
-                    if (string.IsNullOrWhiteSpace(line))
+                    var result = await reader.ReadAsync(http.RequestAborted);
+                    var buffer = result.Buffer;
+                    while (NdjsonLines.TryTake(ref buffer, out var line))
                     {
-                        session.Blank();
-                        continue;
+                        await NdjsonLines.AddAsync(session, line, first);
+                        first = false;
                     }
 
-                    JsonDocument doc;
-                    try
+                    if (result.IsCompleted)
                     {
-                        doc = JsonDocument.Parse(line);
-                    }
-                    catch (JsonException ex)
-                    {
-                        session.Malformed($"line is not valid JSON: {ex.Message}");
-                        continue;
+                        if (!buffer.IsEmpty)
+                        {
+                            await NdjsonLines.AddAsync(session, buffer, first);
+                        }
+
+                        reader.AdvanceTo(buffer.End);
+                        break;
                     }
 
-                    using (doc)
-                    {
-                        await session.AddAsync(doc.RootElement);
-                    }
+                    reader.AdvanceTo(buffer.Start, buffer.End);
                 }
+
+                await reader.CompleteAsync();
             }
             else
             {

@@ -56,7 +56,7 @@ public sealed class LabelIntake(
             var now = owner._clock.GetUtcNow();
             if (LabelRecordReader.TryRead(e, now, out var record) is { } problem)
             {
-                var rawId = e.ValueKind == JsonValueKind.Object ? PredictionRecordReader.Text(e, "predictionId") : null;
+                var rawId = e.ValueKind == JsonValueKind.Object ? PredictionRecordReader.TextOrNull(e, "predictionId") : null;
                 var shownId = rawId is { Length: > PredictionLimits.MaxIdLength } ? rawId[..32] + "…" : rawId;
                 Reject(shownId, problem.Reason, problem.Detail, null);
                 return;

@@ -78,13 +78,21 @@ public sealed class PredictionIntake(
             }
         }
 
-        public async Task<PredictionsResponse> CompleteAsync()
+        /// <summary>Batches the request will publish; the same for the same body (batches are cut in reading order).</summary>
+        public int BatchCount => _full.Count + _builders.Values.Count(p => p.Builder.Count > 0);
+
+        /// <summary>
+        /// Publishes every batch; with <paramref name="numbering"/> (a keyed request) as that producer, numbered from its
+        /// first sequence in batch order, so a retry of the same body publishes the same numbered batches.
+        /// </summary>
+        public async Task<PredictionsResponse> CompleteAsync((string ProducerId, long FirstSequence)? numbering = null)
         {
+            var sequence = numbering?.FirstSequence ?? 0;
             foreach (var pending in _full.Concat(_builders.Values))
             {
                 if (pending.Builder.Count > 0)
                 {
-                    await FlushAsync(pending);
+                    await FlushAsync(pending, numbering is { } n ? (n.ProducerId, sequence++) : null);
                 }
             }
 
@@ -96,9 +104,9 @@ public sealed class PredictionIntake(
             var now = owner._clock.GetUtcNow();
             if (PredictionRecordReader.TryRead(e, now, now, out var record) is { } problem)
             {
-                var rawId = e.ValueKind == JsonValueKind.Object ? PredictionRecordReader.Text(e, "predictionId") : null;
+                var rawId = e.ValueKind == JsonValueKind.Object ? PredictionRecordReader.TextOrNull(e, "predictionId") : null;
                 var shownId = rawId is { Length: > PredictionLimits.MaxIdLength } ? rawId[..32] + "…" : rawId;
-                var rawModel = e.ValueKind == JsonValueKind.Object ? PredictionRecordReader.Text(e, "model") : null;
+                var rawModel = e.ValueKind == JsonValueKind.Object ? PredictionRecordReader.TextOrNull(e, "model") : null;
                 Reject(shownId, problem.Reason, problem.Detail, await RegisteredOrNullAsync(rawModel));
                 return;
             }
@@ -139,12 +147,20 @@ public sealed class PredictionIntake(
             }
         }
 
-        private async Task FlushAsync(Pending pending)
+        private async Task FlushAsync(Pending pending, (string ProducerId, long Sequence)? numbered)
         {
             var count = pending.Builder.Count;
             try
             {
-                await owner._publisher.PublishAsync(pending.Builder);
+                if (numbered is { } n)
+                {
+                    await owner._publisher.PublishAsync(pending.Builder, n.ProducerId, n.Sequence);
+                }
+                else
+                {
+                    await owner._publisher.PublishAsync(pending.Builder);
+                }
+
                 _accepted += count;
             }
             catch (Exception ex)

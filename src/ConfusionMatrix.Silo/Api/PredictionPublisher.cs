@@ -29,26 +29,37 @@ public sealed class PredictionPublisher(IClusterClient client, ILogger<Predictio
         await lane.Gate.WaitAsync(cancellationToken);
         try
         {
-            var batch = builder.Build(_producerId, ++lane.Sequence);
-            var stream = client.GetStreamProvider(PredictionLog.StreamProvider)
-                .GetStream<PredictionBatch>(StreamId.Create(PredictionLog.StreamNamespace, key));
-            for (var attempt = 0; ; attempt++)
-            {
-                try
-                {
-                    await stream.OnNextAsync(batch);
-                    return;
-                }
-                catch (Exception ex) when (attempt < RetryDelays.Length && !cancellationToken.IsCancellationRequested)
-                {
-                    Log.PublishRetry(logger, batch.BatchId, key, attempt + 1, ex.Message);
-                    await Task.Delay(RetryDelays[attempt], cancellationToken);
-                }
-            }
+            await EnqueueAsync(key, builder.Build(_producerId, ++lane.Sequence), cancellationToken);
         }
         finally
         {
             lane.Gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Publishes a batch numbered by the caller: a request with an idempotency key is published as its key's producer,
+    /// with the same numbers on every retry, so a batch that did land the first time is a replay the second.
+    /// </summary>
+    public Task PublishAsync(PredictionBatchBuilder builder, string producerId, long sequence, CancellationToken cancellationToken = default) =>
+        EnqueueAsync(PredictionLog.VersionKey(builder.Model, builder.Version), builder.Build(producerId, sequence), cancellationToken);
+
+    private async Task EnqueueAsync(string key, PredictionBatch batch, CancellationToken cancellationToken)
+    {
+        var stream = client.GetStreamProvider(PredictionLog.StreamProvider)
+            .GetStream<PredictionBatch>(StreamId.Create(PredictionLog.StreamNamespace, key));
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                await stream.OnNextAsync(batch);
+                return;
+            }
+            catch (Exception ex) when (attempt < RetryDelays.Length && !cancellationToken.IsCancellationRequested)
+            {
+                Log.PublishRetry(logger, batch.BatchId, key, attempt + 1, ex.Message);
+                await Task.Delay(RetryDelays[attempt], cancellationToken);
+            }
         }
     }
 

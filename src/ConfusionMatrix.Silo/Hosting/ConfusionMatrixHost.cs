@@ -127,6 +127,10 @@ public static class ConfusionMatrixHost
 
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+
+        // The operator page's files are public (they hold no data; every API call needs a key), so they are served
+        // before authentication; the fallback policy would otherwise refuse them.
+        UseOperatorPage(app);
         app.UseAuthentication();
         app.UseAuthorization();
         var metrics = app.MapPrometheusScrapingEndpoint("/metrics");
@@ -147,9 +151,33 @@ public static class ConfusionMatrixHost
         app.MapOrleansDashboard(routePrefix: "/dashboard").RequireAuthorization(Roles.Operator);
         app.MapConfusionMatrixApi();
         app.MapRolloutApi();
+        app.MapConfusionMatrixEstimation();
         app.MapAuditApi();
         app.MapGet("/", () => Results.Redirect("/dashboard/")).AllowAnonymous();
         return app;
+    }
+
+    /// <summary>
+    /// The operator page: plain files under wwwroot/ui that call the API from the browser. They are read from next to the
+    /// binaries, so the page is there whatever the working directory; the files hold no data, the API calls need a key.
+    /// </summary>
+    private static void UseOperatorPage(WebApplication app)
+    {
+        var webRoot = Path.Combine(AppContext.BaseDirectory, "wwwroot");
+        if (!Directory.Exists(webRoot))
+        {
+            return;
+        }
+
+        var files = new Microsoft.Extensions.FileProviders.PhysicalFileProvider(webRoot);
+        app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = files });
+        app.UseStaticFiles(new StaticFileOptions
+        {
+            FileProvider = files,
+
+            // A new silo version must not run an old page's script against a changed API.
+            OnPrepareResponse = file => file.Context.Response.Headers.CacheControl = "no-cache",
+        });
     }
 
     private static void ConfigureSilo(ISiloBuilder silo, ConfusionMatrixOptions options)

@@ -260,7 +260,7 @@ public sealed class DriftEvaluatorTests
 
     private static (ConfusionCounts Live, ConfusionCounts Baseline) LoadReference(string name)
     {
-        var testCase = ReferenceData.DivergenceCase(name);
+        var testCase = ReferenceData.DivergenceCase(ReferenceData.InRepo, name);
         return (
             ConfusionCounts.FromRows(ReferenceData.Matrix(testCase.GetProperty("live"))),
             ConfusionCounts.FromRows(ReferenceData.Matrix(testCase.GetProperty("baseline"))));
