@@ -439,6 +439,26 @@ render "everything on" --set metrics.serviceMonitor.enabled=true,metrics.prometh
   --set networkPolicy.http.allowExternal=false --set-json 'networkPolicy.allowedClients=[{"podSelector":{"matchLabels":{"app":"scorer"}}}]' \
   --set ingress.enabled=true,ingress.tls=true,autoscaling.enabled=true,workloadIdentity.enabled=true
 
+render "auth defaults"
+has "API keys by default"                         'name: ConfusionMatrix__Auth__Mode$'
+has "auth mode ApiKey"                            'value: "ApiKey"$'
+has "audit bound in env"                          'name: ConfusionMatrix__Audit__MaxRecordsPerModel$'
+has_not "no TLS by default"                       'ConfusionMatrix__Tls__Enabled'
+has_not "no JWT settings without JWT"             'ConfusionMatrix__Auth__Jwt__Authority'
+render "auth keys, JWT, webhooks, Orleans TLS" --set auth.existingSecret=cm-api-keys,auth.mode=ApiKeyAndJwt \
+  --set auth.jwt.authority=https://login.example.com/realms/ml,auth.metricsRole=viewer \
+  --set 'webhooks.allowedHosts={hooks.example.com,10.20.0.0/16}' \
+  --set tls.enabled=true,tls.existingSecret=cm-orleans-tls,tls.passwordKey=password
+has "keys Secret loaded with envFrom"             'name: cm-api-keys$'
+has "JWT authority"                               'value: "https://login\.example\.com/realms/ml"'
+has "metrics role"                                'name: ConfusionMatrix__Auth__MetricsRole$'
+has "second allowed webhook host"                 'name: ConfusionMatrix__Webhooks__AllowedHosts__1$'
+has "TLS certificate path"                        'value: "/etc/confusionmatrix/tls/tls\.pfx"'
+has "TLS Secret mounted"                          'secretName: cm-orleans-tls$'
+has "TLS password from the Secret"                'key: password$'
+render_fails "unknown auth mode (schema)"         "at '/auth/mode'"                  --set auth.mode=Open
+render_fails "TLS without its Secret (schema)"    "at '/tls/existingSecret'"         --set tls.enabled=true
+
 # ---------------------------------------------------------------------------------------------
 # schema validation of every rendered manifest, whatever its kind
 # ---------------------------------------------------------------------------------------------

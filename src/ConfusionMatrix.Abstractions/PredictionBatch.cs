@@ -23,7 +23,8 @@ public sealed record PredictionBatch(
     [property: Id(9)] ImmutableArray<string> SegmentValues,
     [property: Id(10)] int[] SegmentValueIndex,
     [property: Id(11)] string[]? PredictionIds = null,
-    [property: Id(12)] float[]? Scores = null)
+    [property: Id(12)] float[]? Scores = null,
+    [property: Id(13)] string? TraceParent = null)
 {
     /// <summary>Marks a prediction that carries no value for a dimension.</summary>
     public const int NoSegmentValue = -1;
@@ -192,7 +193,10 @@ public sealed class PredictionBatchBuilder
             [.. _valueList],
             index,
             _anyUnlabelled ? [.. _ids.Select(id => id ?? "")] : null,
-            _anyScore ? [.. _scores] : null);
+            _anyScore ? [.. _scores] : null,
+
+            // The W3C trace context of whoever builds the batch, so the consumer's work joins the producer's trace.
+            System.Diagnostics.Activity.Current?.Id);
     }
 
     public void Clear()

@@ -97,11 +97,26 @@ public sealed record RolloutPolicy(
 
     public TimeSpan EffectiveGuardPeriod => GuardPeriod ?? DefaultGuardPeriod;
 
+    /// <summary>The HMAC-SHA256 key every webhook body is signed with; required with webhooks. Reads show <see cref="RedactedSecret"/>.</summary>
+    [Id(6)]
+    public string? WebhookSecret { get; init; }
+
+    /// <summary>What the API shows instead of the secret; sending it back keeps the stored secret.</summary>
+    public const string RedactedSecret = "********";
+
+    /// <summary>The policy as shown to readers: the secret replaced by <see cref="RedactedSecret"/>.</summary>
+    public RolloutPolicy Redacted() => WebhookSecret is null ? this : this with { WebhookSecret = RedactedSecret };
+
     public string? Validate()
     {
         if (GuardPeriod is { } g && (g < TimeSpan.Zero || g > TimeSpan.FromDays(30)))
         {
             return "guardPeriod must be between 0 and 30 days.";
+        }
+
+        if (Webhooks.Length > 0 && (WebhookSecret is null || WebhookSecret.Length < 16))
+        {
+            return "webhookSecret (at least 16 characters) is required with webhooks: every body is signed with it.";
         }
 
         foreach (var hook in Webhooks)

@@ -102,11 +102,27 @@ public static class CmxApp
         return uri;
     }
 
-    /// <summary>The silo's base address with a trailing slash, so relative API paths resolve under it.</summary>
+    /// <summary>The environment variable whose value is sent to the silo as <c>X-API-Key</c>.</summary>
+    internal const string ApiKeyVariable = "CMX_API_KEY";
+
+    /// <summary>
+    /// The silo's base address with a trailing slash, so relative API paths resolve under it; with the API key from
+    /// <see cref="ApiKeyVariable"/> when set (an environment variable, so it stays out of shell history and CI logs).
+    /// </summary>
     internal static HttpClient SiloHttp(Uri url, TimeSpan? timeout = null)
     {
         var text = url.ToString();
-        return new HttpClient { BaseAddress = new Uri(text.EndsWith('/') ? text : text + "/"), Timeout = timeout ?? TimeSpan.FromSeconds(30) };
+        var http = new HttpClient { BaseAddress = new Uri(text.EndsWith('/') ? text : text + "/"), Timeout = timeout ?? TimeSpan.FromSeconds(30) };
+        AddApiKey(http);
+        return http;
+    }
+
+    internal static void AddApiKey(HttpClient http)
+    {
+        if (Environment.GetEnvironmentVariable(ApiKeyVariable) is { Length: > 0 } key)
+        {
+            http.DefaultRequestHeaders.Add("X-API-Key", key);
+        }
     }
 }
 

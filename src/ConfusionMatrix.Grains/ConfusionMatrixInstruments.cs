@@ -11,6 +11,11 @@ public sealed class ConfusionMatrixInstruments
 {
     public const string MeterName = "ConfusionMatrix.Actors";
 
+    /// <summary>The activity source of the intake, the routers, the segment grains and the drift watcher.</summary>
+    public const string ActivitySourceName = "ConfusionMatrix.Actors";
+
+    public static readonly System.Diagnostics.ActivitySource ActivitySource = new(ActivitySourceName);
+
     private readonly Counter<long> _accepted;
     private readonly Counter<long> _rejected;
     private readonly Counter<long> _ignoredDimensions;
@@ -27,6 +32,9 @@ public sealed class ConfusionMatrixInstruments
     private readonly Counter<long> _pending;
     private readonly Counter<long> _expired;
     private readonly Histogram<double> _labelLatency;
+    private readonly Counter<long> _webhooksDropped;
+    private readonly Counter<long> _httpRefused;
+    private readonly Counter<long> _seriesDropped;
 
     public ConfusionMatrixInstruments(IMeterFactory meterFactory)
     {
@@ -39,6 +47,9 @@ public sealed class ConfusionMatrixInstruments
         _driftVerdicts = Meter.CreateCounter<long>("confusionmatrix.drift.verdicts", "{verdict}", "Drift evaluations of a (version, segment), by decision.");
         _fairnessAlerts = Meter.CreateCounter<long>("confusionmatrix.fairness.alerts", "{alert}", "Evaluations that found an error-rate gap across the segments of a dimension.");
         _webhooks = Meter.CreateCounter<long>("confusionmatrix.webhooks", "{delivery}", "Webhook deliveries, by outcome.");
+        _webhooksDropped = Meter.CreateCounter<long>("confusionmatrix.webhook.dropped", "{delivery}", "Webhook deliveries not attempted, by reason: host_not_allowed, private_address, unresolved, no_secret, queue_full.");
+        _httpRefused = Meter.CreateCounter<long>("confusionmatrix.http.refused", "{request}", "HTTP requests refused by authentication or authorization, by reason: missing_credentials, invalid_credentials, forbidden.");
+        _seriesDropped = Meter.CreateCounter<long>("confusionmatrix.metrics.series_dropped", "{series}", "Metric series not published because the cardinality cap was reached, by metric.");
         _duplicates = Meter.CreateCounter<long>("confusionmatrix.batches.duplicate", "{batch}", "Segment sub-batches skipped because their producer sequence was already applied.");
         _storageFailures = Meter.CreateCounter<long>("confusionmatrix.storage.failures", "{write}", "Grain state writes that failed; the batch is retried by its sender.");
         _deadLetters = Meter.CreateCounter<long>("confusionmatrix.batches.deadlettered", "{batch}", "Batches refused whole as malformed and kept for inspection.");
@@ -56,10 +67,20 @@ public sealed class ConfusionMatrixInstruments
 
     public Meter Meter { get; }
 
-    public void Accepted(string model, long count) => _accepted.Add(count, new KeyValuePair<string, object?>("model", model));
+    public void Accepted(string model, string version, long count) =>
+        _accepted.Add(count, new KeyValuePair<string, object?>("model", model), new KeyValuePair<string, object?>("version", version));
 
-    public void Rejected(string reason, long count, string? model = null, string kind = "predictions") =>
-        _rejected.Add(count, new KeyValuePair<string, object?>("reason", reason), new KeyValuePair<string, object?>("model", model ?? "unknown"), new KeyValuePair<string, object?>("kind", kind));
+    /// <summary>Model and version are labels only once they are known to exist (registered, routed): caller input must not mint series.</summary>
+    public void Rejected(string reason, long count, string? model = null, string kind = "predictions", string? version = null) =>
+        _rejected.Add(
+            count,
+            new KeyValuePair<string, object?>("reason", reason),
+            new KeyValuePair<string, object?>("model", model ?? "unknown"),
+            new KeyValuePair<string, object?>("kind", kind),
+            new KeyValuePair<string, object?>("version", version ?? "unknown"));
+
+    /// <summary>Series a bounded gauge did not publish because its cap was reached.</summary>
+    public void SeriesDropped(string metric, long count) => _seriesDropped.Add(count, new KeyValuePair<string, object?>("metric", metric));
 
     public void Label(string model, LabelOutcome outcome) => Label(model, OutcomeName(outcome));
 
@@ -104,6 +125,10 @@ public sealed class ConfusionMatrixInstruments
         _fairnessAlerts.Add(1, new KeyValuePair<string, object?>("model", model), new KeyValuePair<string, object?>("dimension", dimension));
 
     public void Webhook(string outcome) => _webhooks.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
+
+    public void WebhookDropped(string reason) => _webhooksDropped.Add(1, new KeyValuePair<string, object?>("reason", reason));
+
+    public void HttpRefused(string reason) => _httpRefused.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
     public void DuplicateSkipped(string kind) => _duplicates.Add(1, new KeyValuePair<string, object?>("kind", kind));
 

@@ -260,6 +260,10 @@ public sealed class DriftWatcherGrain(
             return;
         }
 
+        using var activity = ConfusionMatrixInstruments.ActivitySource.StartActivity("confusionmatrix.drift.evaluate");
+        activity?.SetTag("confusionmatrix.model", Model);
+        activity?.SetTag("confusionmatrix.segments", _dirty.Count);
+
         var s = state.State;
         var now = clock.GetUtcNow();
         if (s.EpochStartedAt is null)

@@ -61,4 +61,16 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 1206, Level = LogLevel.Warning, Message = "Audit: label batch for {Model} is malformed and was refused: {Problem}")]
     public static partial void LabelBatchMalformed(ILogger logger, string model, string problem);
+
+    [LoggerMessage(EventId = 1301, Level = LogLevel.Information, Message = "Audit {Model} #{Sequence}: {Principal} {Action} {Target} -> {Status}")]
+    public static partial void Audited(ILogger logger, string model, long sequence, string principal, string action, string target, int status);
+
+    [LoggerMessage(EventId = 1302, Level = LogLevel.Error, Message = "Audit record for {Model} {Action} by {Principal} could not be stored: {Error}")]
+    public static partial void AuditFailed(ILogger logger, string model, string action, string principal, string error);
+
+    [LoggerMessage(EventId = 1303, Level = LogLevel.Warning, Message = "Webhook to {Url} dropped ({Reason}): {Detail}")]
+    public static partial void WebhookDropped(ILogger logger, string url, string reason, string detail);
+
+    [LoggerMessage(EventId = 1304, Level = LogLevel.Warning, Message = "Quality gauges hold {MaxSeries} series: {Model}/{Version}/{Segment} and later ones are not published (confusionmatrix_metrics_series_dropped_total counts them). Fewer segments or versions in play, or a shorter expiry, bring them back; logged once")]
+    public static partial void SeriesCapReached(ILogger logger, int maxSeries, string model, string version, string segment);
 }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using ConfusionMatrix.Abstractions;
+using Microsoft.Extensions.Logging;
 
 namespace ConfusionMatrix.Grains;
 
@@ -12,17 +13,22 @@ namespace ConfusionMatrix.Grains;
 public sealed class ModelQualityGauges
 {
     /// <summary>Series kept at most; labels come from registered models and catalogued segments, but a bound is still due.</summary>
-    internal const int MaxSeries = 20_000;
+    public const int MaxSeries = 20_000;
 
     internal static readonly TimeSpan Expiry = TimeSpan.FromMinutes(10);
 
     private readonly ConcurrentDictionary<(string Model, string Version, string Segment, string Class, string Metric), (double Value, DateTimeOffset At)> _classMetrics = new();
     private readonly ConcurrentDictionary<(string Model, string Version, string Segment, string Metric), (double Value, DateTimeOffset At)> _segmentMetrics = new();
     private readonly ApplicationClock _clock;
+    private readonly ConfusionMatrixInstruments _instruments;
+    private readonly ILogger<ModelQualityGauges> _logger;
+    private int _capLogged;
 
-    public ModelQualityGauges(ConfusionMatrixInstruments instruments, ApplicationClock clock)
+    public ModelQualityGauges(ConfusionMatrixInstruments instruments, ApplicationClock clock, ILogger<ModelQualityGauges> logger)
     {
         _clock = clock;
+        _instruments = instruments;
+        _logger = logger;
         instruments.Meter.CreateObservableGauge("confusionmatrix.model.class_quality", ObserveClassMetrics, null,
             "Recall or precision of one class over the live evidence of a (version, segment), as last judged.");
         instruments.Meter.CreateObservableGauge("confusionmatrix.model.segment_drift", ObserveSegmentMetrics, null,
@@ -37,6 +43,14 @@ public sealed class ModelQualityGauges
             Expire(at);
             if (_classMetrics.Count + _segmentMetrics.Count >= MaxSeries)
             {
+                // Counted every time, logged once per process: the log says what to do, the counter how often.
+                _instruments.SeriesDropped("confusionmatrix.model.class_quality", verdict.ClassDeltas.Length);
+                _instruments.SeriesDropped("confusionmatrix.model.segment_drift", 3);
+                if (Interlocked.Exchange(ref _capLogged, 1) == 0)
+                {
+                    Log.SeriesCapReached(_logger, MaxSeries, verdict.Model, verdict.Version, verdict.Segment);
+                }
+
                 return;
             }
         }

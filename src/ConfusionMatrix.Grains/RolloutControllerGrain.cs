@@ -208,6 +208,7 @@ public sealed class RolloutControllerGrain(
 
         var s = state.State;
         var from = s.Phase;
+        var before = Routing();
         change(s);
         var transition = new RolloutTransition(
             s.NextSequence++, clock.GetUtcNow(), action, actor, string.IsNullOrWhiteSpace(reason) ? "(no reason given)" : reason,
@@ -233,7 +234,31 @@ public sealed class RolloutControllerGrain(
         Log.RolloutTransition(logger, Model, action, from.ToString(), s.Phase.ToString(), actor, transition.Reason);
         var routing = Routing();
         await notifier.TransitionedAsync(Model, transition, routing, s.Policy);
+        if (actor == DriftWatcherActor)
+        {
+            await AuditAutomaticAsync(transition, before, routing);
+        }
+
         return View();
+    }
+
+    /// <summary>
+    /// Actions the controller takes on its own are audited here (those asked for over HTTP are audited by the API,
+    /// with the caller's identity). The action already happened; a failed audit write is logged, not undone.
+    /// </summary>
+    private async Task AuditAutomaticAsync(RolloutTransition transition, RoutingTable before, RoutingTable after)
+    {
+        var record = new AuditRecord(
+            0, transition.At, $"system:{DriftWatcherActor}", AuditTrail.SystemRoles, $"rollout.{transition.Action}", $"models/{Model}/rollout",
+            AuditTrail.Snapshot(before), AuditTrail.Snapshot(after), null, transition.Reason, null);
+        try
+        {
+            await GrainFactory.GetGrain<IAuditTrailGrain>(Model).AppendAsync(record);
+        }
+        catch (Exception ex)
+        {
+            Log.AuditFailed(logger, Model, record.Action, record.Principal, ex.Message);
+        }
     }
 
     private async Task RestoreStoredStateAsync()

@@ -13,7 +13,7 @@ public sealed class RolloutNotifier(IWebhookSender webhooks) : IRolloutNotifier
 {
     public Task TransitionedAsync(string model, RolloutTransition transition, RoutingTable routing, RolloutPolicy policy)
     {
-        webhooks.Enqueue(new RolloutWebhookEvent(model, transition, routing), policy.Webhooks);
+        webhooks.Enqueue(new RolloutWebhookEvent(model, transition, routing), policy.Webhooks, policy.WebhookSecret);
         return Task.CompletedTask;
     }
 }
@@ -27,5 +27,6 @@ public sealed record RolloutWebhookEvent(string Model, RolloutTransition Transit
 /// <summary>Delivers webhook events in the background, with retries; never blocks a grain.</summary>
 public interface IWebhookSender
 {
-    void Enqueue(RolloutWebhookEvent evt, IReadOnlyList<string> urls);
+    /// <summary>Queues one signed delivery per URL; without a secret nothing is sent (counted as dropped).</summary>
+    void Enqueue(RolloutWebhookEvent evt, IReadOnlyList<string> urls, string? secret);
 }

@@ -58,6 +58,7 @@ public sealed class VersionRouterGrain(
     private async Task<IngestResult[]> RouteAsync(IReadOnlyList<PredictionBatch> batches)
     {
         var started = Stopwatch.GetTimestamp();
+        using var activity = StartRouteActivity(batches);
         var results = new IngestResult[batches.Count];
         var merged = new Dictionary<string, SegmentParts>(StringComparer.Ordinal);
         var pendingByShard = new Dictionary<int, PendingShardBuilder>();
@@ -74,7 +75,7 @@ public sealed class VersionRouterGrain(
                 var problem = shapeProblem ?? $"batch names {batch.Model}/{batch.Version} but arrived on {_model}/{_version}";
                 var count = batch.Actual?.Length ?? 0;
                 Log.BatchMalformed(logger, batch.BatchId, _model, _version, problem);
-                instruments.Rejected(RejectionReasons.Malformed, Math.Max(count, 1), _model);
+                instruments.Rejected(RejectionReasons.Malformed, Math.Max(count, 1), _model, version: _version);
                 await GrainFactory.GetGrain<IDeadLetterGrain>(_model).AddAsync(
                     new DeadLetter(clock.GetUtcNow(), this.GetPrimaryKeyString(), batch.BatchId, count, problem));
                 results[b] = new IngestResult(0, ImmutableDictionary<string, int>.Empty.Add(RejectionReasons.Malformed, count), 0);
@@ -159,9 +160,44 @@ public sealed class VersionRouterGrain(
         }
 
         await Task.WhenAll(calls);
-        instruments.Accepted(_model, accepted);
+        instruments.Accepted(_model, _version, accepted);
         instruments.Routed(Stopwatch.GetElapsedTime(started));
         return results;
+    }
+
+    /// <summary>
+    /// One span per delivery, child of the first batch's producer (the HTTP intake), linked to the others: the trace
+    /// goes from the request through the stream to the segment grains (Orleans propagates it on grain calls).
+    /// </summary>
+    private Activity? StartRouteActivity(IReadOnlyList<PredictionBatch> batches)
+    {
+        if (!ConfusionMatrixInstruments.ActivitySource.HasListeners())
+        {
+            return null;
+        }
+
+        ActivityContext parent = default;
+        var links = new List<ActivityLink>();
+        foreach (var batch in batches)
+        {
+            if (batch.TraceParent is { } traceParent && ActivityContext.TryParse(traceParent, null, out var context))
+            {
+                if (parent == default)
+                {
+                    parent = context;
+                }
+                else
+                {
+                    links.Add(new ActivityLink(context));
+                }
+            }
+        }
+
+        var activity = ConfusionMatrixInstruments.ActivitySource.StartActivity("confusionmatrix.route", ActivityKind.Consumer, parent, links: links);
+        activity?.SetTag("confusionmatrix.model", _model);
+        activity?.SetTag("confusionmatrix.version", _version);
+        activity?.SetTag("confusionmatrix.batches", batches.Count);
+        return activity;
     }
 
     /// <summary>The predictions of one label-join shard that await their label, dictionary-encoding segment sets.</summary>
@@ -235,7 +271,7 @@ public sealed class VersionRouterGrain(
 
     private void Reject(PredictionBatch batch, string reason, int count)
     {
-        instruments.Rejected(reason, count, reason == RejectionReasons.UnknownModel ? null : _model);
+        instruments.Rejected(reason, count, reason == RejectionReasons.UnknownModel ? null : _model, version: reason == RejectionReasons.UnknownModel ? null : _version);
         Log.PredictionsRejected(logger, batch.BatchId, _model, _version, reason, count);
     }
 

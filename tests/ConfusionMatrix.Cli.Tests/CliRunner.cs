@@ -22,7 +22,10 @@ public static class CliRunner
     /// Starts <c>dotnet cmx.dll ARGS</c> from the tool's own build output: the copy next to the tests resolves its
     /// dependencies against the test's ASP.NET Core framework, which the tool does not run on.
     /// </summary>
-    public static Process Start(params string[] args)
+    public static Process Start(params string[] args) => Start(new Dictionary<string, string>(), args);
+
+    /// <summary>As <see cref="Start(string[])"/>, with extra environment variables.</summary>
+    public static Process Start(IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         var tfm = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
         var dll = Path.Combine(SiloBinaries.RepositoryRoot, "src", "ConfusionMatrix.Cli", "bin", tfm.Parent!.Name, tfm.Name, "cmx.dll");
@@ -31,6 +34,12 @@ public static class CliRunner
         foreach (var a in args)
         {
             start.ArgumentList.Add(a);
+        }
+
+        start.Environment.Remove("CMX_API_KEY");
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
         }
 
         return Process.Start(start) ?? throw new InvalidOperationException($"could not start dotnet {dll}");

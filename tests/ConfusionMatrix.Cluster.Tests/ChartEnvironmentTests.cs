@@ -71,10 +71,17 @@ public sealed class ChartEnvironmentTests(ITestOutputHelper output)
         environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{ports[0]}";
         environment["ConfusionMatrix__Clustering__SiloPort"] = ports[1].ToString();
         environment["ConfusionMatrix__Clustering__GatewayPort"] = ports[2].ToString();
+
+        // The chart turns API keys on; the keys come from a Secret of the operator's (auth.existingSecret, envFrom).
+        Assert.Equal("ApiKey", environment["ConfusionMatrix__Auth__Mode"]);
+        const string apiKey = "chart-test-key-0123456789";
+        environment["ConfusionMatrix__Auth__ApiKeys__chart__Key"] = apiKey;
+        environment["ConfusionMatrix__Auth__ApiKeys__chart__Roles__0"] = "admin";
         output.WriteLine(string.Join("\n", environment.Where(e => !e.Key.Contains("ConnectionString", StringComparison.Ordinal)).Select(e => $"{e.Key}={e.Value}").Order()));
 
         using var silo = SiloProcess.Start([], environment);
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{ports[0]}/"), Timeout = TimeSpan.FromSeconds(30) };
+        http.DefaultRequestHeaders.Add("X-API-Key", apiKey);
         var until = DateTime.UtcNow + TimeSpan.FromSeconds(90);
         while (true)
         {

@@ -32,6 +32,14 @@ public sealed class DriftScenarioTests(ClusterFixture fixture)
         Assert.NotNull(pause.Verdict);
         Assert.Contains("fraud", pause.Reason);
 
+        // The automatic pause is in the model's audit trail, as the drift watcher, with the routing before and after.
+        var audit = await fixture.Client.GetGrain<IAuditTrailGrain>(model).ReadAsync(null, null, 100);
+        var paused = Assert.Single(audit.Records, r => r.Action == "rollout.pause");
+        Assert.Equal($"system:{RolloutControllerGrain.DriftWatcherActor}", paused.Principal);
+        Assert.Equal(pause.Reason, paused.Note);
+        Assert.Contains("\"canaryWeightPercent\":50", paused.Before, StringComparison.Ordinal);
+        Assert.Contains("\"phase\":\"paused\"", paused.After, StringComparison.Ordinal);
+
         var eu = Verdict(report, "v2", "region=EU");
         Assert.Equal(DriftVerdict.Drift, eu.Decision);
         var recall = eu.ClassDeltas.Single(d => d.Class == "fraud" && d.Metric == "recall");

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Configuration;
+
 namespace ConfusionMatrix.Silo.Tests;
 
 /// <summary>A bad configuration stops the host at once with exit code 2 and one line naming the key.</summary>
@@ -40,5 +42,76 @@ public sealed class ConfigurationValidationTests
         Assert.True(await silo.WaitForExitAsync(TimeSpan.FromSeconds(60)), $"still running after 60 s.\n{silo.OutputTail()}");
         Assert.True(silo.ExitCode == 2, $"exit code {silo.ExitCode}\n{silo.OutputTail()}");
         Assert.Contains("ConfusionMatrix:Clustering:GatewayPort must differ", silo.StandardError, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Mode_None_on_a_non_loopback_address_refuses_to_start_with_one_line()
+    {
+        var ports = SiloProcess.FreePorts(3);
+        using var silo = SiloProcess.Start(
+        [
+            "--urls", $"http://0.0.0.0:{ports[0]}",
+            $"--ConfusionMatrix:Clustering:SiloPort={ports[1]}",
+            $"--ConfusionMatrix:Clustering:GatewayPort={ports[2]}",
+        ]);
+
+        Assert.True(await silo.WaitForExitAsync(TimeSpan.FromSeconds(60)), $"still running after 60 s.\n{silo.OutputTail()}");
+        Assert.True(silo.ExitCode == 2, $"exit code {silo.ExitCode}\n{silo.OutputTail()}");
+        var line = Assert.Single(silo.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        Assert.Contains("ConfusionMatrix:Auth:Mode=None is only allowed when the silo listens on loopback", line, StringComparison.Ordinal);
+        Assert.Contains($"http://0.0.0.0:{ports[0]}", line, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("http://127.0.0.1:8080", true)]
+    [InlineData("http://localhost:8080", true)]
+    [InlineData("http://[::1]:8080", true)]
+    [InlineData("http://0.0.0.0:8080", false)]
+    [InlineData("http://*:8080", false)]
+    [InlineData("http://+:8080", false)]
+    [InlineData("http://[::]:8080", false)]
+    [InlineData("http://10.1.2.3:8080", false)]
+    public void Listen_addresses_are_loopback_or_not(string url, bool loopback) =>
+        Assert.Equal(loopback, Configuration.ConfusionMatrixOptionsValidator.IsLoopbackUrl(url));
+
+    [Theory]
+    [InlineData("Mode", "Sometimes", "ConfusionMatrix:Auth:Mode must be one of")]
+    [InlineData("ApiKeys:ci:Key", "short", "ConfusionMatrix:Auth:ApiKeys:ci:Key must be at least 16 characters")]
+    [InlineData("ApiKeys:ci:Key", "sha256:abc", "ConfusionMatrix:Auth:ApiKeys:ci:Key must be the key itself or sha256:")]
+    [InlineData("ApiKeys:ci:Roles:0", "root", "ConfusionMatrix:Auth:ApiKeys:ci:Roles has 'root'")]
+    [InlineData("Mode", "Jwt", "ConfusionMatrix:Auth:Jwt:Authority must be")]
+    [InlineData("MetricsRole", "everyone", "ConfusionMatrix:Auth:MetricsRole must be")]
+    public void Bad_auth_settings_are_named(string key, string value, string message)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["ConfusionMatrix:Auth:Mode"] = "ApiKey",
+            ["ConfusionMatrix:Auth:ApiKeys:ci:Key"] = "a-long-enough-key-for-ci",
+            ["ConfusionMatrix:Auth:ApiKeys:ci:Roles:0"] = "ingest",
+            [$"ConfusionMatrix:Auth:{key}"] = value,
+        };
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
+        var problem = Hosting.ConfusionMatrixHost.TryReadOptions(configuration, out _);
+        Assert.NotNull(problem);
+        Assert.Contains(message, problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Api_keys_match_in_clear_or_by_digest_and_nothing_else()
+    {
+        var auth = new Security.AuthOptions { Mode = "ApiKey" };
+        auth.ApiKeys["plain"] = new Security.ApiKeyOptions { Key = "plain-key-0123456789", Roles = ["viewer,ingest"] };
+        auth.ApiKeys["hashed"] = new Security.ApiKeyOptions
+        {
+            Key = "sha256:" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData("hashed-key-0123456789"u8)),
+            Roles = ["operator"],
+        };
+        var store = new Security.ApiKeyStore(auth);
+        var plain = store.Find("plain-key-0123456789");
+        Assert.Equal("plain", plain?.Name);
+        Assert.Equal(["viewer", "ingest"], plain?.Roles ?? []);
+        Assert.Equal("hashed", store.Find("hashed-key-0123456789")?.Name);
+        Assert.Null(store.Find("plain-key-012345678"));
+        Assert.Null(store.Find("sha256:" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData("hashed-key-0123456789"u8))));
     }
 }

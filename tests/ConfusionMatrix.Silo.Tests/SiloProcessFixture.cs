@@ -32,6 +32,8 @@ public sealed class SiloProcessFixture : IAsyncLifetime
             // Labels: fewer shards than production, and a fast sweep so that orphaned labels are counted within a test.
             "--ConfusionMatrix:Labels:ShardCount=8",
             "--ConfusionMatrix:Labels:SweepInterval=00:00:01",
+            // Webhook tests post to receivers on this machine, which webhooks may reach only when allowed by name.
+            "--ConfusionMatrix:Webhooks:AllowedHosts:0=127.0.0.1",
             "--Logging:LogLevel:Default=Warning",
             "--Logging:LogLevel:Microsoft.Hosting.Lifetime=Information",
         ]);

@@ -4,7 +4,10 @@ using System.Text.Json;
 
 namespace ConfusionMatrix.Silo.Tests;
 
-/// <summary>Every rollout transition is POSTed as JSON to the policy's webhooks, and a failing receiver is retried.</summary>
+/// <summary>
+/// Every rollout transition is POSTed as JSON to the policy's webhooks, signed with the policy's secret, and a failing
+/// receiver is retried. The fixture silo allows 127.0.0.1 explicitly (ConfusionMatrix:Webhooks:AllowedHosts).
+/// </summary>
 [Collection(SiloCollection.Name)]
 public sealed class WebhookHttpTests(SiloProcessFixture fixture)
 {
@@ -17,7 +20,9 @@ public sealed class WebhookHttpTests(SiloProcessFixture fixture)
         using var listener = new HttpListener();
         listener.Prefixes.Add($"http://127.0.0.1:{port}/");
         listener.Start();
+        const string secret = "webhook-secret-for-tests-0123456789";
         var received = new ConcurrentQueue<JsonElement>();
+        var badSignatures = new ConcurrentQueue<string>();
         var attempts = 0;
         using var stop = new CancellationTokenSource();
         var receiver = Task.Run(async () =>
@@ -38,6 +43,16 @@ public sealed class WebhookHttpTests(SiloProcessFixture fixture)
                 var attempt = Interlocked.Increment(ref attempts);
                 using var reader = new StreamReader(context.Request.InputStream);
                 var body = await reader.ReadToEndAsync();
+
+                // What a receiver does: HMAC-SHA256 of the raw body with the shared secret, compared in constant time.
+                var expected = "sha256=" + Convert.ToHexStringLower(System.Security.Cryptography.HMACSHA256.HashData(
+                    System.Text.Encoding.UTF8.GetBytes(secret), System.Text.Encoding.UTF8.GetBytes(body)));
+                var signature = context.Request.Headers["X-ConfusionMatrix-Signature"] ?? "";
+                if (!System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(System.Text.Encoding.ASCII.GetBytes(expected), System.Text.Encoding.ASCII.GetBytes(signature)))
+                {
+                    badSignatures.Enqueue($"{signature} for {body}");
+                }
+
                 if (attempt > 1)
                 {
                     received.Enqueue(JsonDocument.Parse(body).RootElement.Clone());
@@ -51,8 +66,12 @@ public sealed class WebhookHttpTests(SiloProcessFixture fixture)
         const string model = "webhooks";
         await _api.RegisterModelAsync(model, ["a", "b"], null, []);
         var hook = $"http://127.0.0.1:{port}/hook";
-        var policy = await _api.PutJsonAsync($"api/v1/models/{model}/rollout/policy?actor=alice", new { webhooks = new[] { hook } });
+        var policy = await _api.PutJsonAsync($"api/v1/models/{model}/rollout/policy?actor=alice", new { webhooks = new[] { hook }, webhookSecret = secret });
         Assert.True(policy.Status == HttpStatusCode.OK, policy.ToString());
+
+        // The secret is write-only: reads show a placeholder.
+        Assert.Equal("********", policy.Json.GetProperty("policy").GetProperty("webhookSecret").GetString());
+        Assert.DoesNotContain(secret, (await _api.GetAsync($"api/v1/models/{model}/rollout")).Body, StringComparison.Ordinal);
         var stable = await _api.PostJsonAsync($"api/v1/models/{model}/rollout/set-stable", new { version = "v1", actor = "alice", reason = "first" });
         Assert.True(stable.Status == HttpStatusCode.OK, stable.ToString());
 
@@ -72,8 +91,11 @@ public sealed class WebhookHttpTests(SiloProcessFixture fixture)
         Assert.Equal("alice", setStable.GetProperty("transition").GetProperty("actor").GetString());
         Assert.Equal("v1", setStable.GetProperty("routing").GetProperty("stable").GetString());
         Assert.True(attempts >= 3, $"expected a failed attempt and its retry, saw {attempts} attempts");
+        Assert.True(badSignatures.IsEmpty, string.Join("\n", badSignatures));
 
-        var bad = await _api.PutJsonAsync($"api/v1/models/{model}/rollout/policy", new { webhooks = new[] { "ftp://nope" } });
+        var bad = await _api.PutJsonAsync($"api/v1/models/{model}/rollout/policy", new { webhooks = new[] { "ftp://nope" }, webhookSecret = secret });
         Assert.True(bad.Status == HttpStatusCode.BadRequest, bad.ToString());
+        var unsigned = await _api.PutJsonAsync($"api/v1/models/{model}/rollout/policy", new { webhooks = new[] { hook } });
+        Assert.True(unsigned.Status == HttpStatusCode.BadRequest && unsigned.Body.Contains("webhookSecret", StringComparison.Ordinal), unsigned.ToString());
     }
 }

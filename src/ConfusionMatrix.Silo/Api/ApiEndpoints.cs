@@ -4,6 +4,7 @@ using System.Text.Json;
 using ConfusionMatrix.Abstractions;
 using ConfusionMatrix.Core;
 using ConfusionMatrix.Silo.Configuration;
+using ConfusionMatrix.Silo.Security;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 
@@ -27,19 +28,31 @@ public static class ApiEndpoints
     public static IEndpointRouteBuilder MapConfusionMatrixApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/v1");
-        api.MapPost("/models", RegisterModelAsync);
-        api.MapGet("/models/{model}", GetModelAsync);
+        api.MapPost("/models", RegisterModelAsync)
+            .RequireAuthorization(Roles.Admin)
+            .Audited("model.register", ModelSnapshotAsync, context => context.Arguments.OfType<RegisterModelRequest>().FirstOrDefault()?.Model);
+        api.MapGet("/models/{model}", GetModelAsync).RequireAuthorization(Roles.Viewer);
         api.MapGet("/models/{model}/dead-letters", async (string model, IGrainFactory grains) =>
-            Results.Ok(await grains.GetGrain<IDeadLetterGrain>(model).GetAsync()));
-        api.MapPost("/predictions", PostPredictionsAsync);
-        api.MapPost("/labels", PostLabelsAsync);
-        api.MapGet("/models/{model}/labels", GetLabelStatsAsync);
+            Results.Ok(await grains.GetGrain<IDeadLetterGrain>(model).GetAsync())).RequireAuthorization(Roles.Viewer);
+        api.MapPost("/predictions", PostPredictionsAsync).RequireAuthorization(Roles.Ingest);
+        api.MapPost("/labels", PostLabelsAsync).RequireAuthorization(Roles.Ingest);
+        api.MapGet("/models/{model}/labels", GetLabelStatsAsync).RequireAuthorization(Roles.Viewer);
         var segment = api.MapGroup("/models/{model}/versions/{version}/segments/{segment}");
-        segment.MapGet("/matrix", GetMatrixAsync);
-        segment.MapGet("/baseline", GetBaselineAsync);
-        segment.MapPut("/baseline", PutBaselineAsync);
-        segment.MapDelete("/baseline", DeleteBaselineAsync);
+        segment.MapGet("/matrix", GetMatrixAsync).RequireAuthorization(Roles.Viewer).AuditedRead("matrix.read");
+        segment.MapGet("/baseline", GetBaselineAsync).RequireAuthorization(Roles.Viewer);
+        segment.MapPut("/baseline", PutBaselineAsync).RequireAuthorization(Roles.Operator).Audited("baseline.set", BaselineSnapshotAsync);
+        segment.MapDelete("/baseline", DeleteBaselineAsync).RequireAuthorization(Roles.Operator).Audited("baseline.delete", BaselineSnapshotAsync);
         return app;
+    }
+
+    private static async Task<object?> ModelSnapshotAsync(IGrainFactory grains, HttpContext http, string model) =>
+        (await grains.GetGrain<IModelRegistryGrain>(model).GetCatalogAsync()).Definition;
+
+    private static async Task<object?> BaselineSnapshotAsync(IGrainFactory grains, HttpContext http, string model)
+    {
+        var key = Segments.MatrixKey(model, (string)http.Request.RouteValues["version"]!, (string)http.Request.RouteValues["segment"]!);
+        var view = await grains.GetGrain<ISegmentMatrixGrain>(key).GetBaselineAsync();
+        return new { kind = view.Kind.ToString().ToLowerInvariant(), counts = view.Matrix?.ToRows(), total = view.Matrix?.Total ?? 0, view.SetAt };
     }
 
     private static async Task<IResult> RegisterModelAsync(RegisterModelRequest? request, IGrainFactory grains, ModelDefinitionCache cache, ConfusionMatrix.Grains.ApplicationClock clock)
@@ -282,7 +295,7 @@ public static class ApiEndpoints
         return Results.Ok(new BaselineResponse(model, version, segment, view.Kind.ToString().ToLowerInvariant(), definition.Classes, view.Matrix?.ToRows(), view.Matrix?.Total ?? 0, view.SetAt));
     }
 
-    private static async Task<IResult> PutBaselineAsync(string model, string version, string segment, BaselineRequest? request, IGrainFactory grains, ModelDefinitionCache cache, MLflowBaselines mlflow, CancellationToken cancellationToken)
+    private static async Task<IResult> PutBaselineAsync(string model, string version, string segment, BaselineRequest? request, IGrainFactory grains, ModelDefinitionCache cache, MLflowBaselines mlflow, HttpContext http, CancellationToken cancellationToken)
     {
         var definition = await cache.GetAsync(model);
         if (definition is null)
@@ -292,6 +305,7 @@ public static class ApiEndpoints
 
         if (request?.Mlflow is { } reference)
         {
+            http.AddAuditNote($"from MLflow model '{reference.Model}' {(string.IsNullOrWhiteSpace(reference.Alias) ? $"version {reference.Version}" : $"alias {reference.Alias}")}");
             var (resolved, problem) = await mlflow.ResolveAsync(reference, request.Counts is not null, definition.Classes, cancellationToken);
             if (problem is not null)
             {

@@ -18,8 +18,8 @@ public static class EstimationEndpoints
     public static IEndpointRouteBuilder MapConfusionMatrixEstimation(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/v1/models/{model}");
-        api.MapGet("/early-warning", GetEarlyWarningAsync);
-        api.MapGet("/versions/{version}/segments/{segment}/estimate", GetEstimateAsync);
+        api.MapGet("/early-warning", GetEarlyWarningAsync).RequireAuthorization(Security.Roles.Viewer);
+        api.MapGet("/versions/{version}/segments/{segment}/estimate", GetEstimateAsync).RequireAuthorization(Security.Roles.Viewer);
         return app;
     }
 

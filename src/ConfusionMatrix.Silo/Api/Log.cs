@@ -25,4 +25,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 2004, Level = LogLevel.Error, Message = "Audit: {Count} prediction(s) for {StreamKey} could not be enqueued and were answered as unavailable: {Problem}")]
     public static partial void PublishFailed(ILogger logger, string streamKey, int count, string problem);
+
+    [LoggerMessage(EventId = 2201, Level = LogLevel.Error, Message = "Audit record for {Model} {Action} by {Principal} could not be stored: {Error}")]
+    public static partial void AuditFailed(ILogger logger, string model, string action, string principal, string error);
 }

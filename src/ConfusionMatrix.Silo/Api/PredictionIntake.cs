@@ -170,7 +170,7 @@ public sealed class PredictionIntake(
                 foreach (var (index, id) in pending.Rows)
                 {
                     _rejectedCount++;
-                    owner._instruments.Rejected(RejectionReasons.Unavailable, 1, pending.Builder.Model);
+                    owner._instruments.Rejected(RejectionReasons.Unavailable, 1, pending.Builder.Model, version: pending.Builder.Version);
                     if (_rejections.Count < MaxListedRejections)
                     {
                         _rejections.Add(new PredictionRejection(index, id, RejectionReasons.Unavailable, "the prediction log could not take it; send it again"));

@@ -22,6 +22,9 @@ public sealed class PredictionPublisher(IClusterClient client, ILogger<Predictio
     public async Task PublishAsync(PredictionBatchBuilder builder, CancellationToken cancellationToken = default)
     {
         var key = PredictionLog.VersionKey(builder.Model, builder.Version);
+        using var activity = Grains.ConfusionMatrixInstruments.ActivitySource.StartActivity("confusionmatrix.publish", System.Diagnostics.ActivityKind.Producer);
+        activity?.SetTag("confusionmatrix.model", builder.Model);
+        activity?.SetTag("confusionmatrix.version", builder.Version);
         var lane = _lanes.GetOrAdd(key, _ => new Lane());
         await lane.Gate.WaitAsync(cancellationToken);
         try

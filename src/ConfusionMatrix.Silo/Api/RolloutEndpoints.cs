@@ -1,4 +1,5 @@
 using ConfusionMatrix.Abstractions;
+using ConfusionMatrix.Silo.Security;
 
 namespace ConfusionMatrix.Silo.Api;
 
@@ -16,22 +17,29 @@ public static class RolloutEndpoints
     {
         var model = app.MapGroup("/api/v1/models/{model}");
         model.MapGet("/drift", async (string model, IGrainFactory grains) =>
-            Results.Ok(await grains.GetGrain<IDriftWatcherGrain>(model).GetReportAsync()));
+            Results.Ok(await grains.GetGrain<IDriftWatcherGrain>(model).GetReportAsync()))
+            .RequireAuthorization(Roles.Viewer).AuditedRead("drift.read");
         model.MapPost("/drift/evaluate", (string model, IGrainFactory grains) =>
-            Guard(async () => Results.Ok(await grains.GetGrain<IDriftWatcherGrain>(model).EvaluateNowAsync())));
+            Guard(async () => Results.Ok(await grains.GetGrain<IDriftWatcherGrain>(model).EvaluateNowAsync())))
+            .RequireAuthorization(Roles.Operator).Audited("drift.evaluate");
         model.MapPut("/drift/policy", async (string model, DriftPolicySettings? policy, IGrainFactory grains) => policy is null
             ? ApiEndpoints.Problem(400, "Body required", "Send a drift policy object; omitted fields keep their defaults.")
-            : await Guard(async () => Results.Ok(await grains.GetGrain<IDriftWatcherGrain>(model).SetPolicyAsync(policy))));
+            : await Guard(async () => Results.Ok(await grains.GetGrain<IDriftWatcherGrain>(model).SetPolicyAsync(policy))))
+            .RequireAuthorization(Roles.Admin).Audited("drift.policy", async (grains, _, m) => (await grains.GetGrain<IDriftWatcherGrain>(m).GetReportAsync()).Policy);
 
         model.MapGet("/rollout", async (string model, IGrainFactory grains) =>
-            Results.Ok(await grains.GetGrain<IRolloutControllerGrain>(model).GetStateAsync()));
+            Results.Ok(Redacted(await grains.GetGrain<IRolloutControllerGrain>(model).GetStateAsync())))
+            .RequireAuthorization(Roles.Viewer).AuditedRead("rollout.read");
         model.MapGet("/rollout/routing", async (string model, IGrainFactory grains) =>
-            Results.Ok(await grains.GetGrain<IRolloutControllerGrain>(model).GetRoutingAsync()));
-        model.MapPut("/rollout/policy", async (string model, RolloutPolicy? policy, string? actor, IGrainFactory grains) => policy is null
-            ? ApiEndpoints.Problem(400, "Body required", "Send a rollout policy object.")
-            : await Guard(async () => Results.Ok(await grains.GetGrain<IRolloutControllerGrain>(model).SetPolicyAsync(policy, actor ?? "api"))));
-        model.MapPost("/rollout/{action}", (string model, string action, RolloutActionRequest? request, IGrainFactory grains) =>
-            Guard(() => ActAsync(grains.GetGrain<IRolloutControllerGrain>(model), action, request ?? new(null, null, null, null))));
+            Results.Ok(await grains.GetGrain<IRolloutControllerGrain>(model).GetRoutingAsync()))
+            .RequireAuthorization(Roles.Viewer);
+        model.MapPut("/rollout/policy", SetRolloutPolicyAsync)
+            .RequireAuthorization(Roles.Admin)
+            .Audited("rollout.policy", async (grains, _, m) => (await grains.GetGrain<IRolloutControllerGrain>(m).GetStateAsync()).Policy.Redacted());
+        model.MapPost("/rollout/{action}", (string model, string action, RolloutActionRequest? request, IGrainFactory grains, HttpContext http) =>
+            Guard(() => ActAsync(grains.GetGrain<IRolloutControllerGrain>(model), action, request ?? new(null, null, null, null), http)))
+            .RequireAuthorization(Roles.Operator)
+            .Audited("rollout.{action}", async (grains, _, m) => await grains.GetGrain<IRolloutControllerGrain>(m).GetRoutingAsync());
 
         // Argo Rollouts' web metric provider reads {"pass": …} with a jsonPath; Flagger's webhook gates need a non-2xx
         // status to halt, which strict=true gives. Only evidence passes: no judged segment is "inconclusive", never a pass.
@@ -55,14 +63,38 @@ public static class RolloutEndpoints
             }
 
             return body.Pass || strict != true ? Results.Ok(body) : Results.Json(body, statusCode: StatusCodes.Status412PreconditionFailed);
-        });
+        }).RequireAuthorization(Roles.Viewer);
         return app;
     }
 
-    private static async Task<IResult> ActAsync(IRolloutControllerGrain rollout, string action, RolloutActionRequest r)
+    /// <summary>The view as readers see it: the webhook secret is never shown.</summary>
+    private static RolloutView Redacted(RolloutView view) => view with { Policy = view.Policy.Redacted() };
+
+    private static async Task<IResult> SetRolloutPolicyAsync(string model, RolloutPolicy? policy, string? actor, IGrainFactory grains, HttpContext http)
     {
-        var actor = string.IsNullOrWhiteSpace(r.Actor) ? "api" : r.Actor;
+        if (policy is null)
+        {
+            return ApiEndpoints.Problem(400, "Body required", "Send a rollout policy object.");
+        }
+
+        var rollout = grains.GetGrain<IRolloutControllerGrain>(model);
+        if (policy.WebhookSecret == RolloutPolicy.RedactedSecret)
+        {
+            // A policy read back and sent again keeps the secret it had.
+            policy = policy with { WebhookSecret = (await rollout.GetStateAsync()).Policy.WebhookSecret };
+        }
+
+        var (name, note) = http.User.ActorOf(actor);
+        http.AddAuditNote(note);
+        return await Guard(async () => Results.Ok(Redacted(await rollout.SetPolicyAsync(policy, name))));
+    }
+
+    private static async Task<IResult> ActAsync(IRolloutControllerGrain rollout, string action, RolloutActionRequest r, HttpContext http)
+    {
+        var (actor, note) = http.User.ActorOf(r.Actor);
         var reason = r.Reason ?? "";
+        http.AddAuditNote(string.IsNullOrWhiteSpace(r.Reason) ? null : $"reason: {r.Reason}");
+        http.AddAuditNote(note);
         RolloutView view = action switch
         {
             RolloutActions.SetStable => await rollout.SetStableAsync(Required(r.Version, "version"), actor, reason),
@@ -74,7 +106,7 @@ public static class RolloutEndpoints
             RolloutActions.Rollback => await rollout.RollbackAsync(actor, reason),
             _ => throw new KeyNotFoundException($"Unknown rollout action '{action}'; use one of {string.Join(", ", Actions)}."),
         };
-        return Results.Ok(view);
+        return Results.Ok(Redacted(view));
     }
 
     private static string Required(string? value, string name) =>

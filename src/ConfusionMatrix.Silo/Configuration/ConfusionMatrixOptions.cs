@@ -20,6 +20,59 @@ public sealed class ConfusionMatrixOptions
 
     /// <summary>The MLflow tracking server baselines may come from (<c>ConfusionMatrix:MLflow</c>).</summary>
     public MLflowSettings MLflow { get; set; } = new();
+
+    /// <summary>Authentication mode, API keys, JWT issuer (<c>ConfusionMatrix:Auth</c>).</summary>
+    public Security.AuthOptions Auth { get; set; } = new();
+
+    /// <summary>The audit trail (<c>ConfusionMatrix:Audit</c>).</summary>
+    public AuditSettings Audit { get; set; } = new();
+
+    /// <summary>Where rollout webhooks may go (<c>ConfusionMatrix:Webhooks</c>).</summary>
+    public Grains.WebhookOptions Webhooks { get; set; } = new();
+
+    /// <summary>TLS on the Orleans silo and gateway ports (<c>ConfusionMatrix:Tls</c>).</summary>
+    public TlsSettings Tls { get; set; } = new();
+
+    /// <summary>Traces (<c>ConfusionMatrix:Telemetry</c>).</summary>
+    public TelemetrySettings Telemetry { get; set; } = new();
+}
+
+public sealed class AuditSettings
+{
+    /// <summary>Also record every read of matrices, drift reports and rollout state (one record per request).</summary>
+    public bool Reads { get; set; }
+
+    /// <summary>Records kept per model, newest first out; older ones are gone (ship the logs for longer retention).</summary>
+    public int MaxRecordsPerModel { get; set; } = Grains.AuditTrailGrain.DefaultMaxRecords;
+}
+
+public sealed class TlsSettings
+{
+    /// <summary>Mutual TLS between silos and clients on the silo and gateway ports; off by default.</summary>
+    public bool Enabled { get; set; }
+
+    /// <summary>A PKCS#12 (.pfx) file with the certificate and its private key.</summary>
+    public string? CertificatePath { get; set; }
+
+    public string? CertificatePassword { get; set; }
+
+    /// <summary>
+    /// Require and check the peer's certificate (mutual TLS). The peer's chain is validated against the machine's
+    /// trust store unless <see cref="AllowAnyPeerCertificate"/>.
+    /// </summary>
+    public bool RequireClientCertificate { get; set; } = true;
+
+    /// <summary>Accept any peer certificate (a self-signed one shared by every silo, for instance): encryption without peer validation.</summary>
+    public bool AllowAnyPeerCertificate { get; set; }
+}
+
+public sealed class TelemetrySettings
+{
+    /// <summary>
+    /// OTLP endpoint traces are exported to; the standard <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> variable does the same.
+    /// Unset and without that variable, no traces are exported.
+    /// </summary>
+    public string? OtlpEndpoint { get; set; }
 }
 
 public sealed class ClusteringOptions

@@ -142,7 +142,107 @@ public sealed class ConfusionMatrixOptionsValidator : IValidateOptions<Confusion
             errors.Add($"{Prefix}:Host:ShutdownTimeoutSeconds must be between 1 and 600 (got {o.Host.ShutdownTimeoutSeconds}).");
         }
 
+        CheckAuth(errors, o.Auth);
+        if (o.Audit.MaxRecordsPerModel is < 10 or > Grains.AuditTrailGrain.MaxMaxRecords)
+        {
+            errors.Add($"{Prefix}:Audit:MaxRecordsPerModel must be between 10 and {Grains.AuditTrailGrain.MaxMaxRecords} (got {o.Audit.MaxRecordsPerModel}).");
+        }
+
+        foreach (var host in o.Webhooks.AllowedHosts)
+        {
+            if (Grains.WebhookTargetPolicy.ParseRule(host) is null)
+            {
+                errors.Add($"{Prefix}:Webhooks:AllowedHosts entry '{host}' must be a host name, *.domain, an IP address or a CIDR range.");
+            }
+        }
+
+        if (o.Tls.Enabled && string.IsNullOrWhiteSpace(o.Tls.CertificatePath))
+        {
+            errors.Add($"{Prefix}:Tls:CertificatePath (a .pfx file) is required when {Prefix}:Tls:Enabled is true.");
+        }
+        else if (o.Tls.Enabled && !File.Exists(o.Tls.CertificatePath))
+        {
+            errors.Add($"{Prefix}:Tls:CertificatePath '{o.Tls.CertificatePath}' does not exist.");
+        }
+
+        if (o.Telemetry.OtlpEndpoint is { Length: > 0 } otlp && !Uri.TryCreate(otlp, UriKind.Absolute, out _))
+        {
+            errors.Add($"{Prefix}:Telemetry:OtlpEndpoint must be an absolute URL (got '{otlp}').");
+        }
+
         return errors;
+    }
+
+    private static void CheckAuth(List<string> errors, Security.AuthOptions auth)
+    {
+        OneOf(errors, $"{Prefix}:Auth:Mode", auth.Mode, Security.AuthOptions.Modes);
+        foreach (var (name, key) in auth.ApiKeys)
+        {
+            var at = $"{Prefix}:Auth:ApiKeys:{name}";
+            if (string.IsNullOrEmpty(key.Key))
+            {
+                errors.Add($"{at}:Key must not be empty.");
+            }
+            else if (key.Key.StartsWith(Security.ApiKeyStore.Prefix, StringComparison.OrdinalIgnoreCase)
+                && (key.Key.Length != Security.ApiKeyStore.Prefix.Length + 64 || !key.Key[Security.ApiKeyStore.Prefix.Length..].All(char.IsAsciiHexDigit)))
+            {
+                errors.Add($"{at}:Key must be the key itself or sha256: followed by the 64 hex digits of its SHA-256.");
+            }
+            else if (!key.Key.StartsWith(Security.ApiKeyStore.Prefix, StringComparison.OrdinalIgnoreCase) && key.Key.Length < 16)
+            {
+                errors.Add($"{at}:Key must be at least 16 characters long (got {key.Key.Length}).");
+            }
+
+            var roles = Security.ApiKeyStore.ParseRoles(key.Roles);
+            if (roles.Length == 0)
+            {
+                errors.Add($"{at}:Roles must name at least one of {string.Join(", ", Security.Roles.All)}.");
+            }
+
+            foreach (var role in roles.Where(r => !Security.Roles.IsRole(r)))
+            {
+                errors.Add($"{at}:Roles has '{role}'; roles are {string.Join(", ", Security.Roles.All)}.");
+            }
+        }
+
+        if (auth.UsesJwt && !Uri.TryCreate(auth.Jwt.Authority, UriKind.Absolute, out _))
+        {
+            errors.Add($"{Prefix}:Auth:Jwt:Authority must be the absolute URL of the OIDC issuer for Auth:Mode={auth.Mode} (got '{auth.Jwt.Authority}').");
+        }
+
+        if (!string.IsNullOrEmpty(auth.MetricsRole) && !Security.Roles.IsRole(auth.MetricsRole))
+        {
+            errors.Add($"{Prefix}:Auth:MetricsRole must be empty (open) or one of {string.Join(", ", Security.Roles.All)} (got '{auth.MetricsRole}').");
+        }
+    }
+
+    /// <summary>
+    /// Mode None trusts whoever reaches the port, so it is refused unless every HTTP listen address is loopback.
+    /// Returns the one line to stop with, or null.
+    /// </summary>
+    public static string? CheckListenAddresses(IEnumerable<string> urls, Security.AuthOptions auth)
+    {
+        if (!auth.IsNone)
+        {
+            return null;
+        }
+
+        var open = urls.Where(u => !IsLoopbackUrl(u)).ToList();
+        return open.Count == 0
+            ? null
+            : $"{Prefix}:Auth:Mode=None is only allowed when the silo listens on loopback, but it listens on {string.Join(", ", open)}; set {Prefix}:Auth:Mode to ApiKey, Jwt or ApiKeyAndJwt (and configure keys or an issuer), or listen on 127.0.0.1.";
+    }
+
+    internal static bool IsLoopbackUrl(string url)
+    {
+        // Kestrel's wildcards (*, +, 0.0.0.0, [::]) are not valid URI hosts; treat anything unparsable as open.
+        var text = url.Trim().Replace("://*", "://wildcard.invalid", StringComparison.Ordinal).Replace("://+", "://wildcard.invalid", StringComparison.Ordinal);
+        if (!Uri.TryCreate(text, UriKind.Absolute, out var uri))
+        {
+            return false;
+        }
+
+        return uri.IsLoopback || (System.Net.IPAddress.TryParse(uri.Host.Trim('[', ']'), out var ip) && System.Net.IPAddress.IsLoopback(ip));
     }
 
     internal static bool Is(string? value, string expected) => string.Equals(value, expected, StringComparison.OrdinalIgnoreCase);

@@ -5,12 +5,14 @@ using ConfusionMatrix.Abstractions;
 using ConfusionMatrix.Grains;
 using ConfusionMatrix.Silo.Api;
 using ConfusionMatrix.Silo.Configuration;
+using ConfusionMatrix.Silo.Security;
 using ConfusionMatrix.Streaming.EventHubs;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
 using Orleans.Configuration;
 using Orleans.Dashboard;
 
@@ -44,7 +46,15 @@ public static class ConfusionMatrixHost
         }
 
         var errors = ConfusionMatrixOptionsValidator.Check(options);
-        return errors.Count == 0 ? null : errors[0];
+        return errors.Count > 0 ? errors[0] : ConfusionMatrixOptionsValidator.CheckListenAddresses(ListenUrls(configuration), options.Auth);
+    }
+
+    /// <summary>Every HTTP address Kestrel will listen on: <c>urls</c> (or the default) and named Kestrel endpoints.</summary>
+    public static IReadOnlyList<string> ListenUrls(IConfiguration configuration)
+    {
+        var urls = configuration["urls"] is { Length: > 0 } u ? u : configuration["ASPNETCORE_URLS"] is { Length: > 0 } a ? a : DefaultUrl;
+        var endpoints = configuration.GetSection("Kestrel:Endpoints").GetChildren().Select(e => e["Url"]).OfType<string>();
+        return [.. urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), .. endpoints];
     }
 
     public static WebApplication Build(WebApplicationBuilder builder, ConfusionMatrixOptions options)
@@ -63,6 +73,9 @@ public static class ConfusionMatrixHost
 
         builder.UseOrleans(silo => ConfigureSilo(silo, options));
         builder.Services.AddConfusionMatrixGrainServices();
+        builder.Services.Configure<AuditTrailOptions>(a => a.MaxRecords = options.Audit.MaxRecordsPerModel);
+        builder.Services.Configure<WebhookOptions>(w => w.AllowedHosts = [.. options.Webhooks.AllowedHosts]);
+        builder.Services.AddConfusionMatrixSecurity(options.Auth);
         builder.Services.AddConfusionMatrixApi();
         builder.Services.AddProblemDetails();
         builder.Services.AddExceptionHandler<ClusterUnavailableExceptionHandler>();
@@ -74,26 +87,73 @@ public static class ConfusionMatrixHost
             .AddCheck("process", () => HealthCheckResult.Healthy("the process answers"), tags: [HealthTags.Live])
             .AddCheck<ClusterHealthCheck>("orleans", tags: [HealthTags.Ready])
             .AddCheck<StorageHealthCheck>("storage", tags: [HealthTags.Ready]);
-        builder.Services.AddOpenTelemetry()
+        var telemetry = builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService("confusionmatrix-actors"))
             .WithMetrics(metrics => metrics
             .AddMeter(ConfusionMatrixInstruments.MeterName)
             .AddMeter("Microsoft.Orleans")
+
+            // The quality gauges bound themselves (and count what they drop); the SDK's default of 2000 points per
+            // metric would otherwise cut them first, silently.
+            .AddView("confusionmatrix.model.class_quality", new MetricStreamConfiguration { CardinalityLimit = ModelQualityGauges.MaxSeries })
+            .AddView("confusionmatrix.model.segment_drift", new MetricStreamConfiguration { CardinalityLimit = ModelQualityGauges.MaxSeries })
+            .AddAspNetCoreInstrumentation()
+            .AddRuntimeInstrumentation()
             .AddPrometheusExporter());
+        var configuredEndpoint = options.Telemetry.OtlpEndpoint;
+        if (!string.IsNullOrWhiteSpace(configuredEndpoint) || !string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        {
+            // HTTP intake → stream → version router → segment grains → drift watcher, as one trace per request.
+            telemetry.WithTracing(tracing => tracing
+                .AddSource(ConfusionMatrixInstruments.ActivitySourceName)
+                .AddSource("Microsoft.Orleans.Runtime")
+                .AddSource("Microsoft.Orleans.Application")
+                .AddAspNetCoreInstrumentation(o => o.Filter = http => !http.Request.Path.StartsWithSegments("/health") && !http.Request.Path.StartsWithSegments("/metrics"))
+                .AddOtlpExporter(o =>
+                {
+                    // Without the key the exporter reads the standard OTEL_EXPORTER_OTLP_* variables itself.
+                    if (!string.IsNullOrWhiteSpace(configuredEndpoint))
+                    {
+                        o.Endpoint = new Uri(configuredEndpoint);
+                    }
+                }));
+        }
 
         var app = builder.Build();
+        if (options.Auth.UsesApiKeys && app.Services.GetRequiredService<ApiKeyStore>().Count == 0 && !options.Auth.UsesJwt)
+        {
+            Security.Log.NoApiKeys(app.Logger, options.Auth.Mode);
+        }
+
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+
+        // The operator page's files are public (they hold no data; every API call needs a key), so they are served
+        // before authentication; the fallback policy would otherwise refuse them.
         UseOperatorPage(app);
-        app.MapPrometheusScrapingEndpoint("/metrics");
-        app.MapHealthChecks("/health", new HealthCheckOptions { Predicate = check => check.Tags.Contains(HealthTags.Ready) });
-        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains(HealthTags.Ready) });
-        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = check => check.Tags.Contains(HealthTags.Live) });
-        app.MapOrleansDashboard(routePrefix: "/dashboard");
+        app.UseAuthentication();
+        app.UseAuthorization();
+        var metrics = app.MapPrometheusScrapingEndpoint("/metrics");
+        if (string.IsNullOrEmpty(options.Auth.MetricsRole))
+        {
+            metrics.AllowAnonymous();
+        }
+        else
+        {
+            metrics.RequireAuthorization(options.Auth.MetricsRole);
+        }
+
+        app.MapHealthChecks("/health", new HealthCheckOptions { Predicate = check => check.Tags.Contains(HealthTags.Ready) }).AllowAnonymous();
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains(HealthTags.Ready) }).AllowAnonymous();
+        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = check => check.Tags.Contains(HealthTags.Live) }).AllowAnonymous();
+
+        // The dashboard shows grain state and silo internals: operators only.
+        app.MapOrleansDashboard(routePrefix: "/dashboard").RequireAuthorization(Roles.Operator);
         app.MapConfusionMatrixApi();
         app.MapRolloutApi();
         app.MapConfusionMatrixEstimation();
-        app.MapGet("/", () => Results.Redirect("/dashboard/"));
+        app.MapAuditApi();
+        app.MapGet("/", () => Results.Redirect("/dashboard/")).AllowAnonymous();
         return app;
     }
 
@@ -180,7 +240,15 @@ public static class ConfusionMatrixHost
         });
 
         AddStorageAndStreams(silo, options);
+        if (options.Tls.Enabled)
+        {
+            UseTls(silo, options.Tls);
+        }
+
         silo.AddDashboard(d => d.CounterUpdateIntervalMs = 2000);
+
+        // Grain calls carry the caller's trace context; spans exist only while a tracer listens (OTLP configured).
+        silo.AddActivityPropagation();
     }
 
     /// <summary>Grain storage and the prediction-log stream as configured; shared by the host and the cluster tests.</summary>
@@ -282,6 +350,21 @@ public static class ConfusionMatrixHost
                 streams.ConfigureStreamPubSub(Orleans.Streams.StreamPubSubType.ImplicitOnly);
             });
         }
+    }
+
+    /// <summary>TLS on the silo-to-silo and gateway connections, with one certificate from a .pfx file.</summary>
+    private static void UseTls(ISiloBuilder silo, TlsSettings tls)
+    {
+        var certificate = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12FromFile(tls.CertificatePath!, tls.CertificatePassword);
+        silo.UseTls(certificate, o =>
+        {
+            o.RemoteCertificateMode = tls.RequireClientCertificate ? Orleans.Connections.Security.RemoteCertificateMode.RequireCertificate : Orleans.Connections.Security.RemoteCertificateMode.AllowCertificate;
+            o.ClientCertificateMode = tls.RequireClientCertificate ? Orleans.Connections.Security.RemoteCertificateMode.RequireCertificate : Orleans.Connections.Security.RemoteCertificateMode.AllowCertificate;
+            if (tls.AllowAnyPeerCertificate)
+            {
+                o.AllowAnyRemoteCertificate();
+            }
+        });
     }
 
     private static void ConfigureQueues(AzureQueueOptions o, ConfusionMatrixOptions options)
