@@ -46,8 +46,10 @@ public sealed class ApiKeyTests
         var allowed = await RunAsync(new Dictionary<string, string> { ["CMX_API_KEY"] = key }, "gate", "--url", url, "--model", "cli-auth");
 
         Assert.True(refused.ExitCode != 0 && refused.Error.Contains("401", StringComparison.Ordinal), refused.ToString());
-        Assert.True(allowed.ExitCode == 0, allowed.ToString());
-        Assert.Contains("PASS", allowed.Out, StringComparison.Ordinal);
+        // With the key the gate answers: with no canary in progress there is nothing to judge, which is inconclusive (3).
+        Assert.True(allowed.ExitCode == 3, allowed.ToString());
+        Assert.Contains("INCONCLUSIVE", allowed.Out, StringComparison.Ordinal);
+        Assert.DoesNotContain("401", allowed.Error, StringComparison.Ordinal);
     }
 
     private static async Task<CliResult> RunAsync(IReadOnlyDictionary<string, string> environment, params string[] args)
