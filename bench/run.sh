@@ -3,6 +3,7 @@
 #   ./bench/run.sh           full run (a few minutes)
 #   ./bench/run.sh --quick   smoke run (about a minute after the build)
 #   ./bench/run.sh drift     only the drift-decision simulation (about 3 minutes; add --quick for 200 runs per row)
+#   ./bench/run.sh http      only HTTP NDJSON intake against the Python peer (about a minute)
 # Prints one table per part; the LAST line is machine-readable: `summary: key=value ...`.
 # Results (JSON per part, BenchmarkDotNet log, build log) go to bench/results/latest/.
 set -euo pipefail
@@ -14,12 +15,13 @@ for arg in "$@"; do
   case "$arg" in
     --quick) QUICK="--quick" ;;
     drift) ONLY="drift" ;;
-    *) echo "usage: $0 [drift] [--quick]" >&2; exit 2 ;;
+    http) ONLY="http" ;;
+    *) echo "usage: $0 [drift|http] [--quick]" >&2; exit 2 ;;
   esac
 done
 
 RES="$HERE/results/latest"
-if [ "$ONLY" = "drift" ]; then RES="$HERE/results/drift"; fi   # a single part leaves the full run's results alone
+if [ -n "$ONLY" ]; then RES="$HERE/results/$ONLY"; fi   # a single part leaves the full run's results alone
 rm -rf "$RES"
 mkdir -p "$RES" "$HERE/.tools"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
@@ -32,6 +34,10 @@ fi
 BIN="$HERE/ConfusionMatrix.Bench/bin/Release/net10.0/ConfusionMatrix.Bench"
 if [ "$ONLY" = "drift" ]; then
   "$BIN" drift $QUICK --results "$RES"
+  exit 0
+fi
+if [ "$ONLY" = "http" ]; then
+  "$BIN" http $QUICK --python /usr/bin/python3 --peers-script "$HERE/peers_ndjson.py" --results "$RES"
   exit 0
 fi
 

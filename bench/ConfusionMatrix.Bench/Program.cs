@@ -49,6 +49,9 @@ switch (mode)
     case "drift":
         DriftSimulation.Run(quick, resultsDir);
         break;
+    case "http":
+        await HttpNdjsonBench.RunAsync(quick, resultsDir, Option("--python", "/usr/bin/python3"), Option("--peers-script", Path.Combine(AppContext.BaseDirectory, "peers_ndjson.py")));
+        break;
     case "summary":
         Summary.Print(resultsDir);
         break;
