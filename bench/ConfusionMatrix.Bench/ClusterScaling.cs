@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 
@@ -132,7 +131,7 @@ public static class ClusterScaling
         {
             var cluster = new SiloCluster();
             var id = $"bench{Guid.NewGuid():N}"[..14];
-            var ports = FreePorts(count * 3);
+            var ports = SiloProcesses.FreePorts(count * 3);
             cluster.Http = [.. Enumerable.Range(0, count).Select(i => new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{ports[i * 3]}/"), Timeout = TimeSpan.FromSeconds(120) })];
             for (var i = 0; i < count; i++)
             {
@@ -168,7 +167,7 @@ public static class ClusterScaling
                 {
                     foreach (var http in cluster.Http.Take(i + 1))
                     {
-                        await WaitReadyAsync(http, process);
+                        await SiloProcesses.WaitReadyAsync(http, process);
                     }
                 }
             }
@@ -193,39 +192,6 @@ public static class ClusterScaling
             {
                 http.Dispose();
             }
-        }
-
-        private static async Task WaitReadyAsync(HttpClient http, Process process)
-        {
-            var until = DateTime.UtcNow + TimeSpan.FromSeconds(90);
-            while (DateTime.UtcNow < until && !process.HasExited)
-            {
-                try
-                {
-                    using var response = await http.GetAsync("health/ready");
-                    if (response.IsSuccessStatusCode)
-                    {
-                        return;
-                    }
-                }
-                catch (HttpRequestException)
-                {
-                    // Not listening yet.
-                }
-
-                await Task.Delay(200);
-            }
-
-            throw new InvalidOperationException($"silo at {http.BaseAddress} not ready (exited: {process.HasExited})");
-        }
-
-        private static int[] FreePorts(int count)
-        {
-            var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToList();
-            listeners.ForEach(l => l.Start());
-            var ports = listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port).ToArray();
-            listeners.ForEach(l => l.Stop());
-            return ports;
         }
     }
 }

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 
@@ -29,12 +28,12 @@ public static class HttpNdjsonBench
         {
             var file = Path.Combine(dir.FullName, "predictions.ndjson");
             var chunks = Write(file, records);
-            var peer = RunPython(python, peerScript, file);
+            var peer = CliEvaluateBench.RunPython(python, peerScript, file, records);
 
-            var ports = FreePorts(3);
+            var ports = SiloProcesses.FreePorts(3);
             using var silo = StartSilo(ports);
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{ports[0]}/"), Timeout = TimeSpan.FromSeconds(120) };
-            await WaitReadyAsync(http, silo);
+            await SiloProcesses.WaitReadyAsync(http, silo);
 
             await RunOnceAsync(http, "httpwarm", chunks, records);
             var runs = new List<(double Acknowledged, double Counted)>();
@@ -184,22 +183,6 @@ public static class HttpNdjsonBench
         return copy;
     }
 
-    private static double RunPython(string python, string script, string file)
-    {
-        var psi = new ProcessStartInfo(python, [script, file, "region,channel,device"]) { RedirectStandardOutput = true, RedirectStandardError = true };
-        using var process = Process.Start(psi)!;
-        var stdout = process.StandardOutput.ReadToEnd();
-        var stderr = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"python peer failed ({process.ExitCode}): {stderr}");
-        }
-
-        using var doc = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]);
-        return doc.RootElement.GetProperty("rps").GetDouble();
-    }
-
     private static Process StartSilo(int[] ports)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = AppContext.BaseDirectory };
@@ -221,46 +204,5 @@ public static class HttpNdjsonBench
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return process;
-    }
-
-    private static async Task WaitReadyAsync(HttpClient http, Process process)
-    {
-        var until = DateTime.UtcNow + TimeSpan.FromSeconds(90);
-        while (true)
-        {
-            if (process.HasExited)
-            {
-                throw new InvalidOperationException($"the silo exited with {process.ExitCode}");
-            }
-
-            try
-            {
-                using var response = await http.GetAsync("health");
-                if (response.IsSuccessStatusCode)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-                // Not listening yet.
-            }
-
-            if (DateTime.UtcNow > until)
-            {
-                throw new TimeoutException("the silo was not healthy within 90 s");
-            }
-
-            await Task.Delay(200);
-        }
-    }
-
-    private static int[] FreePorts(int count)
-    {
-        var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToList();
-        listeners.ForEach(l => l.Start());
-        var ports = listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port).ToArray();
-        listeners.ForEach(l => l.Stop());
-        return ports;
     }
 }

@@ -17,20 +17,7 @@ public sealed partial class ProcessKillTests
     {
         var ports = SiloProcess.FreePorts(3);
         var serviceId = $"idem{Guid.NewGuid():N}"[..16];
-        string[] Arguments() =>
-        [
-            "--urls", $"http://127.0.0.1:{ports[0]}",
-            $"--ConfusionMatrix:Clustering:SiloPort={ports[1]}",
-            $"--ConfusionMatrix:Clustering:GatewayPort={ports[2]}",
-            $"--ConfusionMatrix:Clustering:ServiceId={serviceId}",
-            $"--ConfusionMatrix:Clustering:ClusterId={serviceId}",
-            "--ConfusionMatrix:Storage:Provider=AzureTable",
-            $"--ConfusionMatrix:Storage:ConnectionString={fixture.Azurite.ConnectionString}",
-            "--ConfusionMatrix:Streams:Provider=AzureQueue",
-            "--ConfusionMatrix:Streams:VisibilitySeconds=5",
-            "--ConfusionMatrix:Streams:PollMilliseconds=50",
-            "--ConfusionMatrix:Api:MaxBatchSize=500",
-        ];
+        string[] Arguments() => DurableSiloArguments(ports, serviceId, "--ConfusionMatrix:Api:MaxBatchSize=500");
 
         const string model = "sigkill-idempotent";
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{ports[0]}/"), Timeout = TimeSpan.FromSeconds(60) };

@@ -19,19 +19,7 @@ public sealed partial class ProcessKillTests(AzuriteFixture fixture)
     {
         var ports = SiloProcess.FreePorts(3);
         var serviceId = $"sigkill{Guid.NewGuid():N}"[..16];
-        string[] Arguments() =>
-        [
-            "--urls", $"http://127.0.0.1:{ports[0]}",
-            $"--ConfusionMatrix:Clustering:SiloPort={ports[1]}",
-            $"--ConfusionMatrix:Clustering:GatewayPort={ports[2]}",
-            $"--ConfusionMatrix:Clustering:ServiceId={serviceId}",
-            $"--ConfusionMatrix:Clustering:ClusterId={serviceId}",
-            "--ConfusionMatrix:Storage:Provider=AzureTable",
-            $"--ConfusionMatrix:Storage:ConnectionString={fixture.Azurite.ConnectionString}",
-            "--ConfusionMatrix:Streams:Provider=AzureQueue",
-            "--ConfusionMatrix:Streams:VisibilitySeconds=5",
-            "--ConfusionMatrix:Streams:PollMilliseconds=50",
-        ];
+        string[] Arguments() => DurableSiloArguments(ports, serviceId);
 
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{ports[0]}/"), Timeout = TimeSpan.FromSeconds(60) };
         var expected = new Dictionary<string, long[]>(StringComparer.Ordinal);
@@ -100,21 +88,7 @@ public sealed partial class ProcessKillTests(AzuriteFixture fixture)
     {
         var ports = SiloProcess.FreePorts(3);
         var serviceId = $"labels{Guid.NewGuid():N}"[..16];
-        string[] Arguments() =>
-        [
-            "--urls", $"http://127.0.0.1:{ports[0]}",
-            $"--ConfusionMatrix:Clustering:SiloPort={ports[1]}",
-            $"--ConfusionMatrix:Clustering:GatewayPort={ports[2]}",
-            $"--ConfusionMatrix:Clustering:ServiceId={serviceId}",
-            $"--ConfusionMatrix:Clustering:ClusterId={serviceId}",
-            "--ConfusionMatrix:Storage:Provider=AzureTable",
-            $"--ConfusionMatrix:Storage:ConnectionString={fixture.Azurite.ConnectionString}",
-            "--ConfusionMatrix:Streams:Provider=AzureQueue",
-            "--ConfusionMatrix:Streams:VisibilitySeconds=5",
-            "--ConfusionMatrix:Streams:PollMilliseconds=50",
-            "--ConfusionMatrix:Labels:ShardCount=8",
-            "--ConfusionMatrix:Labels:SweepInterval=00:00:01",
-        ];
+        string[] Arguments() => DurableSiloArguments(ports, serviceId, "--ConfusionMatrix:Labels:ShardCount=8", "--ConfusionMatrix:Labels:SweepInterval=00:00:01");
 
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{ports[0]}/"), Timeout = TimeSpan.FromSeconds(60) };
         var random = new Random(23);
@@ -271,6 +245,22 @@ public sealed partial class ProcessKillTests(AzuriteFixture fixture)
 
         cells[(actual * 2) + predicted]++;
     }
+
+    /// <summary>A silo process on loopback with Azure Table storage and membership and Azure Queue streams on the fixture's Azurite.</summary>
+    private string[] DurableSiloArguments(int[] ports, string serviceId, params string[] extra) =>
+    [
+        "--urls", $"http://127.0.0.1:{ports[0]}",
+        $"--ConfusionMatrix:Clustering:SiloPort={ports[1]}",
+        $"--ConfusionMatrix:Clustering:GatewayPort={ports[2]}",
+        $"--ConfusionMatrix:Clustering:ServiceId={serviceId}",
+        $"--ConfusionMatrix:Clustering:ClusterId={serviceId}",
+        "--ConfusionMatrix:Storage:Provider=AzureTable",
+        $"--ConfusionMatrix:Storage:ConnectionString={fixture.Azurite.ConnectionString}",
+        "--ConfusionMatrix:Streams:Provider=AzureQueue",
+        "--ConfusionMatrix:Streams:VisibilitySeconds=5",
+        "--ConfusionMatrix:Streams:PollMilliseconds=50",
+        .. extra,
+    ];
 
     private static async Task<bool> MatchesAsync(HttpClient http, Dictionary<string, long[]> expected, bool failHard, string model = "sigkill")
     {

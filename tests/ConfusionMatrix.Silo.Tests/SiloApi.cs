@@ -166,6 +166,21 @@ public sealed class SiloApi : IDisposable
         }
     }
 
+    /// <summary>
+    /// Reads a matrix's total again and again for <paramref name="hold"/> and fails on any other value: a late
+    /// redelivery counted twice would show up here.
+    /// </summary>
+    public async Task HoldTotalAsync(string model, string version, string segment, long expectedTotal, TimeSpan hold)
+    {
+        var clock = Stopwatch.StartNew();
+        do
+        {
+            Assert.Equal(expectedTotal, (await GetMatrixAsync(model, version, segment)).GetProperty("total").GetInt64());
+            await Task.Delay(100);
+        }
+        while (clock.Elapsed < hold);
+    }
+
     /// <summary>Polls until <paramref name="condition"/> holds for the value read, or fails with the last value seen.</summary>
     public static async Task<T> EventuallyAsync<T>(Func<Task<T>> read, Func<T, bool> condition, string what, TimeSpan? deadline = null)
     {

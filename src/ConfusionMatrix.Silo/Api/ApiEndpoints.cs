@@ -263,9 +263,7 @@ public static class ApiEndpoints
 
         var view = await grains.GetGrain<ISegmentMatrixGrain>(Segments.MatrixKey(model, version, segment)).GetMatrixAsync(span);
         var k = definition.Classes.Length;
-        var counts = view.Matrix.ClassCount == 0
-            ? new ConfusionCounts(k)
-            : ConfusionCounts.FromCells(view.Matrix.ClassCount, view.Matrix.Cells, view.Matrix.Counts);
+        var counts = CountsOf(view, k);
         var metrics = MetricsCalculator.Compute(counts);
         var (distribution, labels) = LabelCoverage(counts, view, definition);
         return Results.Ok(new MatrixResponse(
@@ -362,7 +360,11 @@ public static class ApiEndpoints
     internal static IResult Problem(int status, string title, string detail) =>
         Results.Problem(title: title, detail: detail, statusCode: status);
 
-    private static IResult UnknownModel(string model) =>
+    /// <summary>A segment's counts; a segment that has seen nothing yet is an empty K x K matrix.</summary>
+    internal static ConfusionCounts CountsOf(MatrixView view, int k) =>
+        view.Matrix.ClassCount == 0 ? new ConfusionCounts(k) : ConfusionCounts.FromCells(view.Matrix.ClassCount, view.Matrix.Cells, view.Matrix.Counts);
+
+    internal static IResult UnknownModel(string model) =>
         Problem(404, "Unknown model", $"Model '{model}' is not registered; POST /api/v1/models first.");
 
     private static ModelResponse ToResponse(ModelDefinition d) =>
@@ -372,7 +374,7 @@ public static class ApiEndpoints
     /// The predicted-class distribution of every prediction in the window (labelled, waiting or expired: it needs no
     /// labels, so it is the earliest warning there is) and the window's label coverage and latency.
     /// </summary>
-    private static (IReadOnlyDictionary<string, long> Distribution, LabelCoverageResponse Labels) LabelCoverage(ConfusionCounts counts, MatrixView view, ModelDefinition definition)
+    internal static (IReadOnlyDictionary<string, long> Distribution, LabelCoverageResponse Labels) LabelCoverage(ConfusionCounts counts, MatrixView view, ModelDefinition definition)
     {
         var k = definition.Classes.Length;
         var distribution = new Dictionary<string, long>(StringComparer.Ordinal);

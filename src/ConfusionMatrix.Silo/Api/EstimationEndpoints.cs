@@ -39,14 +39,14 @@ public static class EstimationEndpoints
         var definition = await cache.GetAsync(model);
         if (definition is null)
         {
-            return ApiEndpoints.Problem(404, "Unknown model", $"Model '{model}' is not registered; POST /api/v1/models first.");
+            return ApiEndpoints.UnknownModel(model);
         }
 
         segment ??= Segments.All;
         var k = definition.Classes.Length;
         var canaryView = await grains.GetGrain<ISegmentMatrixGrain>(Segments.MatrixKey(model, canary, segment)).GetMatrixAsync(span);
         var stableView = await grains.GetGrain<ISegmentMatrixGrain>(Segments.MatrixKey(model, stable, segment)).GetMatrixAsync(span);
-        var predicted = CategoricalShift.Compare(PredictedDistribution(canaryView, k), PredictedDistribution(stableView, k));
+        var predicted = CategoricalShift.Compare(PredictedDistribution(canaryView, definition), PredictedDistribution(stableView, definition));
 
         // Scores are known for the predictions logged without their label (they wait in the label join until it comes).
         var now = clock.GetUtcNow();
@@ -97,7 +97,7 @@ public static class EstimationEndpoints
         var definition = await cache.GetAsync(model);
         if (definition is null)
         {
-            return ApiEndpoints.Problem(404, "Unknown model", $"Model '{model}' is not registered; POST /api/v1/models first.");
+            return ApiEndpoints.UnknownModel(model);
         }
 
         if (definition.Classes.Length != 2 || definition.PositiveClass is null)
@@ -127,7 +127,7 @@ public static class EstimationEndpoints
             (fromTicks, toTicks) = (DateTimeOffset.MinValue.UtcTicks, DateTimeOffset.MaxValue.UtcTicks);
         }
 
-        var realised = view.Matrix.ClassCount == 0 ? new ConfusionCounts(k) : ConfusionCounts.FromCells(view.Matrix.ClassCount, view.Matrix.Cells, view.Matrix.Counts);
+        var realised = ApiEndpoints.CountsOf(view, k);
         var summary = await grains.GetGrain<ILabelRouterGrain>(model)
             .GetScoreSummaryAsync(new ScoreSummaryQuery(version, segment, fromTicks, toTicks, (now - matured).UtcTicks, k, ScoreBins.Count));
 
@@ -180,19 +180,11 @@ public static class EstimationEndpoints
             && days <= 3650 && (value = TimeSpan.FromDays(days)) >= TimeSpan.Zero;
     }
 
-    /// <summary>Every prediction of the window by predicted class: labelled (matrix columns), waiting and expired.</summary>
-    private static long[] PredictedDistribution(MatrixView view, int k)
+    /// <summary>Every prediction of the window by predicted class (labelled, waiting and expired), in class order.</summary>
+    private static long[] PredictedDistribution(MatrixView view, ModelDefinition definition)
     {
-        var distribution = new long[k];
-        var counts = view.Matrix.ClassCount == 0 ? new ConfusionCounts(k) : ConfusionCounts.FromCells(view.Matrix.ClassCount, view.Matrix.Cells, view.Matrix.Counts);
-        for (var c = 0; c < k; c++)
-        {
-            distribution[c] = counts.ColumnTotal(c)
-                + (view.PendingByPredicted is { } p && c < p.Length ? p[c] : 0)
-                + (view.ExpiredByPredicted is { } x && c < x.Length ? x[c] : 0);
-        }
-
-        return distribution;
+        var (distribution, _) = ApiEndpoints.LabelCoverage(ApiEndpoints.CountsOf(view, definition.Classes.Length), view, definition);
+        return [.. definition.Classes.Select(c => distribution[c])];
     }
 
     private static ScoreEvidence ToEvidence(ScoreSummary s, int positive)

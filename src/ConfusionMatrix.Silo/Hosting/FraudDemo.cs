@@ -19,7 +19,7 @@ public sealed class FraudDemo(IClusterClient client, PredictionPublisher publish
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        await WaitForClusterAsync(stoppingToken);
+        await WaitForClusterAsync(client, stoppingToken);
         await client.GetGrain<IModelRegistryGrain>(Model).RegisterAsync(
             new ModelDefinition(Model, ["legit", "fraud"], "fraud", ["region", "channel"], DateTimeOffset.UtcNow));
         var watcher = client.GetGrain<IDriftWatcherGrain>(Model);
@@ -80,7 +80,8 @@ public sealed class FraudDemo(IClusterClient client, PredictionPublisher publish
         }
     }
 
-    private async Task WaitForClusterAsync(CancellationToken cancellationToken)
+    /// <summary>Waits until the cluster answers; the demos start with the host, before the silo is up.</summary>
+    internal static async Task WaitForClusterAsync(IClusterClient client, CancellationToken cancellationToken)
     {
         while (true)
         {

@@ -23,7 +23,7 @@ public sealed partial class LateLabelDemo(IClusterClient client, PredictionPubli
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        await WaitForClusterAsync(stoppingToken);
+        await FraudDemo.WaitForClusterAsync(client, stoppingToken);
 
         // Labels are all in after six minutes; twenty minutes of time to live keeps memory small while they come.
         await client.GetGrain<IModelRegistryGrain>(Model).RegisterAsync(
@@ -84,22 +84,6 @@ public sealed partial class LateLabelDemo(IClusterClient client, PredictionPubli
             if (sent % 30_000 == 0)
             {
                 LogProgress(logger, sent, due.Count);
-            }
-        }
-    }
-
-    private async Task WaitForClusterAsync(CancellationToken cancellationToken)
-    {
-        while (true)
-        {
-            try
-            {
-                await client.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true);
-                return;
-            }
-            catch (Exception) when (!cancellationToken.IsCancellationRequested)
-            {
-                await Task.Delay(500, cancellationToken);
             }
         }
     }
