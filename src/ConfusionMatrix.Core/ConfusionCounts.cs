@@ -50,18 +50,10 @@ public sealed class ConfusionCounts
     {
         get
         {
-            if (_sparse is not null)
-            {
-                return _sparse.Count;
-            }
-
             int nonZero = 0;
-            foreach (long value in _dense!)
+            foreach ((int _, long _) in NonZeroCells())
             {
-                if (value != 0)
-                {
-                    nonZero++;
-                }
+                nonZero++;
             }
 
             return nonZero;
@@ -114,20 +106,9 @@ public sealed class ConfusionCounts
             }
         }
 
-        if (_dense is not null)
+        foreach (int cell in cells)
         {
-            long[] dense = _dense;
-            foreach (int cell in cells)
-            {
-                dense[cell]++;
-            }
-        }
-        else
-        {
-            foreach (int cell in cells)
-            {
-                CollectionsMarshal.GetValueRefOrAddDefault(_sparse!, cell, out _)++;
-            }
+            CellRef(cell)++;
         }
 
         _total += cells.Length;
@@ -137,21 +118,9 @@ public sealed class ConfusionCounts
     public void Merge(ConfusionCounts other)
     {
         RequireSameShape(other);
-        if (other._dense is not null)
+        foreach ((int cell, long count) in other.NonZeroCells())
         {
-            long[] source = other._dense;
-            long[] target = _dense!;
-            for (int i = 0; i < source.Length; i++)
-            {
-                target[i] += source[i];
-            }
-        }
-        else
-        {
-            foreach (KeyValuePair<int, long> entry in other._sparse!)
-            {
-                CollectionsMarshal.GetValueRefOrAddDefault(_sparse!, entry.Key, out _) += entry.Value;
-            }
+            CellRef(cell) += count;
         }
 
         _total += other._total;
@@ -162,46 +131,22 @@ public sealed class ConfusionCounts
     public void Subtract(ConfusionCounts other)
     {
         RequireSameShape(other);
-        if (other._dense is not null)
+        foreach ((int cell, long count) in other.NonZeroCells())
         {
-            long[] source = other._dense;
-            long[] target = _dense!;
-            for (int i = 0; i < source.Length; i++)
+            ref long current = ref ExistingCellRef(cell);
+            if (Unsafe.IsNullRef(ref current) || current < count)
             {
-                if (target[i] < source[i])
-                {
-                    throw NegativeCell(i);
-                }
-            }
-
-            for (int i = 0; i < source.Length; i++)
-            {
-                target[i] -= source[i];
+                throw NegativeCell(cell);
             }
         }
-        else
+
+        foreach ((int cell, long count) in other.NonZeroCells())
         {
-            foreach (KeyValuePair<int, long> entry in other._sparse!)
+            ref long current = ref ExistingCellRef(cell);
+            current -= count;
+            if (current == 0)
             {
-                if (entry.Value != 0 && (!_sparse!.TryGetValue(entry.Key, out long current) || current < entry.Value))
-                {
-                    throw NegativeCell(entry.Key);
-                }
-            }
-
-            foreach (KeyValuePair<int, long> entry in other._sparse!)
-            {
-                if (entry.Value == 0)
-                {
-                    continue;
-                }
-
-                ref long current = ref CollectionsMarshal.GetValueRefOrNullRef(_sparse!, entry.Key);
-                current -= entry.Value;
-                if (current == 0)
-                {
-                    _sparse!.Remove(entry.Key);
-                }
+                ForgetEmptyCell(cell);
             }
         }
 
@@ -233,15 +178,10 @@ public sealed class ConfusionCounts
     /// <summary>Row-major K*K copy. For large sparse K this allocates K*K longs; prefer <see cref="CopyNonZeroCells"/>.</summary>
     public long[] ToDense()
     {
-        if (_dense is not null)
-        {
-            return (long[])_dense.Clone();
-        }
-
         long[] result = new long[(long)_classCount * _classCount];
-        foreach (KeyValuePair<int, long> entry in _sparse!)
+        foreach ((int cell, long count) in NonZeroCells())
         {
-            result[entry.Key] = entry.Value;
+            result[cell] = count;
         }
 
         return result;
@@ -256,19 +196,9 @@ public sealed class ConfusionCounts
             rows[actual] = new long[_classCount];
         }
 
-        if (_dense is not null)
+        foreach ((int cell, long count) in NonZeroCells())
         {
-            for (int actual = 0; actual < _classCount; actual++)
-            {
-                Array.Copy(_dense, actual * _classCount, rows[actual], 0, _classCount);
-            }
-        }
-        else
-        {
-            foreach (KeyValuePair<int, long> entry in _sparse!)
-            {
-                rows[entry.Key / _classCount][entry.Key % _classCount] = entry.Value;
-            }
+            rows[cell / _classCount][cell % _classCount] = count;
         }
 
         return rows;
@@ -338,28 +268,14 @@ public sealed class ConfusionCounts
         ArgumentNullException.ThrowIfNull(counts);
         cells.Clear();
         counts.Clear();
-        if (_dense is not null)
-        {
-            for (int cell = 0; cell < _dense.Length; cell++)
-            {
-                if (_dense[cell] != 0)
-                {
-                    cells.Add(cell);
-                    counts.Add(_dense[cell]);
-                }
-            }
-
-            return;
-        }
-
-        int[] keys = new int[_sparse!.Count];
-        _sparse.Keys.CopyTo(keys, 0);
-        Array.Sort(keys);
-        foreach (int cell in keys)
+        foreach ((int cell, long count) in NonZeroCells())
         {
             cells.Add(cell);
-            counts.Add(_sparse[cell]);
+            counts.Add(count);
         }
+
+        // A dictionary enumerates in insertion order; sort so equal contents always encode the same way.
+        CollectionsMarshal.AsSpan(cells).Sort(CollectionsMarshal.AsSpan(counts));
     }
 
     /// <summary>Inverse of <see cref="CopyNonZeroCells"/>; repeated cells are summed.</summary>
@@ -395,22 +311,9 @@ public sealed class ConfusionCounts
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)actual, (uint)_classCount, nameof(actual));
         long sum = 0;
-        if (_dense is not null)
+        foreach ((int _, long count) in NonZeroCells(actual * _classCount, (actual + 1) * _classCount))
         {
-            foreach (long value in _dense.AsSpan(actual * _classCount, _classCount))
-            {
-                sum += value;
-            }
-        }
-        else
-        {
-            foreach (KeyValuePair<int, long> entry in _sparse!)
-            {
-                if (entry.Key / _classCount == actual)
-                {
-                    sum += entry.Value;
-                }
-            }
+            sum += count;
         }
 
         return sum;
@@ -421,21 +324,11 @@ public sealed class ConfusionCounts
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)predicted, (uint)_classCount, nameof(predicted));
         long sum = 0;
-        if (_dense is not null)
+        foreach ((int cell, long count) in NonZeroCells())
         {
-            for (int cell = predicted; cell < _dense.Length; cell += _classCount)
+            if (cell % _classCount == predicted)
             {
-                sum += _dense[cell];
-            }
-        }
-        else
-        {
-            foreach (KeyValuePair<int, long> entry in _sparse!)
-            {
-                if (entry.Key % _classCount == predicted)
-                {
-                    sum += entry.Value;
-                }
+                sum += count;
             }
         }
 
@@ -450,19 +343,11 @@ public sealed class ConfusionCounts
             return false;
         }
 
-        if (_dense is not null)
+        // Counts are non-negative and the totals are equal, so if every non-zero cell here matches, the other
+        // matrix has nothing left over for any further cell.
+        foreach ((int cell, long count) in NonZeroCells())
         {
-            return _dense.AsSpan().SequenceEqual(other._dense);
-        }
-
-        if (_sparse!.Count != other._sparse!.Count)
-        {
-            return false;
-        }
-
-        foreach (KeyValuePair<int, long> entry in _sparse)
-        {
-            if (!other._sparse.TryGetValue(entry.Key, out long value) || value != entry.Value)
+            if (other.GetCell(cell) != count)
             {
                 return false;
             }
@@ -477,12 +362,8 @@ public sealed class ConfusionCounts
 
     internal long GetCell(int cell)
     {
-        if (_dense is not null)
-        {
-            return _dense[cell];
-        }
-
-        return _sparse!.TryGetValue(cell, out long value) ? value : 0;
+        ref long value = ref ExistingCellRef(cell);
+        return Unsafe.IsNullRef(ref value) ? 0 : value;
     }
 
     /// <summary>Adds a non-negative count to a cell already known to be in range.</summary>
@@ -493,15 +374,7 @@ public sealed class ConfusionCounts
             return;
         }
 
-        if (_dense is not null)
-        {
-            _dense[cell] += count;
-        }
-        else
-        {
-            CollectionsMarshal.GetValueRefOrAddDefault(_sparse!, cell, out _) += count;
-        }
-
+        CellRef(cell) += count;
         _total += count;
     }
 
@@ -516,27 +389,15 @@ public sealed class ConfusionCounts
             throw new ArgumentOutOfRangeException(nameof(cell), cell, $"Cell index must be in [0, {_classCount * _classCount}).");
         }
 
-        if (_dense is not null)
+        ref long current = ref ExistingCellRef(cell);
+        if (Unsafe.IsNullRef(ref current) || current == 0)
         {
-            if (_dense[cell] == 0)
-            {
-                return false;
-            }
-
-            _dense[cell]--;
+            return false;
         }
-        else
-        {
-            ref long current = ref CollectionsMarshal.GetValueRefOrNullRef(_sparse!, cell);
-            if (Unsafe.IsNullRef(ref current) || current == 0)
-            {
-                return false;
-            }
 
-            if (--current == 0)
-            {
-                _sparse!.Remove(cell);
-            }
+        if (--current == 0)
+        {
+            ForgetEmptyCell(cell);
         }
 
         _total--;
@@ -547,34 +408,15 @@ public sealed class ConfusionCounts
     internal void AccumulateMarginals(Span<long> rowTotals, Span<long> columnTotals, Span<long> diagonal)
     {
         int k = _classCount;
-        if (_dense is not null)
+        foreach ((int cell, long count) in NonZeroCells())
         {
-            for (int actual = 0; actual < k; actual++)
-            {
-                ReadOnlySpan<long> row = _dense.AsSpan(actual * k, k);
-                long rowSum = 0;
-                for (int predicted = 0; predicted < k; predicted++)
-                {
-                    rowSum += row[predicted];
-                    columnTotals[predicted] += row[predicted];
-                }
-
-                rowTotals[actual] += rowSum;
-                diagonal[actual] += row[actual];
-            }
-
-            return;
-        }
-
-        foreach (KeyValuePair<int, long> entry in _sparse!)
-        {
-            int actual = entry.Key / k;
-            int predicted = entry.Key - (actual * k);
-            rowTotals[actual] += entry.Value;
-            columnTotals[predicted] += entry.Value;
+            int actual = cell / k;
+            int predicted = cell - (actual * k);
+            rowTotals[actual] += count;
+            columnTotals[predicted] += count;
             if (actual == predicted)
             {
-                diagonal[actual] += entry.Value;
+                diagonal[actual] += count;
             }
         }
     }
@@ -618,6 +460,81 @@ public sealed class ConfusionCounts
         }
 
         return result;
+    }
+
+    // The storage primitives: the only places that tell the dense array from the sparse dictionary. Every operation
+    // above is written once against them.
+
+    /// <summary>The cell's count by reference, created (zero) in a sparse matrix when absent.</summary>
+    private ref long CellRef(int cell)
+    {
+        if (_dense is not null)
+        {
+            return ref _dense[cell];
+        }
+
+        return ref CollectionsMarshal.GetValueRefOrAddDefault(_sparse!, cell, out _);
+    }
+
+    /// <summary>The cell's count by reference, or a null reference when a sparse matrix has no entry for it.</summary>
+    private ref long ExistingCellRef(int cell)
+    {
+        if (_dense is not null)
+        {
+            return ref _dense[cell];
+        }
+
+        return ref CollectionsMarshal.GetValueRefOrNullRef(_sparse!, cell);
+    }
+
+    /// <summary>A sparse matrix keeps no zero entries; a dense one needs nothing.</summary>
+    private void ForgetEmptyCell(int cell) => _sparse?.Remove(cell);
+
+    /// <summary>The non-zero cells (all, or those in [<paramref name="first"/>, <paramref name="end"/>)), without allocating.</summary>
+    private NonZeroCellEnumerator NonZeroCells(int first = 0, int end = int.MaxValue) => new(this, first, end);
+
+    /// <summary>Walks a dense range skipping zeros, or a sparse dictionary's entries within the range.</summary>
+    private struct NonZeroCellEnumerator(ConfusionCounts counts, int first, int end)
+    {
+        private readonly long[]? _dense = counts._dense;
+        private readonly int _end = counts._dense is { } d ? Math.Min(end, d.Length) : end;
+        private readonly int _first = first;
+        private Dictionary<int, long>.Enumerator _sparse = counts._sparse is { } s ? s.GetEnumerator() : default;
+        private int _cell = first - 1;
+        private long _count;
+
+        public readonly (int Cell, long Count) Current => (_cell, _count);
+
+        public readonly NonZeroCellEnumerator GetEnumerator() => this;
+
+        public bool MoveNext()
+        {
+            if (_dense is not null)
+            {
+                while (++_cell < _end)
+                {
+                    if (_dense[_cell] != 0)
+                    {
+                        _count = _dense[_cell];
+                        return true;
+                    }
+                }
+
+                return false;
+            }
+
+            while (_sparse.MoveNext())
+            {
+                (int cell, long count) = _sparse.Current;
+                if (cell >= _first && cell < _end && count != 0)
+                {
+                    (_cell, _count) = (cell, count);
+                    return true;
+                }
+            }
+
+            return false;
+        }
     }
 
     private int CellIndex(int actual, int predicted)

@@ -18,6 +18,11 @@ public static class GrainServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SegmentMatrixOptions>, SegmentMatrixOptionsValidator>());
         services.AddOptions<LabelJoinOptions>().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<LabelJoinOptions>, LabelJoinOptionsValidator>());
+        if (!services.Any(d => d.ServiceType == typeof(WebhookSender)))
+        {
+            WebhookSender.AddWebhookClient(services);
+        }
+
         services.TryAddSingleton<WebhookSender>();
         services.TryAddSingleton<IWebhookSender>(sp => sp.GetRequiredService<WebhookSender>());
         services.AddHostedService(sp => sp.GetRequiredService<WebhookSender>());
