@@ -1,4 +1,6 @@
 using ConfusionMatrix.Abstractions;
+using Polly;
+using Polly.Retry;
 
 namespace ConfusionMatrix.Client;
 
@@ -22,6 +24,15 @@ public sealed class LabelSender(IGrainFactory grains, TimeProvider? clock = null
     private static readonly TimeSpan[] RetryDelays = [TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(2)];
 
     private readonly TimeProvider _clock = clock ?? TimeProvider.System;
+
+    private readonly ResiliencePipeline _retry = new ResiliencePipelineBuilder { TimeProvider = clock ?? TimeProvider.System }
+        .AddRetry(new RetryStrategyOptions
+        {
+            MaxRetryAttempts = RetryDelays.Length,
+            DelayGenerator = args => ValueTask.FromResult<TimeSpan?>(RetryDelays[args.AttemptNumber]),
+            ShouldHandle = new PredicateBuilder().Handle<Exception>(ex => ex is not OperationCanceledException),
+        })
+        .Build();
 
     /// <summary>Validates and sends; returns each label's outcome in order, or throws after the retries with nothing lost (resend).</summary>
     public async Task<IReadOnlyList<LabelOutcome>> SendAsync(IReadOnlyList<Label> labels, CancellationToken cancellationToken = default)
@@ -67,18 +78,9 @@ public sealed class LabelSender(IGrainFactory grains, TimeProvider? clock = null
         return outcomes;
     }
 
-    private async Task<LabelIngestResult> SendWithRetriesAsync(string model, LabelBatch batch, CancellationToken cancellationToken)
-    {
-        for (var attempt = 0; ; attempt++)
-        {
-            try
-            {
-                return await grains.GetGrain<ILabelRouterGrain>(model).IngestAsync(batch).WaitAsync(cancellationToken);
-            }
-            catch (Exception) when (attempt < RetryDelays.Length && !cancellationToken.IsCancellationRequested)
-            {
-                await Task.Delay(RetryDelays[attempt], _clock, cancellationToken);
-            }
-        }
-    }
+    private Task<LabelIngestResult> SendWithRetriesAsync(string model, LabelBatch batch, CancellationToken cancellationToken) =>
+        _retry.ExecuteAsync(
+            static async (state, token) => await state.grains.GetGrain<ILabelRouterGrain>(state.model).IngestAsync(state.batch).WaitAsync(token),
+            (grains, model, batch),
+            cancellationToken).AsTask();
 }

@@ -6,40 +6,32 @@ namespace ConfusionMatrix.Client;
 
 /// <summary>
 /// Logs predictions from the inference hot path without blocking it. <see cref="TryLog"/> and <see cref="LogAsync"/>
-/// validate and append to a bounded in-memory buffer; a background loop groups predictions by stream
-/// (<c>{model}/{version}</c>), cuts batches by size and by age, numbers each batch with this logger's producer id and
-/// the stream's next sequence, and hands them to an <see cref="IPredictionSink"/> one batch in flight per stream.
-/// Failed sends are retried forever with exponential backoff and full jitter, always as the same batch (same producer
-/// id and sequence), so the silo can recognise a replay. Nothing is lost silently: every prediction ends up sent,
-/// rejected or dropped, and each of those is counted.
+/// validate and append to a bounded in-memory buffer (<see cref="PredictionBuffer"/>); a background loop hands them to
+/// the <see cref="StreamBatcher"/>, which groups them by stream (<c>{model}/{version}</c>), cuts batches by size and by
+/// age and numbers each with this logger's producer id and the stream's next sequence; the <see cref="BatchSender"/>
+/// sends them one batch in flight per stream, through <see cref="SinkRetry"/>: retried forever with exponential backoff
+/// and full jitter, always as the same batch, so the silo can recognise a replay. Nothing is lost silently: every
+/// prediction ends up sent, rejected or dropped, and each of those is counted.
 /// </summary>
 public sealed class PredictionLogger : IAsyncDisposable
 {
     /// <summary>How many queued items the loop takes before it checks batch ages again.</summary>
     private const int DrainChunk = 4096;
 
-    private readonly IPredictionSink _sink;
     private readonly PredictionClientMetrics _metrics;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
-    private readonly int _batchSize;
-    private readonly TimeSpan _batchInterval;
-    private readonly int _maxBuffered;
-    private readonly TimeSpan _retryBase;
-    private readonly TimeSpan _retryMax;
     private readonly TimeSpan _drainTimeout;
     private readonly Channel<Item> _channel = Channel.CreateUnbounded<Item>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly Dictionary<(string Model, string Version), StreamState> _streams = [];
+    private readonly PredictionBuffer _buffer;
+    private readonly StreamBatcher _batcher;
+    private readonly SinkRetry _retry;
+    private readonly BatchSender _sender;
     private readonly object _gate = new();
     private readonly CancellationTokenSource _abort = new();
     private readonly IDisposable _gauge;
     private readonly Task _loop;
-    private TaskCompletionSource _space = NewSignal();
-    private long _buffered;
-    private long _sequenceFloor;
     private volatile bool _closed;
-    private bool _finalized;
-    private int _bufferFullLogged;
     private Task? _disposal;
 
     public PredictionLogger(
@@ -55,19 +47,17 @@ public sealed class PredictionLogger : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(logger);
         var o = options.Value;
         PredictionLoggerOptionsValidator.ThrowIfInvalid(o);
-        _sink = sink;
         _metrics = metrics;
         _logger = logger;
         _time = timeProvider ?? TimeProvider.System;
-        _batchSize = o.BatchSize;
-        _batchInterval = o.BatchInterval;
-        _maxBuffered = o.MaxBufferedPredictions;
-        _retryBase = o.RetryBaseDelay;
-        _retryMax = o.RetryMaxDelay;
         _drainTimeout = o.DrainTimeout;
         ProducerId = o.ProducerId ?? $"{o.ServiceName}-{Environment.MachineName}-{Guid.NewGuid():N}";
-        _gauge = metrics.RegisterBuffered(() => Volatile.Read(ref _buffered));
-        Log.Started(_logger, ProducerId, _batchSize, _batchInterval.TotalMilliseconds, _maxBuffered);
+        _buffer = new PredictionBuffer(o.MaxBufferedPredictions);
+        _retry = new SinkRetry(sink, o.RetryBaseDelay, o.RetryMaxDelay, metrics, logger, _time);
+        _sender = new BatchSender(_retry, Resolved, _abort.Token);
+        _batcher = new StreamBatcher(ProducerId, o.BatchSize, o.BatchInterval, _time, _sender.Enqueue);
+        _gauge = metrics.RegisterBuffered(() => _buffer.Count);
+        Log.Started(_logger, ProducerId, o.BatchSize, o.BatchInterval.TotalMilliseconds, o.MaxBufferedPredictions);
         _loop = Task.Run(RunAsync);
     }
 
@@ -75,7 +65,7 @@ public sealed class PredictionLogger : IAsyncDisposable
     public string ProducerId { get; }
 
     /// <summary>Predictions accepted but not yet acknowledged by the sink (queued, in flight or awaiting retry).</summary>
-    public long BufferedCount => Volatile.Read(ref _buffered);
+    public long BufferedCount => _buffer.Count;
 
     /// <summary>
     /// Never blocks. Returns false when the prediction is invalid (counted as rejected), or when the buffer is full or
@@ -94,12 +84,12 @@ public sealed class PredictionLogger : IAsyncDisposable
             return false;
         }
 
-        if (!TryReserve())
+        if (!_buffer.TryReserve())
         {
             _metrics.Dropped(PredictionClientMetrics.DropReasons.BufferFull, prediction.Model, 1);
-            if (Interlocked.Exchange(ref _bufferFullLogged, 1) == 0)
+            if (_buffer.FirstFullSinceRelease())
             {
-                Log.BufferFull(_logger, _maxBuffered);
+                Log.BufferFull(_logger, _buffer.Capacity);
             }
 
             return false;
@@ -120,7 +110,7 @@ public sealed class PredictionLogger : IAsyncDisposable
             return ValueTask.FromResult(false);
         }
 
-        return _closed || !TryReserve() ? LogSlowAsync(prediction, loggedAt, cancellationToken) : ValueTask.FromResult(Enqueue(prediction, loggedAt));
+        return _closed || !_buffer.TryReserve() ? LogSlowAsync(prediction, loggedAt, cancellationToken) : ValueTask.FromResult(Enqueue(prediction, loggedAt));
     }
 
     /// <summary>Cuts every open batch now and waits until all predictions logged before this call are resolved.</summary>
@@ -182,11 +172,14 @@ public sealed class PredictionLogger : IAsyncDisposable
         }
     }
 
+    /// <summary>Exponential backoff with full jitter of the retries: uniform in [0, min(max, base * 2^(attempt-1))].</summary>
+    internal TimeSpan Backoff(int attempt) => _retry.Backoff(attempt);
+
     private async Task DisposeCoreAsync()
     {
         _closed = true;
         _channel.Writer.TryComplete();
-        SignalSpace();
+        _buffer.WakeWaiters();
         var drained = true;
         try
         {
@@ -241,31 +234,20 @@ public sealed class PredictionLogger : IAsyncDisposable
         while (true)
         {
             // Read the signal before trying, so a release between the try and the wait still wakes us.
-            var space = Volatile.Read(ref _space).Task;
+            var space = _buffer.SpaceReleased;
             if (_closed)
             {
                 _metrics.Dropped(PredictionClientMetrics.DropReasons.Closed, prediction.Model, 1);
                 return false;
             }
 
-            if (TryReserve())
+            if (_buffer.TryReserve())
             {
                 return Enqueue(prediction, loggedAt);
             }
 
             await space.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
-    }
-
-    private bool TryReserve()
-    {
-        if (Interlocked.Increment(ref _buffered) <= _maxBuffered)
-        {
-            return true;
-        }
-
-        Interlocked.Decrement(ref _buffered);
-        return false;
     }
 
     private bool Enqueue(Prediction prediction, long loggedAt)
@@ -275,21 +257,25 @@ public sealed class PredictionLogger : IAsyncDisposable
             return true;
         }
 
-        Release(1);
+        _buffer.Release(1);
         _metrics.Dropped(PredictionClientMetrics.DropReasons.Closed, prediction.Model, 1);
         return false;
     }
 
-    private void Release(int predictions)
+    /// <summary>A batch left the sender: sent, or refused for good by the sink.</summary>
+    private void Resolved(SinkBatch batch, bool delivered)
     {
-        Interlocked.Add(ref _buffered, -predictions);
-        Volatile.Write(ref _bufferFullLogged, 0);
-        SignalSpace();
+        if (delivered)
+        {
+            _metrics.Sent(batch.Model, batch.Count);
+        }
+        else
+        {
+            _metrics.Dropped(PredictionClientMetrics.DropReasons.SinkRejected, batch.Model, batch.Count);
+        }
+
+        _buffer.Release(batch.Count);
     }
-
-    private void SignalSpace() => Interlocked.Exchange(ref _space, NewSignal()).TrySetResult();
-
-    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private async Task RunAsync()
     {
@@ -306,7 +292,7 @@ public sealed class PredictionLogger : IAsyncDisposable
                     taken++;
                 }
 
-                SealExpired();
+                _batcher.CutExpired();
                 if (taken == DrainChunk)
                 {
                     continue;
@@ -318,7 +304,7 @@ public sealed class PredictionLogger : IAsyncDisposable
                 }
 
                 pendingRead ??= reader.WaitToReadAsync(_abort.Token).AsTask();
-                var remaining = TimeUntilNextCut();
+                var remaining = _batcher.TimeUntilNextCut();
                 if (remaining is { } wait)
                 {
                     using var cancelDelay = CancellationTokenSource.CreateLinkedTokenSource(_abort.Token);
@@ -340,8 +326,8 @@ public sealed class PredictionLogger : IAsyncDisposable
             }
 
             // Closed: cut what is left and wait for every stream's sender to finish.
-            SealAll();
-            await WaitForSendersAsync().ConfigureAwait(false);
+            _batcher.CutAll();
+            await _sender.WaitForIdleAsync().ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (_abort.IsCancellationRequested)
         {
@@ -353,7 +339,7 @@ public sealed class PredictionLogger : IAsyncDisposable
             Log.LoopFailed(_logger, ex, ProducerId);
             _closed = true;
             _channel.Writer.TryComplete();
-            SignalSpace();
+            _buffer.WakeWaiters();
         }
     }
 
@@ -361,306 +347,38 @@ public sealed class PredictionLogger : IAsyncDisposable
     {
         if (item.Flush is { } flush)
         {
-            HandleFlush(flush);
-            return;
+            _batcher.CutAll();
+            _ = CompleteFlushAsync(flush, _sender.WhenQueuedResolved());
         }
-
-        if (item.NextSequence > 0)
+        else if (item.NextSequence > 0)
         {
-            HandleCut(item.NextSequence);
-            return;
+            _batcher.CutAllAndSkipTo(item.NextSequence);
         }
-
-        var p = item.Prediction!;
-        var key = (p.Model, p.Version);
-        if (!_streams.TryGetValue(key, out var s))
+        else
         {
-            // Streams are never forgotten: a stream's sequence must keep increasing for the life of the producer id.
-            s = new StreamState(p.Model, p.Version) { LastSequence = _sequenceFloor };
-            _streams.Add(key, s);
-        }
-
-        if (s.Open is null)
-        {
-            s.Open = new List<Prediction>(Math.Min(_batchSize, 1024));
-            s.OpenedAt = item.LoggedAt;
-        }
-
-        s.Open.Add(p);
-        if (s.Open.Count >= _batchSize)
-        {
-            Seal(s);
+            _batcher.Add(item.Prediction!, item.LoggedAt);
         }
     }
 
-    private void HandleFlush(FlushRequest flush)
-    {
-        SealAll();
-        List<Task<bool>>? waits = null;
-        lock (_gate)
-        {
-            foreach (var s in _streams.Values)
-            {
-                if (s.Resolved < s.LastSealed)
-                {
-                    var waiter = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-                    s.Waiters.Add((s.LastSealed, waiter));
-                    (waits ??= []).Add(waiter.Task);
-                }
-            }
-        }
-
-        if (waits is null)
-        {
-            flush.Done.TrySetResult(true);
-            return;
-        }
-
-        _ = Task.WhenAll(waits).ContinueWith(
-            t => flush.Done.TrySetResult(t.Result.All(ok => ok)),
-            CancellationToken.None,
-            TaskContinuationOptions.ExecuteSynchronously,
-            TaskScheduler.Default);
-    }
-
-    private void HandleCut(long nextSequence)
-    {
-        SealAll();
-        _sequenceFloor = Math.Max(_sequenceFloor, nextSequence - 1);
-        foreach (var s in _streams.Values)
-        {
-            s.LastSequence = Math.Max(s.LastSequence, _sequenceFloor);
-        }
-    }
-
-    private void SealExpired()
-    {
-        foreach (var s in _streams.Values)
-        {
-            if (s.Open is not null && _time.GetElapsedTime(s.OpenedAt) >= _batchInterval)
-            {
-                Seal(s);
-            }
-        }
-    }
-
-    private void SealAll()
-    {
-        foreach (var s in _streams.Values)
-        {
-            if (s.Open is not null)
-            {
-                Seal(s);
-            }
-        }
-    }
-
-    private TimeSpan? TimeUntilNextCut()
-    {
-        TimeSpan? next = null;
-        foreach (var s in _streams.Values)
-        {
-            if (s.Open is not null)
-            {
-                var left = _batchInterval - _time.GetElapsedTime(s.OpenedAt);
-                if (left < TimeSpan.Zero)
-                {
-                    left = TimeSpan.Zero;
-                }
-
-                if (next is null || left < next)
-                {
-                    next = left;
-                }
-            }
-        }
-
-        return next;
-    }
-
-    private void Seal(StreamState s)
-    {
-        // Numbered at the cut, in order; the per-stream queue hands batches to the sink in that same order.
-        var batch = new SinkBatch(s.Model, s.Version, ProducerId, ++s.LastSequence, s.Open!);
-        s.Open = null;
-        lock (_gate)
-        {
-            s.Sealed.Enqueue(batch);
-            s.LastSealed = batch.Sequence;
-            if (!s.Sending)
-            {
-                s.Sending = true;
-                s.Sender = Task.Run(() => SendLoopAsync(s));
-            }
-        }
-    }
-
-    private async Task WaitForSendersAsync()
-    {
-        while (true)
-        {
-            Task[] senders;
-            lock (_gate)
-            {
-                senders = [.. _streams.Values.Where(s => s.Sending).Select(s => s.Sender!)];
-            }
-
-            if (senders.Length == 0)
-            {
-                return;
-            }
-
-            await Task.WhenAll(senders).WaitAsync(_abort.Token).ConfigureAwait(false);
-        }
-    }
-
-    private async Task SendLoopAsync(StreamState s)
-    {
-        try
-        {
-            while (true)
-            {
-                SinkBatch batch;
-                lock (_gate)
-                {
-                    if (s.Sealed.Count == 0 || _finalized)
-                    {
-                        s.Sending = false;
-                        return;
-                    }
-
-                    batch = s.Sealed.Peek();
-                }
-
-                var delivered = await DeliverAsync(batch).ConfigureAwait(false);
-                lock (_gate)
-                {
-                    if (_finalized)
-                    {
-                        // Disposal already counted this batch as dropped; do not count it twice.
-                        return;
-                    }
-
-                    s.Sealed.Dequeue();
-                    s.Resolved = batch.Sequence;
-                    s.Waiters.RemoveAll(w =>
-                    {
-                        if (w.Sequence > s.Resolved)
-                        {
-                            return false;
-                        }
-
-                        w.Done.TrySetResult(true);
-                        return true;
-                    });
-                }
-
-                if (delivered)
-                {
-                    _metrics.Sent(batch.Model, batch.Count);
-                }
-                else
-                {
-                    _metrics.Dropped(PredictionClientMetrics.DropReasons.SinkRejected, batch.Model, batch.Count);
-                }
-
-                Release(batch.Count);
-            }
-        }
-        catch (OperationCanceledException) when (_abort.IsCancellationRequested)
-        {
-            // Disposal timed out; it counts this stream's unsent batches.
-        }
-    }
-
-    private async Task<bool> DeliverAsync(SinkBatch batch)
-    {
-        var token = _abort.Token;
-        for (var attempt = 1; ; attempt++)
-        {
-            batch.Attempt = attempt;
-            try
-            {
-                await _sink.SendAsync(batch, token).ConfigureAwait(false);
-                if (attempt > 1)
-                {
-                    Log.SendRecovered(_logger, batch.ProducerId, batch.Sequence, batch.StreamKey, attempt);
-                }
-
-                return true;
-            }
-            catch (OperationCanceledException) when (token.IsCancellationRequested)
-            {
-                throw;
-            }
-            catch (NonRetryableSinkException ex)
-            {
-                Log.SinkRejected(_logger, ex, batch.ProducerId, batch.Sequence, batch.StreamKey, batch.Count);
-                return false;
-            }
-            catch (Exception ex)
-            {
-                var delay = Backoff(attempt);
-                _metrics.Retry(batch.Model);
-                Log.SendFailed(_logger, ex, batch.ProducerId, batch.Sequence, batch.Count, batch.StreamKey, attempt, delay.TotalMilliseconds);
-                await Task.Delay(delay, _time, token).ConfigureAwait(false);
-            }
-        }
-    }
-
-    /// <summary>Exponential backoff with full jitter: uniform in [0, min(max, base * 2^(attempt-1))].</summary>
-    internal TimeSpan Backoff(int attempt)
-    {
-        var ceiling = Math.Min(_retryMax.TotalMilliseconds, _retryBase.TotalMilliseconds * Math.Pow(2, Math.Min(attempt - 1, 30)));
-        return TimeSpan.FromMilliseconds(Random.Shared.NextDouble() * ceiling);
-    }
+    private static async Task CompleteFlushAsync(FlushRequest flush, Task<bool> resolved) =>
+        flush.Done.TrySetResult(await resolved.ConfigureAwait(false));
 
     /// <summary>After the loop ended: counts and releases whatever was never resolved, and fails outstanding flushes.</summary>
     private long Finalize()
     {
         var byModel = new Dictionary<string, long>(StringComparer.Ordinal);
-        List<FlushRequest>? flushes = null;
-        lock (_gate)
+        _sender.Finalize(byModel);
+        _batcher.DiscardOpen(byModel);
+        while (_channel.Reader.TryRead(out var item))
         {
-            _finalized = true;
-            foreach (var s in _streams.Values)
+            if (item.Flush is { } f)
             {
-                var n = (long)(s.Open?.Count ?? 0);
-                foreach (var b in s.Sealed)
-                {
-                    n += b.Count;
-                }
-
-                s.Open = null;
-                s.Sealed.Clear();
-                foreach (var w in s.Waiters)
-                {
-                    w.Done.TrySetResult(false);
-                }
-
-                s.Waiters.Clear();
-                if (n > 0)
-                {
-                    byModel[s.Model] = byModel.GetValueOrDefault(s.Model) + n;
-                }
+                f.Done.TrySetResult(false);
             }
-
-            while (_channel.Reader.TryRead(out var item))
+            else if (item.Prediction is { } p)
             {
-                if (item.Flush is { } f)
-                {
-                    (flushes ??= []).Add(f);
-                }
-                else if (item.Prediction is { } p)
-                {
-                    byModel[p.Model] = byModel.GetValueOrDefault(p.Model) + 1;
-                }
+                byModel[p.Model] = byModel.GetValueOrDefault(p.Model) + 1;
             }
-        }
-
-        foreach (var f in flushes ?? [])
-        {
-            f.Done.TrySetResult(false);
         }
 
         long total = 0;
@@ -672,7 +390,7 @@ public sealed class PredictionLogger : IAsyncDisposable
 
         if (total > 0)
         {
-            Interlocked.Add(ref _buffered, -total);
+            _buffer.Release(total);
         }
 
         return total;
@@ -684,32 +402,5 @@ public sealed class PredictionLogger : IAsyncDisposable
     private sealed class FlushRequest
     {
         public TaskCompletionSource<bool> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    }
-
-    /// <summary>One stream's batching state. Open and LastSequence belong to the loop; the rest is guarded by the gate.</summary>
-    private sealed class StreamState(string model, string version)
-    {
-        public string Model { get; } = model;
-
-        public string Version { get; } = version;
-
-        public List<Prediction>? Open { get; set; }
-
-        public long OpenedAt { get; set; }
-
-        public long LastSequence { get; set; }
-
-        /// <summary>Sequence of the last sealed batch (LastSequence may run ahead of it after a cut).</summary>
-        public long LastSealed { get; set; }
-
-        public long Resolved { get; set; }
-
-        public Queue<SinkBatch> Sealed { get; } = new();
-
-        public bool Sending { get; set; }
-
-        public Task? Sender { get; set; }
-
-        public List<(long Sequence, TaskCompletionSource<bool> Done)> Waiters { get; } = [];
     }
 }
