@@ -539,11 +539,11 @@ public sealed class BenchSilo : IAsyncDisposable
             {
                 Clustering = new ClusteringOptions { ServiceId = clusterId, ClusterId = clusterId },
                 Storage = durable is null
-                    ? new StorageOptions { Provider = "Memory" }
-                    : new StorageOptions { Provider = "AzureTable", ConnectionString = durable },
+                    ? new StorageOptions { Provider = StorageProvider.Memory }
+                    : new StorageOptions { Provider = StorageProvider.AzureTable, ConnectionString = durable },
                 Streams = new StreamsOptions
                 {
-                    Provider = durable is null ? "Memory" : "AzureQueue",
+                    Provider = durable is null ? StreamsProvider.Memory : StreamsProvider.AzureQueue,
                     QueueCount = 8,
                     PollMilliseconds = pollPeriod is { } period ? (int)period.TotalMilliseconds : null,
                 },

@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.Options;
 
 namespace ConfusionMatrix.Grains;
@@ -10,6 +11,7 @@ public sealed class LabelJoinOptions
     /// deployment: changing it strands waiting predictions in shards that no label reaches (they expire unlabelled).
     /// Size it to the predictions waiting at once: about <see cref="MaxEntriesPerShard"/> each.
     /// </summary>
+    [SettingRange(1, 65_536, ErrorMessage = "ConfusionMatrix:Labels:ShardCount must be between {1} and {2}.")]
     public int ShardCount { get; set; } = 64;
 
     /// <summary>
@@ -17,28 +19,14 @@ public sealed class LabelJoinOptions
     /// time, counting them as expired. Bounds memory (about 150 bytes each, see the docs) and the stored state: one
     /// Azure Table entity holds about 1 MB, roughly 15,000 entries; Azure Blob has no such limit.
     /// </summary>
+    [SettingRange(100, 10_000_000, ErrorMessage = "ConfusionMatrix:Labels:MaxEntriesPerShard must be between {1} and {2}.")]
     public int MaxEntriesPerShard { get; set; } = 15_000;
 
     /// <summary>How often a shard expires labels that found no prediction and predictions past their time to live.</summary>
+    [SettingRange(typeof(TimeSpan), "00:00:00.1", "01:00:00", ErrorMessage = "ConfusionMatrix:Labels:SweepInterval must be between 100 ms and 1 hour.")]
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromMinutes(1);
 }
 
-public sealed class LabelJoinOptionsValidator : IValidateOptions<LabelJoinOptions>
-{
-    public ValidateOptionsResult Validate(string? name, LabelJoinOptions options)
-    {
-        if (options.ShardCount is < 1 or > 65_536)
-        {
-            return ValidateOptionsResult.Fail($"ConfusionMatrix:Labels:ShardCount must be between 1 and 65536 (got {options.ShardCount}).");
-        }
-
-        if (options.MaxEntriesPerShard is < 100 or > 10_000_000)
-        {
-            return ValidateOptionsResult.Fail($"ConfusionMatrix:Labels:MaxEntriesPerShard must be between 100 and 10000000 (got {options.MaxEntriesPerShard}).");
-        }
-
-        return options.SweepInterval < TimeSpan.FromMilliseconds(100) || options.SweepInterval > TimeSpan.FromHours(1)
-            ? ValidateOptionsResult.Fail($"ConfusionMatrix:Labels:SweepInterval must be between 100 ms and 1 hour (got {options.SweepInterval}).")
-            : ValidateOptionsResult.Success;
-    }
-}
+/// <summary>Generated from the data annotations of <see cref="LabelJoinOptions"/>.</summary>
+[OptionsValidator]
+public sealed partial class LabelJoinOptionsValidator : IValidateOptions<LabelJoinOptions>;

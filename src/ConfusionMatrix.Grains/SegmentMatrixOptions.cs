@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.Options;
 
 namespace ConfusionMatrix.Grains;
@@ -13,13 +14,10 @@ public sealed class SegmentMatrixOptions
     public bool WriteBeforeAcknowledge { get; set; } = true;
 
     /// <summary>How often a segment with unwritten counts writes them when <see cref="WriteBeforeAcknowledge"/> is false.</summary>
+    [SettingRange(typeof(TimeSpan), "00:00:00.1", "01:00:00", ErrorMessage = "SegmentMatrixOptions.CheckpointInterval must be between 100 ms and 1 hour.")]
     public TimeSpan CheckpointInterval { get; set; } = TimeSpan.FromSeconds(5);
 }
 
-public sealed class SegmentMatrixOptionsValidator : IValidateOptions<SegmentMatrixOptions>
-{
-    public ValidateOptionsResult Validate(string? name, SegmentMatrixOptions options) =>
-        options.CheckpointInterval < TimeSpan.FromMilliseconds(100) || options.CheckpointInterval > TimeSpan.FromHours(1)
-            ? ValidateOptionsResult.Fail($"SegmentMatrixOptions.CheckpointInterval must be between 100 ms and 1 hour (got {options.CheckpointInterval}).")
-            : ValidateOptionsResult.Success;
-}
+/// <summary>Generated from the data annotations of <see cref="SegmentMatrixOptions"/>.</summary>
+[OptionsValidator]
+public sealed partial class SegmentMatrixOptionsValidator : IValidateOptions<SegmentMatrixOptions>;

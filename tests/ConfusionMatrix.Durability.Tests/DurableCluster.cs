@@ -33,8 +33,8 @@ public static class DurableCluster
     public static ConfusionMatrixOptions Options(string connectionString, string serviceId) => new()
     {
         Clustering = new ClusteringOptions { ServiceId = serviceId, ClusterId = serviceId },
-        Storage = new StorageOptions { Provider = "AzureTable", ConnectionString = connectionString, RequestTimeoutSeconds = 2 },
-        Streams = new StreamsOptions { Provider = "AzureQueue", QueueCount = 4, PollMilliseconds = 50, VisibilitySeconds = 5 },
+        Storage = new StorageOptions { Provider = StorageProvider.AzureTable, ConnectionString = connectionString, RequestTimeoutSeconds = 2 },
+        Streams = new StreamsOptions { Provider = StreamsProvider.AzureQueue, QueueCount = 4, PollMilliseconds = 50, VisibilitySeconds = 5 },
     };
 
     private sealed class SiloConfigurator : ISiloConfigurator

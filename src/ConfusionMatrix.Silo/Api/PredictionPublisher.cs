@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
 using ConfusionMatrix.Abstractions;
+using Polly;
+using Polly.Retry;
 
 namespace ConfusionMatrix.Silo.Api;
 
@@ -14,7 +16,24 @@ public sealed class PredictionPublisher(IClusterClient client, ILogger<Predictio
     internal static readonly TimeSpan[] RetryDelays =
         [TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(200), TimeSpan.FromMilliseconds(750), TimeSpan.FromSeconds(3)];
 
+    private static readonly ResiliencePropertyKey<string> BatchIdKey = new("confusionmatrix.batch_id");
+
     private readonly string _producerId = $"http-{Guid.NewGuid():N}";
+
+    // The same batch object (same producer id and sequence) on every attempt; the context names it for the log.
+    private readonly ResiliencePipeline _enqueueRetry = new ResiliencePipelineBuilder()
+        .AddRetry(new RetryStrategyOptions
+        {
+            MaxRetryAttempts = RetryDelays.Length,
+            DelayGenerator = args => ValueTask.FromResult<TimeSpan?>(RetryDelays[args.AttemptNumber]),
+            ShouldHandle = new PredicateBuilder().Handle<Exception>(ex => ex is not OperationCanceledException),
+            OnRetry = args =>
+            {
+                Log.PublishRetry(logger, args.Context.Properties.GetValue(BatchIdKey, "?"), args.Context.OperationKey ?? "?", args.AttemptNumber + 1, args.Outcome.Exception?.Message ?? "");
+                return ValueTask.CompletedTask;
+            },
+        })
+        .Build();
     private readonly ConcurrentDictionary<string, Lane> _lanes = new(StringComparer.Ordinal);
 
     public string ProducerId => _producerId;
@@ -48,18 +67,15 @@ public sealed class PredictionPublisher(IClusterClient client, ILogger<Predictio
     {
         var stream = client.GetStreamProvider(PredictionLog.StreamProvider)
             .GetStream<PredictionBatch>(StreamId.Create(PredictionLog.StreamNamespace, key));
-        for (var attempt = 0; ; attempt++)
+        var context = ResilienceContextPool.Shared.Get(key, cancellationToken);
+        context.Properties.Set(BatchIdKey, batch.BatchId);
+        try
         {
-            try
-            {
-                await stream.OnNextAsync(batch);
-                return;
-            }
-            catch (Exception ex) when (attempt < RetryDelays.Length && !cancellationToken.IsCancellationRequested)
-            {
-                Log.PublishRetry(logger, batch.BatchId, key, attempt + 1, ex.Message);
-                await Task.Delay(RetryDelays[attempt], cancellationToken);
-            }
+            await _enqueueRetry.ExecuteAsync(static async (_, state) => await state.stream.OnNextAsync(state.batch), context, (stream, batch));
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
         }
     }
 

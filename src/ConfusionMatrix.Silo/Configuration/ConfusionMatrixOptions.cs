@@ -1,21 +1,58 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
+
 namespace ConfusionMatrix.Silo.Configuration;
 
-/// <summary>The <c>ConfusionMatrix</c> configuration section: the contract operators, scripts and the Helm chart rely on.</summary>
-public sealed class ConfusionMatrixOptions
+/// <summary>How silos find each other (<c>ConfusionMatrix:Clustering:Provider</c>); written as its name in configuration.</summary>
+public enum ClusteringProvider
+{
+    Localhost,
+    AzureTable,
+    Kubernetes,
+}
+
+/// <summary>Where grain state lives (<c>ConfusionMatrix:Storage:Provider</c>).</summary>
+public enum StorageProvider
+{
+    Memory,
+    AzureTable,
+    AzureBlob,
+}
+
+/// <summary>What carries the prediction log (<c>ConfusionMatrix:Streams:Provider</c>).</summary>
+public enum StreamsProvider
+{
+    Memory,
+    AzureQueue,
+    EventHubs,
+}
+
+/// <summary>
+/// The <c>ConfusionMatrix</c> configuration section: the contract operators, scripts and the Helm chart rely on. Ranges
+/// are data annotations (checked by the generated <see cref="ConfusionMatrixOptionsValidator"/>); rules that relate
+/// settings to each other are in <see cref="Validate"/>. Every message names the key.
+/// </summary>
+public sealed class ConfusionMatrixOptions : IValidatableObject
 {
     public const string SectionName = "ConfusionMatrix";
 
+    [ValidateObjectMembers]
     public ClusteringOptions Clustering { get; set; } = new();
 
+    [ValidateObjectMembers]
     public StorageOptions Storage { get; set; } = new();
 
+    [ValidateObjectMembers]
     public StreamsOptions Streams { get; set; } = new();
 
+    [ValidateObjectMembers]
     public ApiOptions Api { get; set; } = new();
 
+    [ValidateObjectMembers]
     public HostOptions Host { get; set; } = new();
 
     /// <summary>The label join: shard count, bound per shard, sweep period (<c>ConfusionMatrix:Labels</c>).</summary>
+    [ValidateObjectMembers(typeof(Grains.LabelJoinOptionsValidator))]
     public Grains.LabelJoinOptions Labels { get; set; } = new();
 
     /// <summary>The MLflow tracking server baselines may come from (<c>ConfusionMatrix:MLflow</c>).</summary>
@@ -25,6 +62,7 @@ public sealed class ConfusionMatrixOptions
     public Security.AuthOptions Auth { get; set; } = new();
 
     /// <summary>The audit trail (<c>ConfusionMatrix:Audit</c>).</summary>
+    [ValidateObjectMembers]
     public AuditSettings Audit { get; set; } = new();
 
     /// <summary>Where rollout webhooks may go (<c>ConfusionMatrix:Webhooks</c>).</summary>
@@ -35,6 +73,10 @@ public sealed class ConfusionMatrixOptions
 
     /// <summary>Traces (<c>ConfusionMatrix:Telemetry</c>).</summary>
     public TelemetrySettings Telemetry { get; set; } = new();
+
+    /// <summary>The rules that relate settings to each other or need parsing; ranges are attributes on the settings.</summary>
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext) =>
+        ConfusionMatrixOptionsValidator.CrossChecks(this).Select(message => new ValidationResult(message));
 }
 
 public sealed class AuditSettings
@@ -43,6 +85,7 @@ public sealed class AuditSettings
     public bool Reads { get; set; }
 
     /// <summary>Records kept per model, newest first out; older ones are gone (ship the logs for longer retention).</summary>
+    [Grains.SettingRange(10, Grains.AuditTrailGrain.MaxMaxRecords, ErrorMessage = "ConfusionMatrix:Audit:MaxRecordsPerModel must be between {1} and {2}.")]
     public int MaxRecordsPerModel { get; set; } = Grains.AuditTrailGrain.DefaultMaxRecords;
 }
 
@@ -77,14 +120,16 @@ public sealed class TelemetrySettings
 
 public sealed class ClusteringOptions
 {
-    public static readonly string[] Providers = ["Localhost", "AzureTable", "Kubernetes"];
+    [EnumDataType(typeof(ClusteringProvider), ErrorMessage = "ConfusionMatrix:Clustering:Provider must be one of Localhost, AzureTable, Kubernetes.")]
+    public ClusteringProvider Provider { get; set; } = ClusteringProvider.Localhost;
 
-    public string Provider { get; set; } = "Localhost";
-
+    [Grains.SettingRange(1, 65535, ErrorMessage = "ConfusionMatrix:Clustering:SiloPort must be a TCP port between {1} and {2}.")]
     public int SiloPort { get; set; } = 11111;
 
+    [Grains.SettingRange(1, 65535, ErrorMessage = "ConfusionMatrix:Clustering:GatewayPort must be a TCP port between {1} and {2}.")]
     public int GatewayPort { get; set; } = 30000;
 
+    [Required(AllowEmptyStrings = false, ErrorMessage = "ConfusionMatrix:Clustering:ClusterId must not be empty.")]
     public string ClusterId { get; set; } = "confusionmatrix";
 
     /// <summary>
@@ -93,6 +138,7 @@ public sealed class ClusteringOptions
     /// </summary>
     public string? AdvertisedAddress { get; set; }
 
+    [Required(AllowEmptyStrings = false, ErrorMessage = "ConfusionMatrix:Clustering:ServiceId must not be empty.")]
     public string ServiceId { get; set; } = "confusionmatrix";
 
     /// <summary>
@@ -100,17 +146,18 @@ public sealed class ClusteringOptions
     /// dead silo is declared dead in roughly 15 to 30 s at the default. Shorter detects faster and risks declaring a
     /// silo in a long GC pause dead; tests on loopback use 1 s.
     /// </summary>
+    [Grains.SettingRange(1, 60, ErrorMessage = "ConfusionMatrix:Clustering:ProbeTimeoutSeconds must be between {1} and {2}.")]
     public int? ProbeTimeoutSeconds { get; set; }
 
     /// <summary>Missed probes before a silo is suspected; unset keeps Orleans' 3.</summary>
+    [Grains.SettingRange(1, 10, ErrorMessage = "ConfusionMatrix:Clustering:MissedProbesLimit must be between {1} and {2}.")]
     public int? MissedProbesLimit { get; set; }
 }
 
 public sealed class StorageOptions
 {
-    public static readonly string[] Providers = ["Memory", "AzureTable", "AzureBlob"];
-
-    public string Provider { get; set; } = "Memory";
+    [EnumDataType(typeof(StorageProvider), ErrorMessage = "ConfusionMatrix:Storage:Provider must be one of Memory, AzureTable, AzureBlob.")]
+    public StorageProvider Provider { get; set; } = StorageProvider.Memory;
 
     public string? ConnectionString { get; set; }
 
@@ -128,14 +175,14 @@ public sealed class StorageOptions
     /// Per-try network timeout of Azure Storage calls, in seconds. Short, so an unreachable account fails the write
     /// (the batch is retried by its sender) instead of holding a grain for minutes.
     /// </summary>
+    [Grains.SettingRange(1, 300, ErrorMessage = "ConfusionMatrix:Storage:RequestTimeoutSeconds must be between {1} and {2}.")]
     public int RequestTimeoutSeconds { get; set; } = 10;
 }
 
 public sealed class StreamsOptions
 {
-    public static readonly string[] Providers = ["Memory", "AzureQueue", "EventHubs"];
-
-    public string Provider { get; set; } = "Memory";
+    [EnumDataType(typeof(StreamsProvider), ErrorMessage = "ConfusionMatrix:Streams:Provider must be one of Memory, AzureQueue, EventHubs.")]
+    public StreamsProvider Provider { get; set; } = StreamsProvider.Memory;
 
     public string? ConnectionString { get; set; }
 
@@ -150,6 +197,7 @@ public sealed class StreamsOptions
     public string ConsumerGroup { get; set; } = "$Default";
 
     /// <summary>Queues (partitions); more queues spread version routers over more pulling agents.</summary>
+    [Grains.SettingRange(1, 256, ErrorMessage = "ConfusionMatrix:Streams:QueueCount must be between {1} and {2}.")]
     public int QueueCount { get; set; } = 8;
 
     /// <summary>
@@ -157,6 +205,7 @@ public sealed class StreamsOptions
     /// skipping an acknowledged batch is losing predictions, so delivery stalls and retries instead; an outage that
     /// long needs a human anyway.
     /// </summary>
+    [Grains.SettingRange(60, 30 * 24 * 3600, ErrorMessage = "ConfusionMatrix:Streams:MaxDeliverySeconds must be between {1} and {2}.")]
     public int MaxDeliverySeconds { get; set; } = 7 * 24 * 3600;
 
     /// <summary>
@@ -165,6 +214,7 @@ public sealed class StreamsOptions
     /// and polling an idle memory queue costs next to nothing. Azure Queue polls are storage transactions, so it keeps
     /// Orleans' 100 ms unless set.
     /// </summary>
+    [Grains.SettingRange(5, 10_000, ErrorMessage = "ConfusionMatrix:Streams:PollMilliseconds must be between {1} and {2}.")]
     public int? PollMilliseconds { get; set; }
 
     public int EffectivePollMilliseconds(bool azureQueue) => PollMilliseconds ?? (azureQueue ? 100 : 10);
@@ -174,24 +224,29 @@ public sealed class StreamsOptions
     /// Default 16: under backlog, a segment then applies up to 16 batches with one call and one write, which is what
     /// bounds throughput; each batch keeps its own replay check. Event Hubs keeps Orleans' default of one.
     /// </summary>
+    [Grains.SettingRange(1, 256, ErrorMessage = "ConfusionMatrix:Streams:DeliveryBatchSize must be between {1} and {2}.")]
     public int DeliveryBatchSize { get; set; } = 16;
 
     /// <summary>Azure Queue message visibility timeout: how soon an unfinished message is delivered again.</summary>
+    [Grains.SettingRange(1, 3600, ErrorMessage = "ConfusionMatrix:Streams:VisibilitySeconds must be between {1} and {2}.")]
     public int VisibilitySeconds { get; set; } = 30;
 }
 
 public sealed class ApiOptions
 {
     /// <summary>Largest request body accepted, in bytes; larger ones get 413. 64 MiB holds about 200k predictions.</summary>
+    [Grains.SettingRange(1024L, 1L << 30, ErrorMessage = "ConfusionMatrix:Api:MaxRequestBytes must be between {1} and {2}.")]
     public long MaxRequestBytes { get; set; } = 64L * 1024 * 1024;
 
     /// <summary>Predictions per stream event. Big enough to amortise per-message cost, small enough that an Event Hubs event (about 200 bytes a prediction as NDJSON) stays well under its 1 MB limit.</summary>
+    [Grains.SettingRange(1, 65_536, ErrorMessage = "ConfusionMatrix:Api:MaxBatchSize must be between {1} and {2}.")]
     public int MaxBatchSize { get; set; } = 2000;
 }
 
 public sealed class HostOptions
 {
     /// <summary>How long a stopping silo may take to hand over its grains; Kubernetes' grace period must be longer.</summary>
+    [Grains.SettingRange(1, 600, ErrorMessage = "ConfusionMatrix:Host:ShutdownTimeoutSeconds must be between {1} and {2}.")]
     public int ShutdownTimeoutSeconds { get; set; } = 30;
 }
 

@@ -2,25 +2,28 @@ using Microsoft.Extensions.Options;
 
 namespace ConfusionMatrix.Silo.Configuration;
 
-/// <summary>Checks the configuration contract. Every message names the key, so a bad deployment fails with one clear line.</summary>
-public sealed class ConfusionMatrixOptionsValidator : IValidateOptions<ConfusionMatrixOptions>
+/// <summary>
+/// Checks the configuration contract: generated from the data annotations of <see cref="ConfusionMatrixOptions"/> and
+/// its sections (ranges, required values, provider names), plus <see cref="CrossChecks"/> for the rules that relate
+/// settings to each other. Every message names the key, so a bad deployment fails with one clear line.
+/// </summary>
+[OptionsValidator]
+public sealed partial class ConfusionMatrixOptionsValidator : IValidateOptions<ConfusionMatrixOptions>
 {
     private const string Prefix = ConfusionMatrixOptions.SectionName;
 
-    public ValidateOptionsResult Validate(string? name, ConfusionMatrixOptions options)
-    {
-        var errors = Check(options);
-        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
-    }
+    /// <summary>Every problem of <paramref name="o"/>, one line each; empty when the configuration is valid.</summary>
+    public static List<string> Check(ConfusionMatrixOptions o) =>
+        new ConfusionMatrixOptionsValidator().Validate(null, o) is { Failed: true } result ? [.. result.Failures.Select(WithoutMemberName)] : [];
 
-    public static List<string> Check(ConfusionMatrixOptions o)
+    /// <summary>Attribute failures come as <c>Member: message</c>; the message already names the full key.</summary>
+    private static string WithoutMemberName(string failure) =>
+        failure.IndexOf(": " + Prefix + ":", StringComparison.Ordinal) is > 0 and var at && !failure[..at].Contains(' ') ? failure[(at + 2)..] : failure;
+
+    /// <summary>The rules no attribute can say: one setting requiring or excluding another, and values that must parse.</summary>
+    internal static List<string> CrossChecks(ConfusionMatrixOptions o)
     {
         var errors = new List<string>();
-        OneOf(errors, $"{Prefix}:Clustering:Provider", o.Clustering.Provider, ClusteringOptions.Providers);
-        OneOf(errors, $"{Prefix}:Storage:Provider", o.Storage.Provider, StorageOptions.Providers);
-        OneOf(errors, $"{Prefix}:Streams:Provider", o.Streams.Provider, StreamsOptions.Providers);
-        Port(errors, $"{Prefix}:Clustering:SiloPort", o.Clustering.SiloPort);
-        Port(errors, $"{Prefix}:Clustering:GatewayPort", o.Clustering.GatewayPort);
         if (o.Clustering.SiloPort == o.Clustering.GatewayPort)
         {
             errors.Add($"{Prefix}:Clustering:GatewayPort must differ from {Prefix}:Clustering:SiloPort (both are {o.Clustering.SiloPort}).");
@@ -30,23 +33,23 @@ public sealed class ConfusionMatrixOptionsValidator : IValidateOptions<Confusion
         ServiceUri(errors, $"{Prefix}:Storage:BlobServiceUri", o.Storage.BlobServiceUri);
         ServiceUri(errors, $"{Prefix}:Streams:QueueServiceUri", o.Streams.QueueServiceUri);
         var hasStorageConnection = !string.IsNullOrWhiteSpace(o.Storage.ConnectionString);
-        var needsTables = Is(o.Storage.Provider, "AzureTable") || !Is(o.Clustering.Provider, "Localhost");
+        var needsTables = o.Storage.Provider == StorageProvider.AzureTable || o.Clustering.Provider != ClusteringProvider.Localhost;
         if (needsTables && !hasStorageConnection && string.IsNullOrWhiteSpace(o.Storage.TableServiceUri))
         {
             errors.Add($"{Prefix}:Storage:ConnectionString (or {Prefix}:Storage:TableServiceUri with an Azure identity) is required for Storage:Provider={o.Storage.Provider} and Clustering:Provider={o.Clustering.Provider} (use UseDevelopmentStorage=true for Azurite).");
         }
 
-        if (Is(o.Storage.Provider, "AzureBlob") && !hasStorageConnection && string.IsNullOrWhiteSpace(o.Storage.BlobServiceUri))
+        if (o.Storage.Provider == StorageProvider.AzureBlob && !hasStorageConnection && string.IsNullOrWhiteSpace(o.Storage.BlobServiceUri))
         {
             errors.Add($"{Prefix}:Storage:ConnectionString (or {Prefix}:Storage:BlobServiceUri with an Azure identity) is required for Storage:Provider=AzureBlob (use UseDevelopmentStorage=true for Azurite).");
         }
 
-        if (Is(o.Streams.Provider, "AzureQueue") && string.IsNullOrWhiteSpace(o.Streams.ConnectionString ?? o.Storage.ConnectionString) && string.IsNullOrWhiteSpace(o.Streams.QueueServiceUri))
+        if (o.Streams.Provider == StreamsProvider.AzureQueue && string.IsNullOrWhiteSpace(o.Streams.ConnectionString ?? o.Storage.ConnectionString) && string.IsNullOrWhiteSpace(o.Streams.QueueServiceUri))
         {
             errors.Add($"{Prefix}:Streams:ConnectionString (or {Prefix}:Streams:QueueServiceUri with an Azure identity) is required for Streams:Provider=AzureQueue.");
         }
 
-        if (Is(o.Streams.Provider, "EventHubs"))
+        if (o.Streams.Provider == StreamsProvider.EventHubs)
         {
             if (string.IsNullOrWhiteSpace(o.Streams.ConnectionString) && string.IsNullOrWhiteSpace(o.Streams.FullyQualifiedNamespace))
             {
@@ -64,24 +67,9 @@ public sealed class ConfusionMatrixOptionsValidator : IValidateOptions<Confusion
             }
         }
 
-        if (new Grains.LabelJoinOptionsValidator().Validate(null, o.Labels) is { Failed: true } labels)
-        {
-            errors.Add(labels.FailureMessage);
-        }
-
         if (o.Clustering.AdvertisedAddress is { } advertised && !System.Net.IPAddress.TryParse(advertised, out _))
         {
             errors.Add($"{Prefix}:Clustering:AdvertisedAddress must be an IP address (got '{advertised}').");
-        }
-
-        if (o.Clustering.ProbeTimeoutSeconds is < 1 or > 60)
-        {
-            errors.Add($"{Prefix}:Clustering:ProbeTimeoutSeconds must be between 1 and 60 (got {o.Clustering.ProbeTimeoutSeconds}).");
-        }
-
-        if (o.Clustering.MissedProbesLimit is < 1 or > 10)
-        {
-            errors.Add($"{Prefix}:Clustering:MissedProbesLimit must be between 1 and 10 (got {o.Clustering.MissedProbesLimit}).");
         }
 
         if (o.MLflow.TrackingUri is { } tracking
@@ -95,59 +83,7 @@ public sealed class ConfusionMatrixOptionsValidator : IValidateOptions<Confusion
             errors.Add($"{Prefix}:MLflow:Token is set but {Prefix}:MLflow:TrackingUri is not.");
         }
 
-        NotBlank(errors, $"{Prefix}:Clustering:ClusterId", o.Clustering.ClusterId);
-        NotBlank(errors, $"{Prefix}:Clustering:ServiceId", o.Clustering.ServiceId);
-        if (o.Streams.QueueCount is < 1 or > 256)
-        {
-            errors.Add($"{Prefix}:Streams:QueueCount must be between 1 and 256 (got {o.Streams.QueueCount}).");
-        }
-
-        if (o.Storage.RequestTimeoutSeconds is < 1 or > 300)
-        {
-            errors.Add($"{Prefix}:Storage:RequestTimeoutSeconds must be between 1 and 300 (got {o.Storage.RequestTimeoutSeconds}).");
-        }
-
-        if (o.Streams.MaxDeliverySeconds is < 60 or > 30 * 24 * 3600)
-        {
-            errors.Add($"{Prefix}:Streams:MaxDeliverySeconds must be between 60 and 2592000 (got {o.Streams.MaxDeliverySeconds}).");
-        }
-
-        if (o.Streams.PollMilliseconds is < 5 or > 10_000)
-        {
-            errors.Add($"{Prefix}:Streams:PollMilliseconds must be between 5 and 10000 (got {o.Streams.PollMilliseconds}).");
-        }
-
-        if (o.Streams.DeliveryBatchSize is < 1 or > 256)
-        {
-            errors.Add($"{Prefix}:Streams:DeliveryBatchSize must be between 1 and 256 (got {o.Streams.DeliveryBatchSize}).");
-        }
-
-        if (o.Streams.VisibilitySeconds is < 1 or > 3600)
-        {
-            errors.Add($"{Prefix}:Streams:VisibilitySeconds must be between 1 and 3600 (got {o.Streams.VisibilitySeconds}).");
-        }
-
-        if (o.Api.MaxRequestBytes is < 1024 or > 1L << 30)
-        {
-            errors.Add($"{Prefix}:Api:MaxRequestBytes must be between 1024 and 1073741824 (got {o.Api.MaxRequestBytes}).");
-        }
-
-        if (o.Api.MaxBatchSize is < 1 or > 65_536)
-        {
-            errors.Add($"{Prefix}:Api:MaxBatchSize must be between 1 and 65536 (got {o.Api.MaxBatchSize}).");
-        }
-
-        if (o.Host.ShutdownTimeoutSeconds is < 1 or > 600)
-        {
-            errors.Add($"{Prefix}:Host:ShutdownTimeoutSeconds must be between 1 and 600 (got {o.Host.ShutdownTimeoutSeconds}).");
-        }
-
         CheckAuth(errors, o.Auth);
-        if (o.Audit.MaxRecordsPerModel is < 10 or > Grains.AuditTrailGrain.MaxMaxRecords)
-        {
-            errors.Add($"{Prefix}:Audit:MaxRecordsPerModel must be between 10 and {Grains.AuditTrailGrain.MaxMaxRecords} (got {o.Audit.MaxRecordsPerModel}).");
-        }
-
         foreach (var host in o.Webhooks.AllowedHosts)
         {
             if (Grains.WebhookTargetPolicy.ParseRule(host) is null)
@@ -245,21 +181,11 @@ public sealed class ConfusionMatrixOptionsValidator : IValidateOptions<Confusion
         return uri.IsLoopback || (System.Net.IPAddress.TryParse(uri.Host.Trim('[', ']'), out var ip) && System.Net.IPAddress.IsLoopback(ip));
     }
 
-    internal static bool Is(string? value, string expected) => string.Equals(value, expected, StringComparison.OrdinalIgnoreCase);
-
     private static void OneOf(List<string> errors, string key, string? value, string[] allowed)
     {
         if (value is null || !allowed.Contains(value, StringComparer.OrdinalIgnoreCase))
         {
             errors.Add($"{key} must be one of {string.Join(", ", allowed)} (got '{value}').");
-        }
-    }
-
-    private static void Port(List<string> errors, string key, int value)
-    {
-        if (value is < 1 or > 65535)
-        {
-            errors.Add($"{key} must be a TCP port between 1 and 65535 (got {value}).");
         }
     }
 
@@ -269,14 +195,6 @@ public sealed class ConfusionMatrixOptionsValidator : IValidateOptions<Confusion
             && !(Uri.TryCreate(value, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttps || uri.Scheme == Uri.UriSchemeHttp)))
         {
             errors.Add($"{key} must be an absolute https:// URI such as https://myaccount.table.core.windows.net (got '{value}').");
-        }
-    }
-
-    private static void NotBlank(List<string> errors, string key, string? value)
-    {
-        if (string.IsNullOrWhiteSpace(value))
-        {
-            errors.Add($"{key} must not be empty.");
         }
     }
 }

@@ -35,6 +35,11 @@ public static class ConfusionMatrixHost
     public static string? TryReadOptions(IConfiguration configuration, out ConfusionMatrixOptions options)
     {
         options = new ConfusionMatrixOptions();
+        if (UnknownProvider(configuration) is { } unknown)
+        {
+            return unknown;
+        }
+
         try
         {
             configuration.GetSection(ConfusionMatrixOptions.SectionName).Bind(options);
@@ -47,6 +52,22 @@ public static class ConfusionMatrixHost
 
         var errors = ConfusionMatrixOptionsValidator.Check(options);
         return errors.Count > 0 ? errors[0] : ConfusionMatrixOptionsValidator.CheckListenAddresses(ListenUrls(configuration), options.Auth);
+    }
+
+    /// <summary>A provider name that is not one of its enum's names, as one line naming the key and the choices; or null.</summary>
+    private static string? UnknownProvider(IConfiguration configuration)
+    {
+        return Check<ClusteringProvider>("Clustering") ?? Check<StorageProvider>("Storage") ?? Check<StreamsProvider>("Streams");
+
+        string? Check<TProvider>(string section)
+            where TProvider : struct, Enum
+        {
+            var key = $"{ConfusionMatrixOptions.SectionName}:{section}:Provider";
+            var value = configuration[key];
+            return value is null || (Enum.TryParse<TProvider>(value, ignoreCase: true, out var parsed) && Enum.IsDefined(parsed))
+                ? null
+                : $"{key} must be one of {string.Join(", ", Enum.GetNames<TProvider>())} (got '{value}').";
+        }
     }
 
     /// <summary>Every HTTP address Kestrel will listen on: <c>urls</c> (or the default) and named Kestrel endpoints.</summary>
@@ -66,10 +87,9 @@ public static class ConfusionMatrixHost
 
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = options.Api.MaxRequestBytes);
         builder.Services.Configure<Microsoft.Extensions.Hosting.HostOptions>(h => h.ShutdownTimeout = TimeSpan.FromSeconds(options.Host.ShutdownTimeoutSeconds));
-        builder.Services.AddSingleton<IValidateOptions<ConfusionMatrixOptions>, ConfusionMatrixOptionsValidator>();
-        builder.Services.AddOptions<ConfusionMatrixOptions>()
-            .Bind(builder.Configuration.GetSection(ConfusionMatrixOptions.SectionName))
-            .ValidateOnStart();
+
+        // Bound and checked once, by TryReadOptions, before the host is built; everything after uses that instance.
+        builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(options));
 
         builder.UseOrleans(silo => ConfigureSilo(silo, options));
         builder.Services.AddConfusionMatrixGrainServices();
@@ -189,7 +209,7 @@ public static class ConfusionMatrixHost
             c.ServiceId = clustering.ServiceId;
         });
         var storageConnection = options.Storage.ConnectionString;
-        if (ConfusionMatrixOptionsValidator.Is(clustering.Provider, "Localhost"))
+        if (clustering.Provider == ClusteringProvider.Localhost)
         {
             silo.UseLocalhostClustering(clustering.SiloPort, clustering.GatewayPort, serviceId: clustering.ServiceId, clusterId: clustering.ClusterId);
         }
@@ -201,7 +221,7 @@ public static class ConfusionMatrixHost
             {
                 silo.ConfigureEndpoints(System.Net.IPAddress.Parse(advertised), clustering.SiloPort, clustering.GatewayPort, listenOnAnyHostAddress: true);
             }
-            else if (ConfusionMatrixOptionsValidator.Is(clustering.Provider, "Kubernetes"))
+            else if (clustering.Provider == ClusteringProvider.Kubernetes)
             {
                 // Advertise the pod IP from the downward API. Orleans' own default (the host's first address) is applied
                 // before Kubernetes hosting's, which then keeps it; Kubernetes hosting listens on every address.
@@ -220,7 +240,7 @@ public static class ConfusionMatrixHost
                 silo.ConfigureEndpoints(clustering.SiloPort, clustering.GatewayPort, listenOnAnyHostAddress: true);
             }
 
-            if (ConfusionMatrixOptionsValidator.Is(clustering.Provider, "Kubernetes"))
+            if (clustering.Provider == ClusteringProvider.Kubernetes)
             {
                 silo.UseKubernetesHosting();
             }
@@ -257,12 +277,12 @@ public static class ConfusionMatrixHost
         var storageConnection = options.Storage.ConnectionString;
         foreach (var name in new[] { StorageNames.Registry, StorageNames.Matrices, StorageNames.Labels, StorageNames.Control, StorageNames.PubSub })
         {
-            switch (options.Storage.Provider.ToLowerInvariant())
+            switch (options.Storage.Provider)
             {
-                case "azuretable":
+                case StorageProvider.AzureTable:
                     silo.AddAzureTableGrainStorage(name, o => o.TableServiceClient = AzureClients.Table(options));
                     break;
-                case "azureblob":
+                case StorageProvider.AzureBlob:
                     silo.AddAzureBlobGrainStorage(name, o => o.BlobServiceClient = AzureClients.Blob(options));
                     break;
                 default:
@@ -272,7 +292,7 @@ public static class ConfusionMatrixHost
         }
 
         // Memory storage survives no crash, so a write per segment per batch would buy nothing: checkpoint instead.
-        var durableStorage = !ConfusionMatrixOptionsValidator.Is(options.Storage.Provider, "Memory");
+        var durableStorage = options.Storage.Provider != StorageProvider.Memory;
         silo.Services.Configure<SegmentMatrixOptions>(o => o.WriteBeforeAcknowledge = durableStorage);
         silo.Services.Configure<LabelJoinOptions>(o =>
         {
@@ -282,7 +302,7 @@ public static class ConfusionMatrixHost
         });
 
         var maxDelivery = TimeSpan.FromSeconds(options.Streams.MaxDeliverySeconds);
-        if (ConfusionMatrixOptionsValidator.Is(options.Streams.Provider, "AzureQueue"))
+        if (options.Streams.Provider == StreamsProvider.AzureQueue)
         {
             silo.AddAzureQueueStreams(PredictionLog.StreamProvider, streams =>
             {
@@ -296,7 +316,7 @@ public static class ConfusionMatrixHost
                 }));
             });
         }
-        else if (ConfusionMatrixOptionsValidator.Is(options.Streams.Provider, "EventHubs"))
+        else if (options.Streams.Provider == StreamsProvider.EventHubs)
         {
             var streams = options.Streams;
             silo.AddPredictionLogEventHubs(
@@ -334,7 +354,7 @@ public static class ConfusionMatrixHost
     /// <summary>The prediction-log stream on the client side, for producers that publish through an Orleans client.</summary>
     public static void AddClientStreams(IClientBuilder client, ConfusionMatrixOptions options)
     {
-        if (ConfusionMatrixOptionsValidator.Is(options.Streams.Provider, "AzureQueue"))
+        if (options.Streams.Provider == StreamsProvider.AzureQueue)
         {
             client.AddAzureQueueStreams(PredictionLog.StreamProvider, streams =>
             {
