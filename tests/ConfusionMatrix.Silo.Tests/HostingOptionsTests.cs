@@ -56,7 +56,9 @@ public sealed class HostingOptionsTests
     [InlineData("Storage:Provider=AzureBlob", "ConfusionMatrix:Storage:BlobServiceUri with an Azure identity")]
     [InlineData("Streams:Provider=EventHubs", "ConfusionMatrix:Streams:FullyQualifiedNamespace with an Azure identity")]
     [InlineData("Storage:TableServiceUri=acct.table.core.windows.net", "ConfusionMatrix:Storage:TableServiceUri must be an absolute https:// URI")]
-    [InlineData("Clustering:ProbeTimeoutSeconds=0", "ConfusionMatrix:Clustering:ProbeTimeoutSeconds must be between 1 and 60")]
+    [InlineData("Clustering:ProbeTimeoutSeconds=0", "ConfusionMatrix:Clustering:ProbeTimeout (or ProbeTimeoutSeconds) must be between 1 second and 1 minute")]
+    [InlineData("Clustering:ProbeTimeout=00:05:00", "ConfusionMatrix:Clustering:ProbeTimeout (or ProbeTimeoutSeconds) must be between 1 second and 1 minute")]
+    [InlineData("Streams:PollPeriod=00:00:00.001", "ConfusionMatrix:Streams:PollPeriod (or PollMilliseconds) must be between 5 ms and 10 seconds")]
     [InlineData("Clustering:AdvertisedAddress=pod-a", "ConfusionMatrix:Clustering:AdvertisedAddress must be an IP address")]
     public void Missing_or_bad_azure_settings_name_the_key(string setting, string message)
     {
@@ -112,6 +114,15 @@ public sealed class HostingOptionsTests
                 Environment.SetEnvironmentVariable(name, value);
             }
         }
+    }
+
+    [Theory]
+    [InlineData("--ConfusionMatrix:Clustering:ProbeTimeoutSeconds=2")]
+    [InlineData("--ConfusionMatrix:Clustering:ProbeTimeout=00:00:02")]
+    public async Task A_duration_is_read_from_its_timespan_key_or_the_earlier_seconds_key(string setting)
+    {
+        await using var app = Build([setting]);
+        Assert.Equal(TimeSpan.FromSeconds(2), app.Services.GetRequiredService<IOptions<ClusterMembershipOptions>>().Value.ProbeTimeout);
     }
 
     [Fact]

@@ -142,12 +142,15 @@ public sealed class ClusteringOptions
     public string ServiceId { get; set; } = "confusionmatrix";
 
     /// <summary>
-    /// Initial liveness probe timeout, in seconds; unset keeps Orleans' 5 s. With Orleans' 3 missed probes and 2 votes a
-    /// dead silo is declared dead in roughly 15 to 30 s at the default. Shorter detects faster and risks declaring a
-    /// silo in a long GC pause dead; tests on loopback use 1 s.
+    /// Initial liveness probe timeout (<c>00:00:05</c>); unset keeps Orleans' 5 s. With Orleans' 3 missed probes and 2
+    /// votes a dead silo is declared dead in roughly 15 to 30 s at the default. Shorter detects faster and risks
+    /// declaring a silo in a long GC pause dead; tests on loopback use 1 s.
     /// </summary>
-    [Grains.SettingRange(1, 60, ErrorMessage = "ConfusionMatrix:Clustering:ProbeTimeoutSeconds must be between {1} and {2}.")]
-    public int? ProbeTimeoutSeconds { get; set; }
+    [Grains.SettingRange(typeof(TimeSpan), "00:00:01", "00:01:00", ErrorMessage = "ConfusionMatrix:Clustering:ProbeTimeout (or ProbeTimeoutSeconds) must be between 1 second and 1 minute.")]
+    public TimeSpan? ProbeTimeout { get; set; }
+
+    /// <summary><see cref="ProbeTimeout"/> in whole seconds: the earlier key, still accepted.</summary>
+    public int? ProbeTimeoutSeconds { get => (int?)ProbeTimeout?.TotalSeconds; set => ProbeTimeout = value is { } s ? TimeSpan.FromSeconds(s) : null; }
 
     /// <summary>Missed probes before a silo is suspected; unset keeps Orleans' 3.</summary>
     [Grains.SettingRange(1, 10, ErrorMessage = "ConfusionMatrix:Clustering:MissedProbesLimit must be between {1} and {2}.")]
@@ -172,11 +175,14 @@ public sealed class StorageOptions
     public string? BlobServiceUri { get; set; }
 
     /// <summary>
-    /// Per-try network timeout of Azure Storage calls, in seconds. Short, so an unreachable account fails the write
-    /// (the batch is retried by its sender) instead of holding a grain for minutes.
+    /// Per-try network timeout of Azure Storage calls (<c>00:00:10</c>). Short, so an unreachable account fails the
+    /// write (the batch is retried by its sender) instead of holding a grain for minutes.
     /// </summary>
-    [Grains.SettingRange(1, 300, ErrorMessage = "ConfusionMatrix:Storage:RequestTimeoutSeconds must be between {1} and {2}.")]
-    public int RequestTimeoutSeconds { get; set; } = 10;
+    [Grains.SettingRange(typeof(TimeSpan), "00:00:01", "00:05:00", ErrorMessage = "ConfusionMatrix:Storage:RequestTimeout (or RequestTimeoutSeconds) must be between 1 second and 5 minutes.")]
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary><see cref="RequestTimeout"/> in whole seconds: the earlier key, still accepted.</summary>
+    public int RequestTimeoutSeconds { get => (int)RequestTimeout.TotalSeconds; set => RequestTimeout = TimeSpan.FromSeconds(value); }
 }
 
 public sealed class StreamsOptions
@@ -205,19 +211,25 @@ public sealed class StreamsOptions
     /// skipping an acknowledged batch is losing predictions, so delivery stalls and retries instead; an outage that
     /// long needs a human anyway.
     /// </summary>
-    [Grains.SettingRange(60, 30 * 24 * 3600, ErrorMessage = "ConfusionMatrix:Streams:MaxDeliverySeconds must be between {1} and {2}.")]
-    public int MaxDeliverySeconds { get; set; } = 7 * 24 * 3600;
+    [Grains.SettingRange(typeof(TimeSpan), "00:01:00", "30.00:00:00", ErrorMessage = "ConfusionMatrix:Streams:MaxDeliveryTime (or MaxDeliverySeconds) must be between 1 minute and 30 days.")]
+    public TimeSpan MaxDeliveryTime { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary><see cref="MaxDeliveryTime"/> in whole seconds: the earlier key, still accepted.</summary>
+    public int MaxDeliverySeconds { get => (int)MaxDeliveryTime.TotalSeconds; set => MaxDeliveryTime = TimeSpan.FromSeconds(value); }
 
     /// <summary>
-    /// Poll period of the pulling agents, in milliseconds; unset means 10 for memory streams and 100 for Azure Queue.
+    /// Poll period of the pulling agents (<c>00:00:00.050</c>); unset means 10 ms for memory streams and 100 ms for Azure Queue.
     /// The period is the floor of update-to-visible latency (measured p50: 8 ms at 10 ms, 100 ms at Orleans' 100 ms),
     /// and polling an idle memory queue costs next to nothing. Azure Queue polls are storage transactions, so it keeps
     /// Orleans' 100 ms unless set.
     /// </summary>
-    [Grains.SettingRange(5, 10_000, ErrorMessage = "ConfusionMatrix:Streams:PollMilliseconds must be between {1} and {2}.")]
-    public int? PollMilliseconds { get; set; }
+    [Grains.SettingRange(typeof(TimeSpan), "00:00:00.005", "00:00:10", ErrorMessage = "ConfusionMatrix:Streams:PollPeriod (or PollMilliseconds) must be between 5 ms and 10 seconds.")]
+    public TimeSpan? PollPeriod { get; set; }
 
-    public int EffectivePollMilliseconds(bool azureQueue) => PollMilliseconds ?? (azureQueue ? 100 : 10);
+    /// <summary><see cref="PollPeriod"/> in whole milliseconds: the earlier key, still accepted.</summary>
+    public int? PollMilliseconds { get => (int?)PollPeriod?.TotalMilliseconds; set => PollPeriod = value is { } ms ? TimeSpan.FromMilliseconds(ms) : null; }
+
+    public TimeSpan EffectivePollPeriod(bool azureQueue) => PollPeriod ?? TimeSpan.FromMilliseconds(azureQueue ? 100 : 10);
 
     /// <summary>
     /// Queued batches of one stream handed to its version router in one delivery (memory and Azure Queue streams).
@@ -228,8 +240,11 @@ public sealed class StreamsOptions
     public int DeliveryBatchSize { get; set; } = 16;
 
     /// <summary>Azure Queue message visibility timeout: how soon an unfinished message is delivered again.</summary>
-    [Grains.SettingRange(1, 3600, ErrorMessage = "ConfusionMatrix:Streams:VisibilitySeconds must be between {1} and {2}.")]
-    public int VisibilitySeconds { get; set; } = 30;
+    [Grains.SettingRange(typeof(TimeSpan), "00:00:01", "01:00:00", ErrorMessage = "ConfusionMatrix:Streams:VisibilityTimeout (or VisibilitySeconds) must be between 1 second and 1 hour.")]
+    public TimeSpan VisibilityTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary><see cref="VisibilityTimeout"/> in whole seconds: the earlier key, still accepted.</summary>
+    public int VisibilitySeconds { get => (int)VisibilityTimeout.TotalSeconds; set => VisibilityTimeout = TimeSpan.FromSeconds(value); }
 }
 
 public sealed class ApiOptions
@@ -246,8 +261,11 @@ public sealed class ApiOptions
 public sealed class HostOptions
 {
     /// <summary>How long a stopping silo may take to hand over its grains; Kubernetes' grace period must be longer.</summary>
-    [Grains.SettingRange(1, 600, ErrorMessage = "ConfusionMatrix:Host:ShutdownTimeoutSeconds must be between {1} and {2}.")]
-    public int ShutdownTimeoutSeconds { get; set; } = 30;
+    [Grains.SettingRange(typeof(TimeSpan), "00:00:01", "00:10:00", ErrorMessage = "ConfusionMatrix:Host:ShutdownTimeout (or ShutdownTimeoutSeconds) must be between 1 second and 10 minutes.")]
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary><see cref="ShutdownTimeout"/> in whole seconds: the earlier key, still accepted (the Helm chart sets it).</summary>
+    public int ShutdownTimeoutSeconds { get => (int)ShutdownTimeout.TotalSeconds; set => ShutdownTimeout = TimeSpan.FromSeconds(value); }
 }
 
 /// <summary>The MLflow tracking server that <c>PUT …/baseline</c> with <c>{"mlflow":{…}}</c> resolves baselines from.</summary>

@@ -47,7 +47,7 @@ public static class AzureClients
     private static T Retry<T>(T clientOptions, ConfusionMatrixOptions options)
         where T : ClientOptions
     {
-        clientOptions.Retry.NetworkTimeout = TimeSpan.FromSeconds(options.Storage.RequestTimeoutSeconds);
+        clientOptions.Retry.NetworkTimeout = options.Storage.RequestTimeout;
         clientOptions.Retry.MaxRetries = 2;
         return clientOptions;
     }

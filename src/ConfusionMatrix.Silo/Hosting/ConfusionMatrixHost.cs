@@ -86,7 +86,7 @@ public static class ConfusionMatrixHost
         }
 
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = options.Api.MaxRequestBytes);
-        builder.Services.Configure<Microsoft.Extensions.Hosting.HostOptions>(h => h.ShutdownTimeout = TimeSpan.FromSeconds(options.Host.ShutdownTimeoutSeconds));
+        builder.Services.Configure<Microsoft.Extensions.Hosting.HostOptions>(h => h.ShutdownTimeout = options.Host.ShutdownTimeout);
 
         // Bound and checked once, by TryReadOptions, before the host is built; everything after uses that instance.
         builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(options));
@@ -248,9 +248,9 @@ public static class ConfusionMatrixHost
 
         silo.Configure<ClusterMembershipOptions>(m =>
         {
-            if (clustering.ProbeTimeoutSeconds is { } probe)
+            if (clustering.ProbeTimeout is { } probe)
             {
-                m.ProbeTimeout = TimeSpan.FromSeconds(probe);
+                m.ProbeTimeout = probe;
             }
 
             if (clustering.MissedProbesLimit is { } missed)
@@ -301,7 +301,7 @@ public static class ConfusionMatrixHost
             o.SweepInterval = options.Labels.SweepInterval;
         });
 
-        var maxDelivery = TimeSpan.FromSeconds(options.Streams.MaxDeliverySeconds);
+        var maxDelivery = options.Streams.MaxDeliveryTime;
         if (options.Streams.Provider == StreamsProvider.AzureQueue)
         {
             silo.AddAzureQueueStreams(PredictionLog.StreamProvider, streams =>
@@ -311,7 +311,7 @@ public static class ConfusionMatrixHost
                 streams.ConfigurePullingAgent(ob => ob.Configure(o =>
                 {
                     o.MaxEventDeliveryTime = maxDelivery;
-                    o.GetQueueMsgsTimerPeriod = TimeSpan.FromMilliseconds(options.Streams.EffectivePollMilliseconds(azureQueue: true));
+                    o.GetQueueMsgsTimerPeriod = options.Streams.EffectivePollPeriod(azureQueue: true);
                     o.BatchContainerBatchSize = options.Streams.DeliveryBatchSize;
                 }));
             });
@@ -344,7 +344,7 @@ public static class ConfusionMatrixHost
                 streams.ConfigurePullingAgent(ob => ob.Configure(o =>
                 {
                     o.MaxEventDeliveryTime = maxDelivery;
-                    o.GetQueueMsgsTimerPeriod = TimeSpan.FromMilliseconds(options.Streams.EffectivePollMilliseconds(azureQueue: false));
+                    o.GetQueueMsgsTimerPeriod = options.Streams.EffectivePollPeriod(azureQueue: false);
                     o.BatchContainerBatchSize = options.Streams.DeliveryBatchSize;
                 }));
             });
@@ -393,7 +393,7 @@ public static class ConfusionMatrixHost
         o.QueueNames = [.. Enumerable.Range(0, options.Streams.QueueCount).Select(i => $"{options.Clustering.ServiceId}-prediction-log-{i}")];
 
         // A message being retried stays invisible this long before another pulling agent may take it.
-        o.MessageVisibilityTimeout = TimeSpan.FromSeconds(options.Streams.VisibilitySeconds);
+        o.MessageVisibilityTimeout = options.Streams.VisibilityTimeout;
     }
 
 }
