@@ -430,7 +430,7 @@ public sealed class PredictionJsonReader
     /// else goes through <see cref="DateTimeOffset.TryParse(ReadOnlySpan{char}, IFormatProvider, DateTimeStyles, out DateTimeOffset)"/>
     /// with the rules every entry point has always used, so the direct path only ever agrees with it.
     /// </summary>
-    internal static bool TryParseTimestamp(ReadOnlySpan<char> s, out DateTimeOffset timestamp)
+    public static bool TryParseTimestamp(ReadOnlySpan<char> s, out DateTimeOffset timestamp)
     {
         if (TryParseIso(s, out timestamp))
         {
