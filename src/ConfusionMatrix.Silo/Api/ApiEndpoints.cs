@@ -229,6 +229,8 @@ public static class ApiEndpoints
                     if (cutter.Error is { } error)
                     {
                         // Nothing is published before the whole body has been read, so refusing it now counts nothing.
+                        // The read is released first, so the server can drain the rest and keep the connection.
+                        reader.AdvanceTo(buffer.End);
                         Log.RequestRefused(logger, 400, error);
                         return cutter.NotAnArray
                             ? Problem(400, "Expected a JSON array", $"Send a JSON array of {what}, or NDJSON with Content-Type: {NdjsonContentType}.")
@@ -251,6 +253,7 @@ public static class ApiEndpoints
             return Problem(413, "Request body too large", $"At most {limit} bytes are accepted. Nothing from this request was counted; split it into several requests.");
         }
 
+        session.BodyRead();
         return null;
     }
 

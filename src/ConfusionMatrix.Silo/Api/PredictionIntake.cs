@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using ConfusionMatrix.Abstractions;
 using ConfusionMatrix.Grains;
@@ -53,6 +54,7 @@ public sealed class PredictionIntake(
         private readonly List<Pending> _open = [];
         private readonly List<PredictionRejection> _rejections = [];
         private readonly List<Pending> _full = [];
+        private readonly Dictionary<(string Reason, string? Model), int> _uncounted = [];
         private int _rejectedCount;
         private int _accepted;
 
@@ -292,10 +294,24 @@ public sealed class PredictionIntake(
             public int ClassIndex(ReadOnlySpan<char> name) => _classes.TryGetValue(name, out var index) ? index : -1;
         }
 
+        /// <summary>
+        /// The whole body has been read and is accepted as a request: its refused records are counted now. A body that
+        /// turns out not to be JSON half-way is refused whole, and none of its records counts as refused.
+        /// </summary>
+        public void BodyRead()
+        {
+            foreach (var ((reason, model), count) in _uncounted)
+            {
+                owner._instruments.Rejected(reason, count, model);
+            }
+
+            _uncounted.Clear();
+        }
+
         private void Reject(string? id, string reason, string detail, string? model)
         {
             _rejectedCount++;
-            owner._instruments.Rejected(reason, 1, model);
+            CollectionsMarshal.GetValueRefOrAddDefault(_uncounted, (reason, model), out _)++;
             if (_rejections.Count < MaxListedRejections)
             {
                 _rejections.Add(new PredictionRejection(Index, id, reason, detail));
