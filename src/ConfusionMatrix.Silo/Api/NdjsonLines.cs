@@ -41,6 +41,7 @@ internal static class NdjsonLines
         }
     }
 
+    /// <summary>Reads one line as a <see cref="JsonDocument"/> for a session of label records.</summary>
     public static async Task AddAsync(IRecordSession session, ReadOnlySequence<byte> line, bool first)
     {
         line = Trim(line, first);
