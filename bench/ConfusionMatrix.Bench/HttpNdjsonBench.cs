@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using ConfusionMatrix.Abstractions;
 
 namespace ConfusionMatrix.Bench;
 
@@ -29,6 +30,9 @@ public static class HttpNdjsonBench
             var file = Path.Combine(dir.FullName, "predictions.ndjson");
             var chunks = Write(file, records);
             var peer = CliEvaluateBench.RunPython(python, peerScript, file, records);
+
+            // The reader alone, on one thread: bytes to checked, dictionary-encoded batches, no HTTP and no cluster.
+            var readerOnly = Enumerable.Range(0, 3).Select(_ => ReadOnly(chunks, records)).Order().ElementAt(1);
 
             var ports = SiloProcesses.FreePorts(3);
             using var silo = StartSilo(ports);
@@ -58,6 +62,7 @@ public static class HttpNdjsonBench
             results.Set("http_python_ndjson_rps", peer);
             results.Set("http_vs_python", counted / peer);
             results.Set("http_array_counted_rps", arrayCounted);
+            results.Set("http_reader_only_rps", readerOnly);
             results.Save();
             Stats.PrintTable(
                 $"Part 8: HTTP NDJSON intake, {records:N0} records, 2 versions, 3 dimensions, {LinesPerRequest:N0} lines per request, {InFlight} in flight (client and silo on {Environment.ProcessorCount} cores)",
@@ -66,6 +71,7 @@ public static class HttpNdjsonBench
                     ["silo, acknowledged (202)", Stats.Rate(acknowledged), string.Join(" / ", runs.Select(r => Stats.Rate(r.Acknowledged))), Stats.F(acknowledged / peer, "0.00")],
                     ["silo, counted in both versions' matrices", Stats.Rate(counted), string.Join(" / ", runs.Select(r => Stats.Rate(r.Counted))), Stats.F(counted / peer, "0.00")],
                     ["silo, same records as JSON arrays, counted", Stats.Rate(arrayCounted), string.Join(" / ", arrays.Select(r => Stats.Rate(r.Counted))), Stats.F(arrayCounted / peer, "0.00")],
+                    ["intake reader alone, 1 thread (no HTTP, no cluster)", Stats.Rate(readerOnly), "median of 3", Stats.F(readerOnly / peer, "0.00")],
                     ["Python json.loads per line + dicts", Stats.Rate(peer), "1 run", "1.00"],
                 ]);
         }
@@ -125,6 +131,61 @@ public static class HttpNdjsonBench
 
         var counted = Stopwatch.GetElapsedTime(started).TotalSeconds;
         return (records / acknowledged, records / counted);
+    }
+
+    /// <summary>
+    /// The silo's per-record work at the edge, in process: each NDJSON line read by <see cref="PredictionJsonReader"/>
+    /// into a batch bound to the model's classes, cut at the silo's default batch size. Records per second.
+    /// </summary>
+    private static double ReadOnly(List<byte[]> chunks, int records)
+    {
+        var definition = new ModelDefinition("bench", ["legit", "fraud"], "fraud", ["region", "channel", "device"], DateTimeOffset.UtcNow);
+        var reader = new PredictionJsonReader();
+        var started = Stopwatch.GetTimestamp();
+        var read = 0;
+        foreach (var chunk in chunks)
+        {
+            var builders = new Dictionary<string, PredictionBatchBuilder>(StringComparer.Ordinal);
+            var rest = chunk.AsSpan();
+            while (!rest.IsEmpty)
+            {
+                var end = rest.IndexOf((byte)'\n');
+                var line = end < 0 ? rest : rest[..end];
+                rest = end < 0 ? [] : rest[(end + 1)..];
+                var now = DateTimeOffset.UtcNow;
+                if (line.IsEmpty || reader.Read(line, now, now) != RecordOutcome.Valid)
+                {
+                    continue;
+                }
+
+                var version = builders.GetAlternateLookup<ReadOnlySpan<char>>();
+                if (!version.TryGetValue(reader.Version, out var builder) || builder.Count >= 2000)
+                {
+                    builder = new PredictionBatchBuilder(definition, new string(reader.Version));
+                    builders[builder.Version] = builder;
+                }
+
+                builder.AddRow((ushort)builder.FindLabel(reader.Actual), (ushort)builder.FindLabel(reader.Predicted), reader.Timestamp.UtcTicks, new string(reader.PredictionId), reader.Score);
+                for (var i = 0; i < reader.SegmentCount; i++)
+                {
+                    builder.AddSegment(reader.SegmentDimension(i), reader.SegmentValue(i));
+                }
+
+                read++;
+            }
+
+            foreach (var builder in builders.Values)
+            {
+                builder.Build("bench", 0);
+            }
+        }
+
+        if (read != records)
+        {
+            throw new InvalidOperationException($"the reader took {read} of {records} records");
+        }
+
+        return records / Stopwatch.GetElapsedTime(started).TotalSeconds;
     }
 
     private static async Task<long> TotalAsync(HttpClient http, string model, string version)

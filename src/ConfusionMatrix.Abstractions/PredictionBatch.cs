@@ -8,6 +8,8 @@ namespace ConfusionMatrix.Abstractions;
 /// integers. That keeps serialisation cost per prediction small, which is what makes stream ingestion fast.
 /// A prediction logged before its ground truth is known has <see cref="NoActual"/> as its actual label; such a batch
 /// carries <see cref="PredictionIds"/>, the key its later label joins on. <see cref="Scores"/> is optional (NaN = none).
+/// <see cref="ValidatedAgainst"/> is set by an edge that checked every row against the model's registration (its
+/// <see cref="ModelDefinition.UpdatedAt"/>); its <see cref="Labels"/> are then that registration's classes in order.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("cm.PredictionBatch")]
 public sealed record PredictionBatch(
@@ -24,7 +26,8 @@ public sealed record PredictionBatch(
     [property: Id(10)] int[] SegmentValueIndex,
     [property: Id(11)] string[]? PredictionIds = null,
     [property: Id(12)] float[]? Scores = null,
-    [property: Id(13)] string? TraceParent = null)
+    [property: Id(13)] string? TraceParent = null,
+    [property: Id(14)] DateTimeOffset? ValidatedAgainst = null)
 {
     /// <summary>Marks a prediction that carries no value for a dimension.</summary>
     public const int NoSegmentValue = -1;
@@ -36,6 +39,13 @@ public sealed record PredictionBatch(
 
     /// <summary>Application batch id used for replay detection: producer id plus its sequence number.</summary>
     public string BatchId => $"{ProducerId}:{Sequence}";
+
+    /// <summary>
+    /// Whether the rows were checked at the edge against a registration with exactly <paramref name="classes"/>: every
+    /// label index is then a class index, and the per-row rules (ids, timestamps, segment values) already held.
+    /// </summary>
+    public bool IsValidatedFor(ImmutableArray<string> classes) =>
+        ValidatedAgainst is not null && Labels.AsSpan().SequenceEqual(classes.AsSpan());
 
     /// <summary>Checks that the columns agree in length and every index is in range; returns the problem or null.</summary>
     public string? ValidateShape()
@@ -93,6 +103,9 @@ public sealed record PredictionBatch(
 public sealed class PredictionBatchBuilder
 {
     private readonly Dictionary<string, ushort> _labels = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ushort>.AlternateLookup<ReadOnlySpan<char>> _labelsBySpan;
+    private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _dimensionsBySpan;
+    private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _valuesBySpan;
     private readonly List<string> _labelList = [];
     private readonly Dictionary<string, int> _dimensions = new(StringComparer.Ordinal);
     private readonly List<string> _dimensionList = [];
@@ -111,6 +124,24 @@ public sealed class PredictionBatchBuilder
     {
         Model = model;
         Version = version;
+        _labelsBySpan = _labels.GetAlternateLookup<ReadOnlySpan<char>>();
+        _dimensionsBySpan = _dimensions.GetAlternateLookup<ReadOnlySpan<char>>();
+        _valuesBySpan = _values.GetAlternateLookup<ReadOnlySpan<char>>();
+    }
+
+    /// <summary>
+    /// A batch for predictions checked against <paramref name="definition"/> before they are added: its labels are the
+    /// definition's classes in order (a label index is a class index), and the batch says so, so the router neither
+    /// re-maps nor re-checks its rows.
+    /// </summary>
+    public PredictionBatchBuilder(ModelDefinition definition, string version)
+        : this(definition.Model, version)
+    {
+        Definition = definition;
+        foreach (var c in definition.Classes)
+        {
+            Label(c);
+        }
     }
 
     public string Model { get; }
@@ -118,6 +149,60 @@ public sealed class PredictionBatchBuilder
     public string Version { get; }
 
     public int Count => _actual.Count;
+
+    /// <summary>The registration the rows are checked against, when built for one.</summary>
+    public ModelDefinition? Definition { get; }
+
+    /// <summary>Distinct labels so far.</summary>
+    public int LabelCount => _labelList.Count;
+
+    /// <summary>The index of a label already in the batch, or -1.</summary>
+    public int FindLabel(ReadOnlySpan<char> name) => _labelsBySpan.TryGetValue(name, out var index) ? index : -1;
+
+    /// <summary>The index of a label, added to the batch (one string, the first time) when new.</summary>
+    public ushort LabelIndex(ReadOnlySpan<char> name) =>
+        _labelsBySpan.TryGetValue(name, out var index) ? index : Label(new string(name));
+
+    /// <summary>
+    /// Adds one prediction by label index (<see cref="PredictionBatch.NoActual"/> when it awaits its label, which then
+    /// needs <paramref name="predictionId"/>); its segments follow with <see cref="AddSegment"/>. Checking the row is
+    /// the caller's: the reader of the public format does it.
+    /// </summary>
+    public void AddRow(ushort actual, ushort predicted, long timestampUtcTicks, string? predictionId, double? score)
+    {
+        _actual.Add(actual);
+        _predicted.Add(predicted);
+        _ticks.Add(timestampUtcTicks);
+        _ids.Add(predictionId);
+        _scores.Add(score is { } s ? (float)s : float.NaN);
+        _anyUnlabelled |= actual == PredictionBatch.NoActual;
+        _anyScore |= score is not null;
+    }
+
+    /// <summary>
+    /// A segment of the last row added. Dimension and value are dictionary-encoded from their characters: a name seen
+    /// before in the batch costs a lookup, not a string.
+    /// </summary>
+    public void AddSegment(ReadOnlySpan<char> dimension, ReadOnlySpan<char> value)
+    {
+        if (!_dimensionsBySpan.TryGetValue(dimension, out var d))
+        {
+            var name = new string(dimension);
+            d = _dimensionList.Count;
+            _dimensions.Add(name, d);
+            _dimensionList.Add(name);
+        }
+
+        if (!_valuesBySpan.TryGetValue(value, out var v))
+        {
+            var text = new string(value);
+            v = _valueList.Count;
+            _values.Add(text, v);
+            _valueList.Add(text);
+        }
+
+        _segments.Add((_actual.Count - 1, d, v));
+    }
 
     /// <summary>
     /// Adds one prediction. A null <paramref name="actual"/> logs it as awaiting its label, which then needs
@@ -196,13 +281,22 @@ public sealed class PredictionBatchBuilder
             _anyScore ? [.. _scores] : null,
 
             // The W3C trace context of whoever builds the batch, so the consumer's work joins the producer's trace.
-            System.Diagnostics.Activity.Current?.Id);
+            System.Diagnostics.Activity.Current?.Id,
+            Definition?.UpdatedAt);
     }
 
     public void Clear()
     {
         _labels.Clear();
         _labelList.Clear();
+        if (Definition is not null)
+        {
+            foreach (var c in Definition.Classes)
+            {
+                Label(c);
+            }
+        }
+
         _dimensions.Clear();
         _dimensionList.Clear();
         _values.Clear();

@@ -28,10 +28,14 @@ internal static class BatchSplitter
     {
         var n = batch.Count;
         var k = definition.Classes.Length;
+
+        // A batch checked at the edge against this registration's classes: its label indexes are class indexes and its
+        // rows already passed every per-row rule, so they are neither re-mapped nor re-checked (the shape still is).
+        var trusted = batch.IsValidatedFor(definition.Classes);
         var labelToClass = new int[batch.Labels.Length];
         for (var i = 0; i < labelToClass.Length; i++)
         {
-            labelToClass[i] = definition.ClassIndex(batch.Labels[i]);
+            labelToClass[i] = trusted ? i : definition.ClassIndex(batch.Labels[i]);
         }
 
         var dims = batch.Dimensions.Length;
@@ -42,7 +46,7 @@ internal static class BatchSplitter
         }
 
         var valueIsBad = new bool[batch.SegmentValues.Length];
-        for (var v = 0; v < valueIsBad.Length; v++)
+        for (var v = 0; v < valueIsBad.Length && !trusted; v++)
         {
             var value = batch.SegmentValues[v];
             valueIsBad[v] = string.IsNullOrWhiteSpace(value) || value.Length > PredictionLimits.MaxSegmentValueLength;
@@ -62,7 +66,11 @@ internal static class BatchSplitter
             var actual = awaitsLabel ? 0 : labelToClass[batch.Actual[i]];
             var predicted = labelToClass[batch.Predicted[i]];
             string? reason = null;
-            if (actual < 0 || predicted < 0)
+            if (trusted)
+            {
+                // Checked at the edge.
+            }
+            else if (actual < 0 || predicted < 0)
             {
                 reason = RejectionReasons.UnknownClass;
             }

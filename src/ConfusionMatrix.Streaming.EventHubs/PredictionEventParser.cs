@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -32,76 +33,61 @@ internal static class PredictionEventParser
     public static ParsedEvent Parse(EventData eventData, string partition, DateTimeOffset now)
     {
         var rejections = new RejectionTally();
-        var documents = new List<(int Index, JsonDocument Document)>();
-        try
+        var records = ReadRecords(eventData, rejections, out var body);
+        var reader = new PredictionJsonReader();
+
+        // A record without a timestamp happened when its event was enqueued: that time is part of the event, so a
+        // replayed event yields the same batch.
+        var enqueued = eventData.EnqueuedTime >= PredictionLimits.MinTimestamp ? eventData.EnqueuedTime : now;
+        var model = PropertyText(eventData, ModelProperty);
+        var version = PropertyText(eventData, VersionProperty);
+        if (model is null || version is null)
         {
-            var records = ReadRecords(eventData, rejections, documents);
-            var model = PropertyText(eventData, ModelProperty);
-            var version = PropertyText(eventData, VersionProperty);
-            if (model is null || version is null)
+            foreach (var (_, start, length) in records)
             {
-                foreach (var (_, record) in records)
+                reader.Read(body.Span.Slice(start, length), enqueued, enqueued);
+                if (reader.RawModel is { } m && reader.RawVersion is { } v)
                 {
-                    if (record.ValueKind == JsonValueKind.Object && PredictionRecordReader.TextOrNull(record, "model") is { } m && PredictionRecordReader.TextOrNull(record, "version") is { } v)
-                    {
-                        model ??= m;
-                        version ??= v;
-                        break;
-                    }
+                    model ??= m;
+                    version ??= v;
+                    break;
                 }
-            }
-
-            var routable = PredictionLimits.IsValidName(model) && PredictionLimits.IsValidName(version);
-            var builder = new PredictionBatchBuilder(routable ? model! : "", routable ? version! : "");
-
-            // A record without a timestamp happened when its event was enqueued: that time is part of the event, so a
-            // replayed event yields the same batch.
-            var enqueued = eventData.EnqueuedTime >= PredictionLimits.MinTimestamp ? eventData.EnqueuedTime : now;
-            var labels = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var (index, record) in records)
-            {
-                var problem = Validate(record, model, version, routable, enqueued, out var row);
-                if (problem is null && labels.Count + 2 > PredictionLimits.MaxClasses && !((row.Actual is null || labels.Contains(row.Actual)) && labels.Contains(row.Predicted)))
-                {
-                    // The batch dictionary-encodes labels; no registered model has more classes than this.
-                    problem = (RejectionReasons.UnknownClass, $"the event names more than {PredictionLimits.MaxClasses} distinct classes");
-                }
-
-                if (problem is { } p)
-                {
-                    rejections.Add(p.Reason, index, p.Detail);
-                }
-                else
-                {
-                    if (row.Actual is not null)
-                    {
-                        labels.Add(row.Actual);
-                    }
-
-                    labels.Add(row.Predicted);
-                    builder.Add(row.Actual, row.Predicted, row.Timestamp, row.Segments, row.PredictionId, row.Score);
-                }
-            }
-
-            var streamId = routable
-                ? StreamId.Create(PredictionLog.StreamNamespace, PredictionLog.VersionKey(model!, version!))
-                : StreamId.Create(PredictionLogEventHubDataAdapter.UnroutableNamespace, partition);
-            var batch = builder.Build(PredictionLogEventHubDataAdapter.ProducerIdFor(partition), eventData.SequenceNumber);
-            return new ParsedEvent(streamId, batch, rejections.ByReason, rejections.First);
-        }
-        finally
-        {
-            foreach (var (_, document) in documents)
-            {
-                document.Dispose();
             }
         }
+
+        var routable = PredictionLimits.IsValidName(model) && PredictionLimits.IsValidName(version);
+        var builder = new PredictionBatchBuilder(routable ? model! : "", routable ? version! : "");
+        foreach (var (index, start, length) in records)
+        {
+            var span = body.Span.Slice(start, length);
+            if (Validate(reader, span, model, version, routable, enqueued, builder) is { } p)
+            {
+                rejections.Add(p.Reason, index, p.Detail);
+                continue;
+            }
+
+            var actual = reader.HasActual ? builder.LabelIndex(reader.Actual) : PredictionBatch.NoActual;
+            builder.AddRow(actual, builder.LabelIndex(reader.Predicted), reader.Timestamp.UtcTicks, new string(reader.PredictionId), reader.Score);
+            for (var i = 0; i < reader.SegmentCount; i++)
+            {
+                builder.AddSegment(reader.SegmentDimension(i), reader.SegmentValue(i));
+            }
+        }
+
+        var streamId = routable
+            ? StreamId.Create(PredictionLog.StreamNamespace, PredictionLog.VersionKey(model!, version!))
+            : StreamId.Create(PredictionLogEventHubDataAdapter.UnroutableNamespace, partition);
+        var batch = builder.Build(PredictionLogEventHubDataAdapter.ProducerIdFor(partition), eventData.SequenceNumber);
+        return new ParsedEvent(streamId, batch, rejections.ByReason, rejections.First);
     }
 
-    private static List<(int Index, JsonElement Record)> ReadRecords(EventData eventData, RejectionTally rejections, List<(int, JsonDocument)> documents)
+    /// <summary>
+    /// Where the event's records are in its body: array elements (the whole array checked as JSON first, so a broken
+    /// array gives no records), one object, or NDJSON lines (indexes are line numbers; blank lines count).
+    /// </summary>
+    private static List<(int Index, int Start, int Length)> ReadRecords(EventData eventData, RejectionTally rejections, out ReadOnlyMemory<byte> body)
     {
-        var records = new List<(int, JsonElement)>();
-        ReadOnlyMemory<byte> body;
+        var records = new List<(int, int, int)>();
         try
         {
             body = eventData.EventBody.ToMemory();
@@ -109,6 +95,7 @@ internal static class PredictionEventParser
         catch (Exception ex) when (ex is InvalidOperationException or NotSupportedException)
         {
             // AMQP bodies that are not data sections (value or sequence bodies) are not ours to read.
+            body = ReadOnlyMemory<byte>.Empty;
             rejections.Add(RejectionReasons.Malformed, 0, "the event body is not an AMQP data body");
             return records;
         }
@@ -129,27 +116,29 @@ internal static class PredictionEventParser
 
         if (!declaredNdjson && body.Span[first] == (byte)'[')
         {
-            if (!TryParse(body, out var array))
+            var cutter = new JsonArrayCutter();
+            var rest = new ReadOnlySequence<byte>(body);
+            var whole = rest;
+            var i = 0;
+            while (cutter.TryTake(ref rest, isFinalBlock: true, out var element))
             {
-                rejections.Add(RejectionReasons.Malformed, 0, "the event body starts with '[' but is not a JSON array");
-                return records;
+                var start = (int)whole.Slice(0, element.Start).Length;
+                records.Add((i++, start, (int)element.Length));
             }
 
-            documents.Add((0, array));
-            var i = 0;
-            foreach (var element in array.RootElement.EnumerateArray())
+            if (!cutter.Completed)
             {
-                records.Add((i++, element));
+                records.Clear();
+                rejections.Add(RejectionReasons.Malformed, 0, "the event body starts with '[' but is not a JSON array");
             }
 
             return records;
         }
 
-        if (!declaredNdjson && body.Span[first] == (byte)'{' && TryParse(body, out var single))
+        if (!declaredNdjson && body.Span[first] == (byte)'{' && IsOneValue(body.Span))
         {
             // One object, possibly spread over several lines: a one-record body.
-            documents.Add((0, single));
-            records.Add((0, single.RootElement));
+            records.Add((0, 0, body.Length));
             return records;
         }
 
@@ -160,63 +149,64 @@ internal static class PredictionEventParser
         }
 
         var line = 0;
-        var rest = body;
-        while (!rest.IsEmpty)
+        var offset = 0;
+        var span = body.Span;
+        while (offset < span.Length)
         {
-            var end = rest.Span.IndexOf((byte)'\n');
-            var current = end < 0 ? rest : rest[..end];
-            rest = end < 0 ? ReadOnlyMemory<byte>.Empty : rest[(end + 1)..];
-            if (FirstNonWhitespace(current.Span) >= 0)
+            var end = span[offset..].IndexOf((byte)'\n');
+            var length = end < 0 ? span.Length - offset : end;
+            if (FirstNonWhitespace(span.Slice(offset, length)) >= 0)
             {
-                if (TryParse(current, out var document))
-                {
-                    documents.Add((line, document));
-                    records.Add((line, document.RootElement));
-                }
-                else
-                {
-                    rejections.Add(RejectionReasons.Malformed, line, "the line is not valid JSON");
-                }
+                records.Add((line, offset, length));
             }
 
+            offset += length + 1;
             line++;
         }
 
         return records;
     }
 
-    private static (string Reason, string Detail)? Validate(JsonElement e, string? eventModel, string? eventVersion, bool routable, DateTimeOffset enqueued, out Row row)
+    /// <summary>Reads one record and checks it against the event: null when it goes into the batch, else why not.</summary>
+    private static (string Reason, string Detail)? Validate(PredictionJsonReader reader, ReadOnlySpan<byte> json, string? eventModel, string? eventVersion, bool routable, DateTimeOffset enqueued, PredictionBatchBuilder builder)
     {
-        row = default;
-        if (PredictionRecordReader.TryRead(e, enqueued, enqueued, out var record) is { } problem)
+        switch (reader.Read(json, enqueued, enqueued))
         {
-            return (problem.Reason, problem.Detail);
+            case RecordOutcome.NotJson:
+                return (RejectionReasons.Malformed, "the line is not valid JSON");
+            case RecordOutcome.Rejected:
+                return (reader.Problem.Reason, reader.Problem.Detail);
         }
 
         if (!routable)
         {
-            return (RejectionReasons.BadName, $"the event names no usable model and version (prediction {record!.PredictionId})");
+            return (RejectionReasons.BadName, $"the event names no usable model and version (prediction {reader.PredictionId})");
         }
 
-        if (!string.Equals(record!.Model, eventModel, StringComparison.Ordinal) || !string.Equals(record.Version, eventVersion, StringComparison.Ordinal))
+        if (!reader.Model.SequenceEqual(eventModel) || !reader.Version.SequenceEqual(eventVersion))
         {
-            return (EventHubRejectionReasons.MixedVersion, $"prediction {record.PredictionId} names {record.Model}/{record.Version} but the event carries {eventModel}/{eventVersion}");
+            return (EventHubRejectionReasons.MixedVersion, $"prediction {reader.PredictionId} names {reader.Model}/{reader.Version} but the event carries {eventModel}/{eventVersion}");
         }
 
-        row = new Row(record.Actual, record.Predicted, record.Timestamp, record.Segments, record.PredictionId, record.Score);
+        // The batch dictionary-encodes labels; no registered model has more classes than this.
+        if (builder.LabelCount + 2 > PredictionLimits.MaxClasses
+            && !((!reader.HasActual || builder.FindLabel(reader.Actual) >= 0) && builder.FindLabel(reader.Predicted) >= 0))
+        {
+            return (RejectionReasons.UnknownClass, $"the event names more than {PredictionLimits.MaxClasses} distinct classes");
+        }
+
         return null;
     }
 
-    private static bool TryParse(ReadOnlyMemory<byte> json, out JsonDocument document)
+    private static bool IsOneValue(ReadOnlySpan<byte> json)
     {
         try
         {
-            document = JsonDocument.Parse(json);
-            return true;
+            var reader = new Utf8JsonReader(json);
+            return reader.Read() && reader.TrySkip() && !reader.Read();
         }
         catch (JsonException)
         {
-            document = null!;
             return false;
         }
     }
@@ -250,9 +240,6 @@ internal static class PredictionEventParser
         };
         return string.IsNullOrEmpty(text) ? null : text;
     }
-
-    /// <summary>One valid record; a null actual waits for its label, joined on the prediction id.</summary>
-    private readonly record struct Row(string? Actual, string Predicted, DateTimeOffset Timestamp, IReadOnlyList<KeyValuePair<string, string>>? Segments, string PredictionId, double? Score);
 
     private sealed class RejectionTally
     {

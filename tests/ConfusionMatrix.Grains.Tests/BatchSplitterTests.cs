@@ -51,6 +51,40 @@ public sealed class BatchSplitterTests
     }
 
     [Fact]
+    public void Split_TrustsTheRowsOfABatchCheckedAgainstTheDefinitionAndMapsNoLabels()
+    {
+        // Built at the edge: labels are the classes in order, rows added by class index.
+        var b = new PredictionBatchBuilder(Model, "v1");
+        b.AddRow(1, 1, Now.UtcTicks, "a", null);
+        b.AddSegment("region", "EU");
+        b.AddRow(0, 1, Now.UtcTicks, "b", 0.5);
+        b.AddSegment("region", "US");
+        b.AddRow(PredictionBatch.NoActual, 0, Now.UtcTicks, "c", null);
+        var batch = b.Build("p", 1);
+        Assert.True(batch.IsValidatedFor(Model.Classes));
+
+        var trusted = BatchSplitter.Split(batch, Model, Now);
+        var checkedAgain = BatchSplitter.Split(batch with { ValidatedAgainst = null }, Model, Now);
+        Assert.Equal(3, trusted.Accepted);
+        Assert.Equal(checkedAgain.Accepted, trusted.Accepted);
+        Assert.Equal(checkedAgain.Segments.Select(s => (s.Segment, string.Join(",", s.Cells))), trusted.Segments.Select(s => (s.Segment, string.Join(",", s.Cells))));
+        Assert.Equal([3, 1], trusted.Segments.Single(s => s.Segment == "all").Cells);
+        Assert.Equal(0, Assert.Single(trusted.Pending).Predicted);
+
+        // A timestamp the router would refuse is not re-checked in a trusted batch, and is in any other.
+        var late = batch with { TimestampUtcTicks = [Now.AddHours(1).UtcTicks, Now.UtcTicks, Now.UtcTicks] };
+        Assert.Equal(3, BatchSplitter.Split(late, Model, Now).Accepted);
+        Assert.Equal(1, BatchSplitter.Split(late with { ValidatedAgainst = null }, Model, Now).RejectedByReason[RejectionReasons.BadTimestamp]);
+
+        // Labels that are not the definition's classes in order are mapped and checked, whatever the batch says.
+        var reordered = new PredictionBatchBuilder("m", "v1");
+        reordered.Add("pos", "neg", Now);
+        var claimed = reordered.Build("p", 2) with { ValidatedAgainst = Now };
+        Assert.False(claimed.IsValidatedFor(Model.Classes));
+        Assert.Equal([2], BatchSplitter.Split(claimed, Model, Now).Segments.Single().Cells);
+    }
+
+    [Fact]
     public void ValidateShape_FindsInconsistentColumns()
     {
         var ok = new PredictionBatch("m", "v1", "p", 1, ["neg"], [0], [0], [Now.UtcTicks], [], [], []);

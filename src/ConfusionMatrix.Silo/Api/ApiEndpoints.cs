@@ -102,7 +102,7 @@ public static class ApiEndpoints
         }
 
         var session = intake.Begin();
-        if (await ReadRecordsAsync(http, session, "predictions", options.Value.Api.MaxRequestBytes, loggers) is { } refused)
+        if (await ReadPredictionsAsync(http, session, options.Value.Api.MaxRequestBytes, loggers) is { } refused)
         {
             return refused;
         }
@@ -147,6 +147,114 @@ public static class ApiEndpoints
         }
 
         return Results.Json(response, statusCode: StatusCodes.Status202Accepted);
+    }
+
+    /// <summary>
+    /// Reads a JSON array or NDJSON body of predictions forward-only from the request's bytes into the session, one
+    /// record at a time as the bytes arrive (array elements are cut out with the reader state carried across buffers).
+    /// Returns the refusal of the whole request (400 not JSON / not an array, 413 too large), or null when every record
+    /// reached the session.
+    /// </summary>
+    private static async Task<IResult?> ReadPredictionsAsync(HttpContext http, PredictionIntake.Session session, long limit, ILoggerFactory loggers)
+    {
+        const string what = "predictions";
+        var logger = loggers.CreateLogger(typeof(ApiEndpoints).FullName!);
+        if (http.Request.ContentLength > limit)
+        {
+            Log.RequestRefused(logger, 413, $"body of {http.Request.ContentLength} bytes");
+            return Problem(413, "Request body too large", $"The body is {http.Request.ContentLength} bytes; at most {limit} are accepted. Split it into several requests.");
+        }
+
+        var ndjson = http.Request.ContentType?.StartsWith(NdjsonContentType, StringComparison.OrdinalIgnoreCase) == true;
+        var reader = http.Request.BodyReader;
+        try
+        {
+            if (ndjson)
+            {
+                // Lines are split and read as UTF-8 bytes: a line that is not valid UTF-8 or not JSON is refused on its
+                // own (a text reader would quietly turn bad bytes into U+FFFD and count the record).
+                var first = true;
+                while (true)
+                {
+                    var result = await reader.ReadAsync(http.RequestAborted);
+                    var buffer = result.Buffer;
+                    while (NdjsonLines.TryTake(ref buffer, out var line))
+                    {
+                        await NdjsonLines.AddAsync(session, line, first);
+                        first = false;
+                    }
+
+                    if (result.IsCompleted)
+                    {
+                        if (!buffer.IsEmpty)
+                        {
+                            await NdjsonLines.AddAsync(session, buffer, first);
+                        }
+
+                        reader.AdvanceTo(buffer.End);
+                        break;
+                    }
+
+                    reader.AdvanceTo(buffer.Start, buffer.End);
+                }
+            }
+            else
+            {
+                var cutter = new JsonArrayCutter();
+                var start = true;
+                while (true)
+                {
+                    var result = await reader.ReadAsync(http.RequestAborted);
+                    var buffer = result.Buffer;
+                    if (start)
+                    {
+                        if (buffer.Length < 3 && !result.IsCompleted)
+                        {
+                            reader.AdvanceTo(buffer.Start, buffer.End);
+                            continue;
+                        }
+
+                        buffer = NdjsonLines.StartsWithBom(buffer) ? buffer.Slice(3) : buffer;
+                        start = false;
+                    }
+
+                    while (cutter.TryTake(ref buffer, result.IsCompleted, out var element))
+                    {
+                        while (session.TryAdd(element, line: false) is { } model)
+                        {
+                            await session.LoadDefinitionAsync(model);
+                        }
+                    }
+
+                    if (cutter.Error is { } error)
+                    {
+                        // Nothing is published before the whole body has been read, so refusing it now counts nothing.
+                        // The read is released first, so the server can drain the rest and keep the connection.
+                        reader.AdvanceTo(buffer.End);
+                        Log.RequestRefused(logger, 400, error);
+                        return cutter.NotAnArray
+                            ? Problem(400, "Expected a JSON array", $"Send a JSON array of {what}, or NDJSON with Content-Type: {NdjsonContentType}.")
+                            : Problem(400, "Malformed JSON", $"The body is not valid JSON ({error}). Send a JSON array of {what}, or NDJSON with Content-Type: {NdjsonContentType}.");
+                    }
+
+                    if (result.IsCompleted)
+                    {
+                        reader.AdvanceTo(buffer.End);
+                        break;
+                    }
+
+                    reader.AdvanceTo(buffer.Start, buffer.End);
+                }
+            }
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            Log.RequestRefused(logger, 413, ex.Message);
+            return Problem(413, "Request body too large", $"At most {limit} bytes are accepted. Nothing from this request was counted; split it into several requests.");
+        }
+
+        session.BodyRead();
+        return null;
     }
 
     /// <summary>

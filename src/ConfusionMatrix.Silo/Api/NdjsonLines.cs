@@ -22,18 +22,29 @@ internal static class NdjsonLines
         return true;
     }
 
+    /// <summary>
+    /// Reads one line as a prediction straight from its bytes; a line that is not JSON is refused on its own. The
+    /// model's registration is looked up only the first time the request names it.
+    /// </summary>
+    public static async ValueTask AddAsync(PredictionIntake.Session session, ReadOnlySequence<byte> line, bool first)
+    {
+        line = Trim(line, first);
+        if (IsBlank(line))
+        {
+            session.Blank();
+            return;
+        }
+
+        while (session.TryAdd(line, line: true) is { } model)
+        {
+            await session.LoadDefinitionAsync(model);
+        }
+    }
+
+    /// <summary>Reads one line as a <see cref="JsonDocument"/> for a session of label records.</summary>
     public static async Task AddAsync(IRecordSession session, ReadOnlySequence<byte> line, bool first)
     {
-        if (first && line.Length >= 3 && line.Slice(0, 3).ToArray().AsSpan().SequenceEqual(Utf8Bom))
-        {
-            line = line.Slice(3);
-        }
-
-        if (line.Length > 0 && line.Slice(line.Length - 1).FirstSpan[0] == (byte)'\r')
-        {
-            line = line.Slice(0, line.Length - 1);
-        }
-
+        line = Trim(line, first);
         if (IsBlank(line))
         {
             session.Blank();
@@ -56,6 +67,35 @@ internal static class NdjsonLines
         {
             await session.AddAsync(doc.RootElement);
         }
+    }
+
+    /// <summary>The line without a byte-order mark (first line only) and without the CR of a CRLF.</summary>
+    private static ReadOnlySequence<byte> Trim(ReadOnlySequence<byte> line, bool first)
+    {
+        if (first && line.Length >= 3 && StartsWithBom(line))
+        {
+            line = line.Slice(3);
+        }
+
+        if (line.Length > 0 && line.Slice(line.Length - 1).FirstSpan[0] == (byte)'\r')
+        {
+            line = line.Slice(0, line.Length - 1);
+        }
+
+        return line;
+    }
+
+    /// <summary>Whether the body starts with a UTF-8 byte-order mark.</summary>
+    public static bool StartsWithBom(ReadOnlySequence<byte> body)
+    {
+        Span<byte> head = stackalloc byte[3];
+        if (body.Length < 3)
+        {
+            return false;
+        }
+
+        body.Slice(0, 3).CopyTo(head);
+        return head.SequenceEqual(Utf8Bom);
     }
 
     private static bool IsBlank(ReadOnlySequence<byte> line)

@@ -1,4 +1,5 @@
-using System.Globalization;
+using System.Buffers;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using ConfusionMatrix.Abstractions;
 using ConfusionMatrix.Grains;
@@ -41,11 +42,19 @@ public sealed class PredictionIntake(
     private readonly TimeProvider _clock = clock;
     private readonly ILogger _logger = logger;
 
-    public sealed class Session(PredictionIntake owner) : IRecordSession
+    /// <summary>
+    /// One request's predictions, read from their UTF-8 bytes (<see cref="PredictionJsonReader"/>) straight into
+    /// batches bound to the model's registration: the definition is looked up once per model per request, and rows are
+    /// added by class index and dictionary-encoded names, so a batch leaves here checked and the router trusts it.
+    /// </summary>
+    public sealed class Session(PredictionIntake owner)
     {
-        private readonly Dictionary<(string Model, string Version), Pending> _builders = [];
+        private readonly PredictionJsonReader _reader = new();
+        private readonly List<KnownModel> _models = [];
+        private readonly List<Pending> _open = [];
         private readonly List<PredictionRejection> _rejections = [];
         private readonly List<Pending> _full = [];
+        private readonly Dictionary<(string Reason, string? Model), int> _uncounted = [];
         private int _rejectedCount;
         private int _accepted;
 
@@ -61,25 +70,151 @@ public sealed class PredictionIntake(
             Index++;
         }
 
-        public async Task AddAsync(JsonElement element)
+        /// <summary>
+        /// Reads one JSON value (an array element or an NDJSON line) as a prediction. Returns null when it was taken
+        /// (added, or refused with its index and reason); otherwise the model whose registration must first be looked up
+        /// with <see cref="LoadDefinitionAsync"/>, after which the same value is read again (once per model per request).
+        /// </summary>
+        public string? TryAdd(in ReadOnlySequence<byte> json, bool line)
         {
+            if (json.IsSingleSegment)
+            {
+                return TryAdd(json.FirstSpan, line);
+            }
+
+            var length = checked((int)json.Length);
+            var rented = ArrayPool<byte>.Shared.Rent(length);
             try
             {
-                await AddCoreAsync(element);
-            }
-            catch (InvalidOperationException ex) when (ex.InnerException is System.Text.EncoderFallbackException or System.Text.DecoderFallbackException || ex.Message.Contains("UTF", StringComparison.Ordinal))
-            {
-                // A JSON string escape that is not valid Unicode (a lone surrogate such as "\ud800") cannot be read as text.
-                Reject(null, RejectionReasons.Malformed, $"a string is not valid Unicode ({ex.Message})", null);
+                json.CopyTo(rented);
+                return TryAdd(rented.AsSpan(0, length), line);
             }
             finally
             {
-                Index++;
+                ArrayPool<byte>.Shared.Return(rented);
             }
         }
 
+        /// <inheritdoc cref="TryAdd(in ReadOnlySequence{byte}, bool)"/>
+        public string? TryAdd(ReadOnlySpan<byte> json, bool line)
+        {
+            var now = owner._clock.GetUtcNow();
+            var r = _reader;
+            switch (r.Read(json, now, now))
+            {
+                case RecordOutcome.NotJson:
+                    Malformed(line ? $"line is not valid JSON: {r.JsonError}" : $"element is not valid JSON: {r.JsonError}");
+                    return null;
+                case RecordOutcome.Rejected:
+                    return RejectRead();
+            }
+
+            var known = Find(r.Model);
+            if (known is null)
+            {
+                return new string(r.Model);
+            }
+
+            var definition = known.Definition;
+            if (definition is null)
+            {
+                // The model label stays 'unknown': an unregistered name is caller input and must not mint metric series.
+                Reject(new string(r.PredictionId), RejectionReasons.UnknownModel, $"model '{known.Model}' is not registered; POST /api/v1/models first", null);
+                Index++;
+                return null;
+            }
+
+            var actual = r.HasActual ? known.ClassIndex(r.Actual) : PredictionBatch.NoActual;
+            var predicted = known.ClassIndex(r.Predicted);
+            if (actual < 0 || predicted < 0)
+            {
+                var unknown = actual < 0 ? r.Actual : r.Predicted;
+                Reject(new string(r.PredictionId), RejectionReasons.UnknownClass, $"class '{unknown}' is not one of [{string.Join(", ", definition.Classes)}]", known.Model);
+                Index++;
+                return null;
+            }
+
+            var pending = Open(known, r.Version);
+            var id = new string(r.PredictionId);
+            var builder = pending.Builder;
+            builder.AddRow((ushort)actual, (ushort)predicted, r.Timestamp.UtcTicks, id, r.Score);
+            for (var i = 0; i < r.SegmentCount; i++)
+            {
+                builder.AddSegment(r.SegmentDimension(i), r.SegmentValue(i));
+            }
+
+            pending.Rows.Add((Index, id));
+            Index++;
+            if (builder.Count >= owner._maxBatchSize)
+            {
+                // Full batches wait until the whole body has been read: a request refused half-way (413, client gone)
+                // must publish nothing, or the caller's retry would count those predictions twice.
+                _full.Add(pending);
+                _open[_open.IndexOf(pending)] = new Pending(known, new PredictionBatchBuilder(definition, builder.Version), []);
+            }
+
+            return null;
+        }
+
+        /// <summary>Looks up a model's registration for the rest of the request (null: not registered).</summary>
+        public async ValueTask LoadDefinitionAsync(string model)
+        {
+            var definition = await owner._definitions.GetAsync(model);
+            _models.Add(new KnownModel(model, definition));
+        }
+
+        private string? RejectRead()
+        {
+            var r = _reader;
+
+            // The model names the metric series only when it is registered: caller input must not mint series.
+            string? registered = null;
+            if (r.RawModel is { } rawModel && PredictionLimits.IsValidName(rawModel))
+            {
+                var known = Find(rawModel);
+                if (known is null)
+                {
+                    return rawModel;
+                }
+
+                registered = known.Definition is not null ? known.Model : null;
+            }
+
+            Reject(r.ShownId, r.Problem.Reason, r.Problem.Detail, registered);
+            Index++;
+            return null;
+        }
+
+        private KnownModel? Find(ReadOnlySpan<char> model)
+        {
+            foreach (var known in _models)
+            {
+                if (model.SequenceEqual(known.Model))
+                {
+                    return known;
+                }
+            }
+
+            return null;
+        }
+
+        private Pending Open(KnownModel known, ReadOnlySpan<char> version)
+        {
+            foreach (var pending in _open)
+            {
+                if (ReferenceEquals(pending.Known, known) && version.SequenceEqual(pending.Builder.Version))
+                {
+                    return pending;
+                }
+            }
+
+            var opened = new Pending(known, new PredictionBatchBuilder(known.Definition!, new string(version)), []);
+            _open.Add(opened);
+            return opened;
+        }
+
         /// <summary>Batches the request will publish; the same for the same body (batches are cut in reading order).</summary>
-        public int BatchCount => _full.Count + _builders.Values.Count(p => p.Builder.Count > 0);
+        public int BatchCount => _full.Count + _open.Count(p => p.Builder.Count > 0);
 
         /// <summary>
         /// Publishes every batch; with <paramref name="numbering"/> (a keyed request) as that producer, numbered from its
@@ -88,7 +223,7 @@ public sealed class PredictionIntake(
         public async Task<PredictionsResponse> CompleteAsync((string ProducerId, long FirstSequence)? numbering = null)
         {
             var sequence = numbering?.FirstSequence ?? 0;
-            foreach (var pending in _full.Concat(_builders.Values))
+            foreach (var pending in _full.Concat(_open))
             {
                 if (pending.Builder.Count > 0)
                 {
@@ -97,54 +232,6 @@ public sealed class PredictionIntake(
             }
 
             return new PredictionsResponse(_accepted, _rejectedCount, _rejections);
-        }
-
-        private async ValueTask AddCoreAsync(JsonElement e)
-        {
-            var now = owner._clock.GetUtcNow();
-            if (PredictionRecordReader.TryRead(e, now, now, out var record) is { } problem)
-            {
-                var rawId = e.ValueKind == JsonValueKind.Object ? PredictionRecordReader.TextOrNull(e, "predictionId") : null;
-                var shownId = rawId is { Length: > PredictionLimits.MaxIdLength } ? rawId[..32] + "…" : rawId;
-                var rawModel = e.ValueKind == JsonValueKind.Object ? PredictionRecordReader.TextOrNull(e, "model") : null;
-                Reject(shownId, problem.Reason, problem.Detail, await RegisteredOrNullAsync(rawModel));
-                return;
-            }
-
-            var (id, model, version, actual, predicted) = (record!.PredictionId, record.Model, record.Version, record.Actual, record.Predicted);
-            var definition = await owner._definitions.GetAsync(model);
-            if (definition is null)
-            {
-                // The model label stays 'unknown': an unregistered name is caller input and must not mint metric series.
-                Reject(id, RejectionReasons.UnknownModel, $"model '{model}' is not registered; POST /api/v1/models first", null);
-                return;
-            }
-
-            var unknown = actual is not null && definition.ClassIndex(actual) < 0 ? actual : definition.ClassIndex(predicted) < 0 ? predicted : null;
-            if (unknown is not null)
-            {
-                Reject(id, RejectionReasons.UnknownClass, $"class '{unknown}' is not one of [{string.Join(", ", definition.Classes)}]", model);
-                return;
-            }
-
-            var timestamp = record.Timestamp;
-            var segments = record.Segments;
-            var key = (model, version);
-            if (!_builders.TryGetValue(key, out var pending))
-            {
-                pending = new Pending(new PredictionBatchBuilder(model, version), []);
-                _builders[key] = pending;
-            }
-
-            pending.Builder.Add(actual, predicted, timestamp, segments, id, record.Score);
-            pending.Rows.Add((Index, id));
-            if (pending.Builder.Count >= owner._maxBatchSize)
-            {
-                // Full batches wait until the whole body has been read: a request refused half-way (413, client gone)
-                // must publish nothing, or the caller's retry would count those predictions twice.
-                _full.Add(pending);
-                _builders[key] = new Pending(new PredictionBatchBuilder(model, version), []);
-            }
         }
 
         private async Task FlushAsync(Pending pending, (string ProducerId, long Sequence)? numbered)
@@ -180,16 +267,51 @@ public sealed class PredictionIntake(
         }
 
         /// <summary>A batch being built and, per prediction in it, its index and id in the request.</summary>
-        private sealed record Pending(PredictionBatchBuilder Builder, List<(int Index, string Id)> Rows);
+        private sealed record Pending(KnownModel Known, PredictionBatchBuilder Builder, List<(int Index, string Id)> Rows);
 
-        /// <summary>The model name if it is registered (a metric label), else null: caller input must not mint series.</summary>
-        private async ValueTask<string?> RegisteredOrNullAsync(string? model) =>
-            PredictionLimits.IsValidName(model) && await owner._definitions.GetAsync(model!) is not null ? model : null;
+        /// <summary>A model named in the request and its registration (null: not registered), with its classes by name.</summary>
+        private sealed class KnownModel
+        {
+            private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _classes;
+
+            public KnownModel(string model, ModelDefinition? definition)
+            {
+                Model = model;
+                Definition = definition;
+                var classes = new Dictionary<string, int>(StringComparer.Ordinal);
+                for (var i = 0; i < (definition?.Classes.Length ?? 0); i++)
+                {
+                    classes[definition!.Classes[i]] = i;
+                }
+
+                _classes = classes.GetAlternateLookup<ReadOnlySpan<char>>();
+            }
+
+            public string Model { get; }
+
+            public ModelDefinition? Definition { get; }
+
+            public int ClassIndex(ReadOnlySpan<char> name) => _classes.TryGetValue(name, out var index) ? index : -1;
+        }
+
+        /// <summary>
+        /// The whole body has been read and is accepted as a request: its refused records are counted now. A body that
+        /// turns out not to be JSON half-way is refused whole, and none of its records counts as refused.
+        /// </summary>
+        public void BodyRead()
+        {
+            foreach (var ((reason, model), count) in _uncounted)
+            {
+                owner._instruments.Rejected(reason, count, model);
+            }
+
+            _uncounted.Clear();
+        }
 
         private void Reject(string? id, string reason, string detail, string? model)
         {
             _rejectedCount++;
-            owner._instruments.Rejected(reason, 1, model);
+            CollectionsMarshal.GetValueRefOrAddDefault(_uncounted, (reason, model), out _)++;
             if (_rejections.Count < MaxListedRejections)
             {
                 _rejections.Add(new PredictionRejection(Index, id, reason, detail));
