@@ -23,11 +23,44 @@ public sealed class BatchSplitterTests
         Assert.Empty(split.RejectedByReason);
         var bySegment = split.Segments.ToDictionary(s => s.Segment, s => s.Cells);
         Assert.Equal(["all", "region=EU", "region=US", "channel=web"], split.Segments.Select(s => s.Segment));
-        Assert.Equal([3, 2, 0, 1], bySegment["all"]);   // cell = actual * 2 + predicted
-        Assert.Equal([3, 0], bySegment["region=EU"]);
+        Assert.Equal([0, 1, 2, 3], bySegment["all"]);   // cell = actual * 2 + predicted, one entry per (bucket, cell)
+        Assert.Equal([0, 3], bySegment["region=EU"]);
         Assert.Equal([2], bySegment["region=US"]);
         Assert.Equal([3], bySegment["channel=web"]);
-        Assert.All(split.Segments, s => Assert.Equal(s.Cells.Length, s.Ticks.Length));
+        Assert.All(split.Segments, s => Assert.Equal(s.Cells.Length, s.EventTimeUtcTicks.Length));
+        Assert.All(split.Segments, s => Assert.All(s.Counts, c => Assert.Equal(1, c)));
+    }
+
+    [Fact]
+    public void Split_CountsPredictionsPerMinuteBucketAndCell_KeepingFutureTimesExact()
+    {
+        var b = new PredictionBatchBuilder("m", "v1");
+        var earlier = Now.AddMinutes(-3);
+        for (var i = 0; i < 50; i++)
+        {
+            // 50 within one minute, two cells; seconds vary so only the bucket can make them equal.
+            b.Add(i % 5 == 0 ? "neg" : "pos", "pos", earlier.AddSeconds(i), [new("region", i % 2 == 0 ? "EU" : "US")]);
+        }
+
+        b.Add("pos", "pos", Now.AddMinutes(-1).AddSeconds(59.5));
+        b.Add("pos", "pos", Now.AddSeconds(30));   // ahead of the clock: stays exact for the segment's skew allowance
+
+        var split = BatchSplitter.Split(b.Build("p", 1), Model, Now);
+
+        Assert.Equal(52, split.Accepted);
+        var all = split.Segments.Single(s => s.Segment == Segments.All);
+        var entries = all.EventTimeUtcTicks.Select((t, i) => (t, all.Cells[i], all.Counts[i])).OrderBy(e => e.t).ThenBy(e => e.Item2).ToList();
+        Assert.Equal(
+            [
+                (earlier.UtcTicks, 1, 10),
+                (earlier.UtcTicks, 3, 40),
+                (Now.AddMinutes(-1).UtcTicks, 3, 1),
+                (Now.AddSeconds(30).UtcTicks, 3, 1),
+            ],
+            entries);
+        Assert.Equal(52, split.Segments.Where(s => s.Segment == Segments.All).Sum(s => s.Counts.Sum()));
+        Assert.Equal(25, split.Segments.Single(s => s.Segment == "region=EU").Counts.Sum());
+        Assert.Equal(25, split.Segments.Single(s => s.Segment == "region=US").Counts.Sum());
     }
 
     [Fact]
