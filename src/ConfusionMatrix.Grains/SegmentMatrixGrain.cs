@@ -122,6 +122,12 @@ public sealed class SegmentMatrixGrain(
     internal const long EvidenceNotifyPredictions = 500;
     internal static readonly TimeSpan EvidenceNotifyInterval = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// What the persistent state holds between writes: one shared instance that nothing mutates (every write assigns a
+    /// state built for it), so that an idle segment keeps no second copy of its state.
+    /// </summary>
+    private static readonly SegmentMatrixState BetweenWrites = new();
+
     private RollingConfusionWindows? _windows;
     private LabelStatusWindows? _labelStatus;
     private Dictionary<string, ProducerWatermark> _watermarks = new(StringComparer.Ordinal);
@@ -202,14 +208,15 @@ public sealed class SegmentMatrixGrain(
             _labelStatus = LabelStatusWindows.FromSnapshot(new LabelStatusSnapshot(s.ClassCount, status.ToSnapshot(), latency.ToSnapshot()), clock);
         }
 
-        _watermarks = s.Watermarks ?? new(StringComparer.Ordinal);
+        // A read that found nothing may leave the shared instance in place: its dictionary must never become ours.
+        _watermarks = ReferenceEquals(s, BetweenWrites) || s.Watermarks is null ? new(StringComparer.Ordinal) : s.Watermarks;
         _batchesApplied = s.BatchesApplied;
         _duplicatesSkipped = s.DuplicatesSkipped;
         _stateWrites = s.StateWrites;
         _holdout = s.Holdout;
         _holdoutSetAt = s.HoldoutSetAt;
         _unwritten = false;
-        state.State = new SegmentMatrixState();
+        state.State = BetweenWrites;
     }
 
     public async ValueTask RecordAsync(SegmentBatch batch)
@@ -665,7 +672,7 @@ public sealed class SegmentMatrixGrain(
         finally
         {
             // The live fields are the source of truth between writes; holding the written copy too would double memory.
-            state.State = new SegmentMatrixState();
+            state.State = BetweenWrites;
         }
     }
 

@@ -64,6 +64,41 @@ public sealed class BatchSplitterTests
     }
 
     [Fact]
+    public void Split_ManyClassesAndMinutes_CountsAsGroupingEveryPredictionWould()
+    {
+        // 300 classes over 12 minutes: past the dense counter and the linear bucket lookup.
+        var classes = Enumerable.Range(0, 300).Select(c => $"c{c}").ToArray();
+        var model = new ModelDefinition("m", [.. classes], "c1", ["region"], Now);
+        var random = new Random(11);
+        var b = new PredictionBatchBuilder("m", "v1");
+        var rows = new List<(int Cell, long Ticks, string Region)>();
+        for (var i = 0; i < 2000; i++)
+        {
+            var (actual, predicted) = (random.Next(300), random.Next(300));
+            var time = Now.AddSeconds(-random.Next(12 * 60));
+            var region = random.Next(2) == 0 ? "EU" : "US";
+            b.Add(classes[actual], classes[predicted], time, [new("region", region)]);
+            rows.Add(((actual * 300) + predicted, time.UtcTicks - (time.UtcTicks % TimeSpan.TicksPerMinute), region));
+        }
+
+        var split = BatchSplitter.Split(b.Build("p", 1), model, Now);
+
+        static List<(long, int, int)> Sorted(IEnumerable<(long Ticks, int Cell, int Count)> entries) =>
+            [.. entries.OrderBy(e => e.Ticks).ThenBy(e => e.Cell)];
+        List<(long, int, int)> Expected(Func<(int Cell, long Ticks, string Region), bool> filter) =>
+            Sorted(rows.Where(filter).GroupBy(r => (r.Ticks, r.Cell)).Select(g => (g.Key.Ticks, g.Key.Cell, g.Count())));
+        List<(long, int, int)> Actual(string segment)
+        {
+            var share = split.Segments.Single(s => s.Segment == segment);
+            return Sorted(share.Cells.Select((c, i) => (share.EventTimeUtcTicks[i], c, share.Counts[i])));
+        }
+
+        Assert.Equal(Expected(_ => true), Actual(Segments.All));
+        Assert.Equal(Expected(r => r.Region == "EU"), Actual("region=EU"));
+        Assert.Equal(Expected(r => r.Region == "US"), Actual("region=US"));
+    }
+
+    [Fact]
     public void Split_RejectsOnlyTheBadPredictions()
     {
         var b = new PredictionBatchBuilder("m", "v1");
