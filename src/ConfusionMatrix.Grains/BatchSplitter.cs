@@ -5,8 +5,8 @@ using ConfusionMatrix.Core;
 namespace ConfusionMatrix.Grains;
 
 /// <summary>
-/// The outcome of splitting one batch: per segment, the labelled predictions counted per (event-time bucket, cell), the predictions that
-/// await their label (row, class, and the set of segments they belong to), and what was refused.
+/// The outcome of splitting one batch: per segment, the labelled predictions counted per (event-time bucket, cell),
+/// the predictions that await their label (row, class, and the set of segments they belong to), and what was refused.
 /// </summary>
 internal sealed record BatchSplit(
     int Accepted,
