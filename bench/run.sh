@@ -4,6 +4,8 @@
 #   ./bench/run.sh --quick   smoke run (about a minute after the build)
 #   ./bench/run.sh drift     only the drift-decision simulation (about 3 minutes; add --quick for 200 runs per row)
 #   ./bench/run.sh http      only HTTP NDJSON intake against the Python peer (about a minute)
+#   ./bench/run.sh e2e       only part 2 (stream, latency, memory per grain, durable on Azurite; about 4 minutes)
+# AZURITE_JS, when set, names an installed azurite.js to use instead of installing one into bench/.tools.
 # Prints one table per part; the LAST line is machine-readable: `summary: key=value ...`.
 # Results (JSON per part, BenchmarkDotNet log, build log) go to bench/results/latest/.
 set -euo pipefail
@@ -16,7 +18,8 @@ for arg in "$@"; do
     --quick) QUICK="--quick" ;;
     drift) ONLY="drift" ;;
     http) ONLY="http" ;;
-    *) echo "usage: $0 [drift|http] [--quick]" >&2; exit 2 ;;
+    e2e) ONLY="e2e" ;;
+    *) echo "usage: $0 [drift|http|e2e] [--quick]" >&2; exit 2 ;;
   esac
 done
 
@@ -45,14 +48,14 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # Peers: Debian's python3 with scikit-learn (not a pyenv shim, which would not see Debian's packages).
 PY=/usr/bin/python3
-if ! "$PY" -c "import sklearn, numpy" > /dev/null 2>&1; then
+if [ "$ONLY" != "e2e" ] && ! "$PY" -c "import sklearn, numpy" > /dev/null 2>&1; then
   echo "== installing python3-sklearn (apt-get) =="
   as_root apt-get update -qq > "$RES/apt.log" 2>&1
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq python3-sklearn python3-numpy >> "$RES/apt.log" 2>&1
 fi
 
 # Durable path: Azurite (npm azurite@3.37.0, installed under bench/.tools, gitignored) on free ports.
-AZURITE="$HERE/.tools/node_modules/azurite/dist/src/azurite.js"
+AZURITE="${AZURITE_JS:-$HERE/.tools/node_modules/azurite/dist/src/azurite.js}"
 if [ ! -f "$AZURITE" ]; then
   echo "== installing azurite@3.37.0 into bench/.tools (npm) =="
   npm install --prefix "$HERE/.tools" --no-audit --no-fund --silent azurite@3.37.0 > "$RES/npm.log" 2>&1
@@ -88,6 +91,14 @@ run_part() {
   "$BIN" "$@" $QUICK --results "$RES"
   echo "(part '$1' took $((SECONDS - started)) s)"
 }
+
+if [ "$ONLY" = "e2e" ]; then
+  run_part e2e --azure "$AZURE"
+  cleanup
+  AZ_PID=""
+  "$BIN" summary --results "$RES"
+  exit 0
+fi
 
 run_part kernel
 run_part peers --python "$PY" --peers-script "$HERE/peers.py"

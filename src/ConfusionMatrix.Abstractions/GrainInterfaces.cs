@@ -36,8 +36,16 @@ public interface IVersionRouterGrain : IGrainWithStringKey
 [Alias("cm.ISegmentMatrixGrain")]
 public interface ISegmentMatrixGrain : IGrainWithStringKey
 {
+    /// <summary>Applies one prediction per cell (the wire form of routers before <see cref="RecordCountsAsync"/>; kept for rolling upgrades).</summary>
     [Alias("Record")]
     ValueTask RecordAsync(SegmentBatch batch);
+
+    /// <summary>
+    /// Applies pre-aggregated counts, each part once. Completes only after a storage write containing them succeeded
+    /// (when the segment writes before acknowledging); deliveries arriving while a write is in flight share the next.
+    /// </summary>
+    [Alias("RecordCounts")]
+    ValueTask RecordCountsAsync(SegmentCounts counts);
 
     /// <summary>Reads the matrix for a trailing window; null is all time.</summary>
     [Alias("GetMatrix")]

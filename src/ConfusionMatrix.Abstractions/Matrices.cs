@@ -31,6 +31,48 @@ public sealed record BatchPart(
     [property: Id(2)] int Count);
 
 /// <summary>
+/// One segment's share of one or more prediction batches, pre-aggregated by the router: per original batch (a
+/// <see cref="CountsPart"/>: producer id, sequence, and how many of the entries, in order, are its own), how many
+/// predictions fell in each (event-time bucket, cell), cell = actual * K + predicted. Event times are rounded down to
+/// <see cref="BucketWidthTicks"/>, which divides every bucket width the segment keeps, so nothing a window or an
+/// event-time range query reads is lost; a time ahead of the router's clock travels exact, so the segment's future-skew
+/// allowance judges it as it was stamped. The segment applies each part at most once (empty producer id: no replay
+/// check). Replaces <see cref="SegmentBatch"/> on the router-to-segment path, whose size grew with the predictions.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("cm.SegmentCounts")]
+public sealed record SegmentCounts(
+    [property: Id(0)] string BatchId,
+    [property: Id(1)] int ClassCount,
+    [property: Id(2)] long BucketWidthTicks,
+    [property: Id(3)] ImmutableArray<CountsPart> Parts,
+    [property: Id(4)] long[] EventTimeUtcTicks,
+    [property: Id(5)] int[] Cells,
+    [property: Id(6)] int[] Counts)
+{
+    /// <summary>Predictions carried, summed over every entry.</summary>
+    public long Predictions
+    {
+        get
+        {
+            long total = 0;
+            foreach (var count in Counts)
+            {
+                total += count;
+            }
+
+            return total;
+        }
+    }
+}
+
+/// <summary>The entries of one original batch inside a <see cref="SegmentCounts"/>.</summary>
+[GenerateSerializer, Immutable, Alias("cm.CountsPart")]
+public sealed record CountsPart(
+    [property: Id(0)] string ProducerId,
+    [property: Id(1)] long Sequence,
+    [property: Id(2)] int Entries);
+
+/// <summary>
 /// A confusion matrix in sparse form (non-zero cells only), so that a 1000-class matrix does not cost a million entries
 /// on the wire. Cell = actual * ClassCount + predicted.
 /// </summary>

@@ -202,6 +202,69 @@ public sealed class RollingConfusionWindows
     }
 
     /// <summary>
+    /// Records pre-aggregated outcomes: <paramref name="counts"/>[i] predictions in <paramref name="cells"/>[i] at
+    /// event time <paramref name="eventTimeUtcTicks"/>[i]. The same as <see cref="RecordBatch"/> with each entry repeated
+    /// count times, provided the times were rounded down to no coarser than <see cref="EventTimeResolutionTicks"/>
+    /// (a future time must stay exact, so the skew allowance sees it as it was). Validated before anything is applied.
+    /// </summary>
+    public void RecordCounts(ReadOnlySpan<int> cells, ReadOnlySpan<long> eventTimeUtcTicks, ReadOnlySpan<int> counts)
+    {
+        if (cells.Length != eventTimeUtcTicks.Length || cells.Length != counts.Length)
+        {
+            throw new ArgumentException(
+                $"cells ({cells.Length}), eventTimeUtcTicks ({eventTimeUtcTicks.Length}) and counts ({counts.Length}) must have the same length.",
+                nameof(counts));
+        }
+
+        uint cellCount = (uint)(ClassCount * ClassCount);
+        for (int i = 0; i < cells.Length; i++)
+        {
+            if ((uint)cells[i] >= cellCount)
+            {
+                throw new ArgumentOutOfRangeException(nameof(cells), cells[i], $"Cell index must be in [0, {cellCount}).");
+            }
+
+            if ((ulong)eventTimeUtcTicks[i] > (ulong)DateTime.MaxValue.Ticks)
+            {
+                throw new ArgumentOutOfRangeException(nameof(eventTimeUtcTicks), eventTimeUtcTicks[i], "Not a valid UTC tick count.");
+            }
+
+            if (counts[i] <= 0)
+            {
+                throw new ArgumentOutOfRangeException(nameof(counts), counts[i], "A count must be positive.");
+            }
+        }
+
+        long now = RotateToNow();
+        for (int i = 0; i < cells.Length; i++)
+        {
+            RecordCell(cells[i], eventTimeUtcTicks[i], now, counts[i]);
+        }
+    }
+
+    /// <summary>
+    /// The coarsest rounding of event times that every ring and the event-time range queries still answer exactly:
+    /// the greatest common divisor of the bucket widths (one minute with the default options).
+    /// </summary>
+    public long EventTimeResolutionTicks => ResolutionOf(_options);
+
+    /// <summary><see cref="EventTimeResolutionTicks"/> of windows built with the default <see cref="RollingWindowOptions"/>.</summary>
+    public static long DefaultEventTimeResolutionTicks { get; } = ResolutionOf(new RollingWindowOptions());
+
+    private static long ResolutionOf(RollingWindowOptions options) =>
+        Gcd(Gcd(options.MinuteBucketWidth.Ticks, options.HourBucketWidth.Ticks), options.DayBucketWidth.Ticks);
+
+    private static long Gcd(long a, long b)
+    {
+        while (b != 0)
+        {
+            (a, b) = (b, a % b);
+        }
+
+        return a;
+    }
+
+    /// <summary>
     /// Adds (<paramref name="delta"/> = 1) or takes back (-1) one prediction in <paramref name="cell"/> at its event
     /// time: how a late label, a correction or an expiry reaches the windows its prediction belongs to. A take-back
     /// from a bucket that never received the prediction (it was beyond retention then) is skipped per bucket; the
@@ -364,18 +427,18 @@ public sealed class RollingConfusionWindows
         return (endIndex - _options.BaselineBucketCount, endIndex - 1);
     }
 
-    private void RecordCell(int cell, long eventTicks, long nowTicks)
+    private void RecordCell(int cell, long eventTicks, long nowTicks, int count = 1)
     {
-        _allTime.AddToCell(cell, 1);
+        _allTime.AddToCell(cell, count);
         eventTicks = ClampToNow(eventTicks, nowTicks);
         if (eventTicks < 0)
         {
             return;
         }
 
-        _minutes.TryAdd(cell, eventTicks, nowTicks);
-        _hours.TryAdd(cell, eventTicks, nowTicks);
-        _days.TryAdd(cell, eventTicks, nowTicks);
+        _minutes.TryAdd(cell, eventTicks, nowTicks, count);
+        _hours.TryAdd(cell, eventTicks, nowTicks, count);
+        _days.TryAdd(cell, eventTicks, nowTicks, count);
     }
 
     /// <summary>Event time as bucketed: up to the skew allowance ahead counts as now; further ahead is -1 (all-time only).</summary>
@@ -449,7 +512,7 @@ public sealed class RollingConfusionWindows
             }
         }
 
-        public void TryAdd(int cell, long eventTicks, long nowTicks)
+        public void TryAdd(int cell, long eventTicks, long nowTicks, int count)
         {
             long current = IndexOf(nowTicks);
             long index = IndexOf(eventTicks);
@@ -472,7 +535,7 @@ public sealed class RollingConfusionWindows
                 _starts[slot] = start;
             }
 
-            (_buckets[slot] ??= new ConfusionCounts(_classCount)).AddToCell(cell, 1);
+            (_buckets[slot] ??= new ConfusionCounts(_classCount)).AddToCell(cell, count);
         }
 
         /// <summary>Takes one prediction back from the bucket of <paramref name="eventTicks"/> if that bucket holds it.</summary>

@@ -1,17 +1,18 @@
 using System.Collections.Immutable;
 using ConfusionMatrix.Abstractions;
+using ConfusionMatrix.Core;
 
 namespace ConfusionMatrix.Grains;
 
 /// <summary>
-/// The outcome of splitting one batch: per-segment cells and timestamps of labelled predictions, the predictions that
-/// await their label (row, class, and the set of segments they belong to), and what was refused.
+/// The outcome of splitting one batch: per segment, the labelled predictions counted per (event-time bucket, cell),
+/// the predictions that await their label (row, class, and the set of segments they belong to), and what was refused.
 /// </summary>
 internal sealed record BatchSplit(
     int Accepted,
     ImmutableDictionary<string, int> RejectedByReason,
     int IgnoredDimensionValues,
-    IReadOnlyList<(string Segment, int[] Cells, long[] Ticks)> Segments,
+    IReadOnlyList<SegmentShare> Segments,
     IReadOnlyList<PendingRow> Pending,
     ImmutableArray<ImmutableArray<string>> PendingSegmentSets);
 
@@ -157,12 +158,15 @@ internal static class BatchSplitter
             }
         }
 
-        var segments = new List<(string, int[], long[])>();
+        var segments = new List<SegmentShare>();
         var labelled = accepted - pending.Count;
         if (labelled > 0)
         {
-            var (allCells, allTicks) = Select(cells, batch.TimestampUtcTicks, labelled, null, 0, 0, 0);
-            segments.Add((Segments.All, allCells, allTicks));
+            // Event times rounded to the finest bucket a segment keeps: a segment's share is sized by its distinct
+            // (bucket, cell) pairs, not by its predictions.
+            var aggregator = SegmentCountAggregator.Current;
+            aggregator.Begin(cells, batch.TimestampUtcTicks, k, now.UtcTicks, RollingConfusionWindows.DefaultEventTimeResolutionTicks);
+            aggregator.Aggregate(null, 0, 0, 1, segments, static (list, _, e) => list.Add(new SegmentShare(Segments.All, e.EventTimeUtcTicks, e.Cells, e.Counts)));
             for (var d = 0; d < dims; d++)
             {
                 if (dimToRegistered[d] < 0)
@@ -178,48 +182,16 @@ internal static class BatchSplitter
                     continue;
                 }
 
-                // Count rows per value first so that each segment's arrays are allocated once at their exact size.
-                var perValue = new int[batch.SegmentValues.Length];
-                for (var i = 0; i < n; i++)
-                {
-                    var v = batch.SegmentValueIndex[(i * dims) + d];
-                    if (cells[i] >= 0 && v != PredictionBatch.NoSegmentValue)
-                    {
-                        perValue[v]++;
-                    }
-                }
-
-                for (var v = 0; v < perValue.Length; v++)
-                {
-                    if (perValue[v] == 0)
-                    {
-                        continue;
-                    }
-
-                    var (segmentCells, segmentTicks) = Select(cells, batch.TimestampUtcTicks, perValue[v], batch.SegmentValueIndex, dims, d, v);
-                    segments.Add((Segments.For(batch.Dimensions[d], batch.SegmentValues[v]), segmentCells, segmentTicks));
-                }
+                aggregator.Aggregate(
+                    batch.SegmentValueIndex,
+                    dims,
+                    d,
+                    batch.SegmentValues.Length,
+                    (segments, batch, d),
+                    static (s, v, e) => s.segments.Add(new SegmentShare(Segments.For(s.batch.Dimensions[s.d], s.batch.SegmentValues[v]), e.EventTimeUtcTicks, e.Cells, e.Counts)));
             }
         }
 
         return new BatchSplit(accepted, rejected.ToImmutableDictionary(StringComparer.Ordinal), ignored, segments, pending, sets.ToImmutable());
-    }
-
-    /// <summary>The accepted rows (all of them, or those with value <paramref name="v"/> in dimension <paramref name="d"/>), as cells and timestamps.</summary>
-    private static (int[] Cells, long[] Ticks) Select(int[] cells, long[] ticks, int size, int[]? index, int dims, int d, int v)
-    {
-        var selectedCells = new int[size];
-        var selectedTicks = new long[size];
-        var j = 0;
-        for (var i = 0; i < cells.Length; i++)
-        {
-            if (cells[i] >= 0 && (index is null || index[(i * dims) + d] == v))
-            {
-                selectedCells[j] = cells[i];
-                selectedTicks[j++] = ticks[i];
-            }
-        }
-
-        return (selectedCells, selectedTicks);
     }
 }

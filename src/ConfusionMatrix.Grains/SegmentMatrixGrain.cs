@@ -2,6 +2,7 @@ using ConfusionMatrix.Abstractions;
 using ConfusionMatrix.Core;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Orleans.Concurrency;
 
 namespace ConfusionMatrix.Grains;
 
@@ -41,6 +42,9 @@ public sealed class SegmentMatrixState
 
     /// <summary>Label latency histogram by event time.</summary>
     [Id(14)] public RollingSnapshotState? LabelLatency { get; set; }
+
+    /// <summary>Storage writes made, this one included: with <see cref="BatchesApplied"/>, how many deliveries shared a write.</summary>
+    [Id(15)] public long StateWrites { get; set; }
 }
 
 /// <summary>Persisted form of one <see cref="RollingWindowsSnapshot"/>.</summary>
@@ -87,11 +91,19 @@ public sealed record ProducerWatermark(
     [property: Id(2)] DateTimeOffset LastSeen,
     [property: Id(3)] ulong[]? Older = null);
 
+
 /// <summary>
 /// The confusion matrix of one (model version, segment): all-time counts, bounded rolling windows and the baseline.
-/// The state is written before <see cref="RecordAsync"/> returns, so whoever awaits it (the version router, and through
-/// it the stream delivery) only sees success once the counts are stored.
+/// With durable storage a delivery is acknowledged only after a write containing it succeeded, so whoever awaits it
+/// (the version router, and through it the stream delivery) only sees success once the counts are stored. Writes are
+/// group commits: deliveries arriving while a write is in flight are applied in memory and share the next write.
 /// </summary>
+/// <remarks>
+/// Reentrant, so that deliveries can join a write in flight. Safe because every change is made synchronously between
+/// awaits, and a write persists a state object built from the live fields when it starts, never touched afterwards.
+/// The live fields are the one copy of the state between writes.
+/// </remarks>
+[Reentrant]
 public sealed class SegmentMatrixGrain(
     [PersistentState("matrix", StorageNames.Matrices)] IPersistentState<SegmentMatrixState> state,
     ConfusionMatrixInstruments instruments,
@@ -110,16 +122,35 @@ public sealed class SegmentMatrixGrain(
     internal const long EvidenceNotifyPredictions = 500;
     internal static readonly TimeSpan EvidenceNotifyInterval = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// What the persistent state holds between writes: one shared instance that nothing mutates (every write assigns a
+    /// state built for it), so that an idle segment keeps no second copy of its state.
+    /// </summary>
+    private static readonly SegmentMatrixState BetweenWrites = new();
+
     private RollingConfusionWindows? _windows;
     private LabelStatusWindows? _labelStatus;
+    private Dictionary<string, ProducerWatermark> _watermarks = new(StringComparer.Ordinal);
+    private long _batchesApplied;
+    private long _duplicatesSkipped;
+    private long _stateWrites;
+    private SparseMatrix? _holdout;
+    private DateTimeOffset? _holdoutSetAt;
     private long _unreported;
     private DateTimeOffset _lastNotified = DateTimeOffset.MinValue;
 
     /// <summary>Set when a write failed: memory may hold counts storage does not, so reload before anything else.</summary>
     private bool _mustReload;
+    private Task? _reloading;
 
-    /// <summary>Counts applied but not yet written (only when writes are not made before each acknowledgement).</summary>
+    /// <summary>Changes applied since the last write started.</summary>
     private bool _unwritten;
+
+    /// <summary>True while the write loop runs; deliveries then wait in <see cref="_nextWrite"/>.</summary>
+    private bool _writing;
+
+    /// <summary>Completed by the write that will contain everything applied since the write in flight started.</summary>
+    private TaskCompletionSource? _nextWrite;
     private string _model = "";
     private string _version = "";
     private string _segment = "";
@@ -127,7 +158,7 @@ public sealed class SegmentMatrixGrain(
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         (_model, _version, _segment) = Segments.ParseMatrixKey(this.GetPrimaryKeyString());
-        RestoreWindows();
+        RestoreFromState();
         if (!options.Value.WriteBeforeAcknowledge)
         {
             var interval = options.Value.CheckpointInterval;
@@ -139,21 +170,20 @@ public sealed class SegmentMatrixGrain(
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        if (_unwritten)
-        {
-            await PersistAsync();
-        }
+        await CheckpointAsync();
     }
 
     private async Task CheckpointAsync()
     {
+        await ReloadIfNeededAsync();
         if (_unwritten)
         {
-            await PersistAsync();
+            await CommitAsync();
         }
     }
 
-    private void RestoreWindows()
+    /// <summary>Loads the live fields from what storage holds, then drops the read copy.</summary>
+    private void RestoreFromState()
     {
         _windows = null;
         _labelStatus = null;
@@ -178,7 +208,15 @@ public sealed class SegmentMatrixGrain(
             _labelStatus = LabelStatusWindows.FromSnapshot(new LabelStatusSnapshot(s.ClassCount, status.ToSnapshot(), latency.ToSnapshot()), clock);
         }
 
-        ReleaseSnapshotArrays(s);
+        // A read that found nothing may leave the shared instance in place: its dictionary must never become ours.
+        _watermarks = ReferenceEquals(s, BetweenWrites) || s.Watermarks is null ? new(StringComparer.Ordinal) : s.Watermarks;
+        _batchesApplied = s.BatchesApplied;
+        _duplicatesSkipped = s.DuplicatesSkipped;
+        _stateWrites = s.StateWrites;
+        _holdout = s.Holdout;
+        _holdoutSetAt = s.HoldoutSetAt;
+        _unwritten = false;
+        state.State = BetweenWrites;
     }
 
     public async ValueTask RecordAsync(SegmentBatch batch)
@@ -189,13 +227,7 @@ public sealed class SegmentMatrixGrain(
             throw new ArgumentException($"Batch {batch.BatchId}: {batch.Cells.Length} cells but {batch.TimestampUtcTicks.Length} timestamps.");
         }
 
-        _windows ??= new RollingConfusionWindows(batch.ClassCount, clock);
-        if (_windows.ClassCount != batch.ClassCount)
-        {
-            Log.ClassCountMismatch(logger, this.GetPrimaryKeyString(), _windows.ClassCount, batch.ClassCount, batch.BatchId);
-            throw new InvalidOperationException($"Segment {this.GetPrimaryKeyString()} counts {_windows.ClassCount} classes; batch {batch.BatchId} has {batch.ClassCount}.");
-        }
-
+        var windows = WindowsFor(batch.ClassCount, batch.BatchId);
         var limit = batch.ClassCount * batch.ClassCount;
         foreach (var cell in batch.Cells)
         {
@@ -230,11 +262,94 @@ public sealed class SegmentMatrixGrain(
                 continue;
             }
 
-            _windows.RecordBatch(batch.Cells.AsSpan(range), batch.TimestampUtcTicks.AsSpan(range));
+            windows.RecordBatch(batch.Cells.AsSpan(range), batch.TimestampUtcTicks.AsSpan(range));
             applied++;
         }
 
-        if (applied == 0)
+        await CompleteDeliveryAsync(applied, newProducer, now, batch.Cells.Length);
+    }
+
+    public async ValueTask RecordCountsAsync(SegmentCounts counts)
+    {
+        await ReloadIfNeededAsync();
+        var n = counts.Cells.Length;
+        if (counts.EventTimeUtcTicks.Length != n || counts.Counts.Length != n)
+        {
+            throw new ArgumentException($"Counts {counts.BatchId}: {n} cells, {counts.EventTimeUtcTicks.Length} times and {counts.Counts.Length} counts.");
+        }
+
+        var windows = WindowsFor(counts.ClassCount, counts.BatchId);
+        if (counts.BucketWidthTicks <= 0 || windows.EventTimeResolutionTicks % counts.BucketWidthTicks != 0)
+        {
+            // Times rounded coarser than the finest bucket would move predictions between buckets.
+            throw new ArgumentException($"Counts {counts.BatchId}: event times rounded to {counts.BucketWidthTicks} ticks, which does not divide the segment's {windows.EventTimeResolutionTicks}.");
+        }
+
+        // Everything is checked before anything is applied, so a refused delivery leaves no watermark behind.
+        var limit = counts.ClassCount * counts.ClassCount;
+        for (var i = 0; i < n; i++)
+        {
+            if ((uint)counts.Cells[i] >= (uint)limit || counts.Counts[i] <= 0 || (ulong)counts.EventTimeUtcTicks[i] > (ulong)DateTime.MaxValue.Ticks)
+            {
+                throw new ArgumentException($"Counts {counts.BatchId}: entry {i} (cell {counts.Cells[i]}, count {counts.Counts[i]}, time {counts.EventTimeUtcTicks[i]}) is out of range for a {counts.ClassCount}x{counts.ClassCount} matrix.");
+            }
+        }
+
+        var parts = counts.Parts.IsDefault ? [] : counts.Parts;
+        var entries = 0;
+        foreach (var part in parts)
+        {
+            entries += part.Entries < 0 ? throw new ArgumentException($"Counts {counts.BatchId}: a part has a negative entry count.") : part.Entries;
+        }
+
+        if (entries != n)
+        {
+            throw new ArgumentException($"Counts {counts.BatchId}: its parts cover {entries} entries but it carries {n}.");
+        }
+
+        var now = clock.GetUtcNow();
+        var applied = 0;
+        long predictions = 0;
+        var offset = 0;
+        var newProducer = false;
+        foreach (var part in parts)
+        {
+            var range = new Range(offset, offset + part.Entries);
+            offset += part.Entries;
+            if (part.ProducerId.Length > 0 && !TryMarkFirstDelivery(part.ProducerId, part.Sequence, now, ref newProducer))
+            {
+                continue;
+            }
+
+            var partCounts = counts.Counts.AsSpan(range);
+            windows.RecordCounts(counts.Cells.AsSpan(range), counts.EventTimeUtcTicks.AsSpan(range), partCounts);
+            foreach (var count in partCounts)
+            {
+                predictions += count;
+            }
+
+            applied++;
+        }
+
+        await CompleteDeliveryAsync(applied, newProducer, now, (int)Math.Min(predictions, int.MaxValue));
+    }
+
+    private RollingConfusionWindows WindowsFor(int classCount, string batchId)
+    {
+        _windows ??= new RollingConfusionWindows(classCount, clock);
+        if (_windows.ClassCount != classCount)
+        {
+            Log.ClassCountMismatch(logger, this.GetPrimaryKeyString(), _windows.ClassCount, classCount, batchId);
+            throw new InvalidOperationException($"Segment {this.GetPrimaryKeyString()} counts {_windows.ClassCount} classes; batch {batchId} has {classCount}.");
+        }
+
+        return _windows;
+    }
+
+    /// <summary>After a delivery's parts were applied in memory: stores them (or leaves them to the checkpoint) and reports.</summary>
+    private async ValueTask CompleteDeliveryAsync(int appliedParts, bool newProducer, DateTimeOffset now, int predictions)
+    {
+        if (appliedParts == 0)
         {
             return;
         }
@@ -244,18 +359,15 @@ public sealed class SegmentMatrixGrain(
             PruneProducers(now);
         }
 
-        state.State.BatchesApplied += applied;
+        _batchesApplied += appliedParts;
+        _unwritten = true;
         if (options.Value.WriteBeforeAcknowledge)
         {
-            await PersistAsync();
-        }
-        else
-        {
-            _unwritten = true;
+            await CommitAsync();
         }
 
         instruments.SegmentBatchApplied();
-        NotifyEvidence(batch.Cells.Length);
+        NotifyEvidence(predictions);
     }
 
     /// <summary>
@@ -264,12 +376,12 @@ public sealed class SegmentMatrixGrain(
     /// </summary>
     private bool TryMarkFirstDelivery(string producerId, long sequence, DateTimeOffset now, ref bool newProducer)
     {
-        var window = state.State.Watermarks.TryGetValue(producerId, out var mark) ? new ReplayWindow(mark.Highest, mark.Seen, mark.Older) : default;
+        var window = _watermarks.TryGetValue(producerId, out var mark) ? new ReplayWindow(mark.Highest, mark.Seen, mark.Older) : default;
         var decision = window.Check(sequence);
         if (decision != ReplayDecision.Accept)
         {
             // Already counted: acknowledge without counting again.
-            state.State.DuplicatesSkipped++;
+            _duplicatesSkipped++;
             instruments.DuplicateSkipped(decision == ReplayDecision.TooOld ? "too_old" : "duplicate");
             Log.DuplicateBatchSkipped(logger, this.GetPrimaryKeyString(), $"{producerId}:{sequence}");
             return false;
@@ -277,7 +389,7 @@ public sealed class SegmentMatrixGrain(
 
         window.Mark(sequence);
         newProducer |= mark is null;
-        state.State.Watermarks[producerId] = new ProducerWatermark(window.Highest, window.Seen, now, window.Older);
+        _watermarks[producerId] = new ProducerWatermark(window.Highest, window.Seen, now, window.Older);
         return true;
     }
 
@@ -344,14 +456,11 @@ public sealed class SegmentMatrixGrain(
             PruneProducers(now);
         }
 
-        state.State.BatchesApplied++;
+        _batchesApplied++;
+        _unwritten = true;
         if (options.Value.WriteBeforeAcknowledge)
         {
-            await PersistAsync();
-        }
-        else
-        {
-            _unwritten = true;
+            await CommitAsync();
         }
 
         if (labelled > 0)
@@ -377,7 +486,7 @@ public sealed class SegmentMatrixGrain(
             WindowSpec.Format(window),
             ToSparse(counts),
             clock.GetUtcNow(),
-            state.State.BatchesApplied,
+            _batchesApplied,
             pending,
             expired,
             latency);
@@ -388,11 +497,11 @@ public sealed class SegmentMatrixGrain(
         await ReloadIfNeededAsync();
         if (_windows is null)
         {
-            return new MatrixView(_model, _version, _segment, $"{from:O}/{to:O}", ToSparse(null), clock.GetUtcNow(), state.State.BatchesApplied);
+            return new MatrixView(_model, _version, _segment, $"{from:O}/{to:O}", ToSparse(null), clock.GetUtcNow(), _batchesApplied);
         }
 
         var range = _windows.QueryEventTimeRange(from, to);
-        return new MatrixView(_model, _version, _segment, $"{range.From:O}/{range.To:O}", ToSparse(range.Counts), clock.GetUtcNow(), state.State.BatchesApplied);
+        return new MatrixView(_model, _version, _segment, $"{range.From:O}/{range.To:O}", ToSparse(range.Counts), clock.GetUtcNow(), _batchesApplied);
     }
 
     public async Task SetBaselineAsync(SparseMatrix baseline)
@@ -403,25 +512,27 @@ public sealed class SegmentMatrixGrain(
             throw new ArgumentException($"Baseline is {baseline.ClassCount}x{baseline.ClassCount} but the segment counts {_windows.ClassCount} classes.");
         }
 
-        state.State.Holdout = baseline;
-        state.State.HoldoutSetAt = clock.GetUtcNow();
-        await PersistAsync();
+        _holdout = baseline;
+        _holdoutSetAt = clock.GetUtcNow();
+        _unwritten = true;
+        await CommitAsync();
         Log.BaselineSet(logger, this.GetPrimaryKeyString(), baseline.Total);
     }
 
     public async Task ClearBaselineAsync()
     {
         await ReloadIfNeededAsync();
-        state.State.Holdout = null;
-        state.State.HoldoutSetAt = null;
-        await PersistAsync();
+        _holdout = null;
+        _holdoutSetAt = null;
+        _unwritten = true;
+        await CommitAsync();
     }
 
     public ValueTask<BaselineView> GetBaselineAsync()
     {
-        if (state.State.Holdout is { } holdout)
+        if (_holdout is { } holdout)
         {
-            return ValueTask.FromResult(new BaselineView(BaselineKind.Holdout, holdout, state.State.HoldoutSetAt));
+            return ValueTask.FromResult(new BaselineView(BaselineKind.Holdout, holdout, _holdoutSetAt));
         }
 
         if (_windows is not null && _windows.RollingBaselineTotal > 0)
@@ -460,9 +571,67 @@ public sealed class SegmentMatrixGrain(
         return new SparseMatrix(counts.ClassCount, [.. cells], [.. values]);
     }
 
-    private async Task PersistAsync()
+    /// <summary>
+    /// Completes once a write that started after this call (so contains everything applied before it) succeeded; fails
+    /// if that write failed. One write is in flight at a time; every caller arriving meanwhile shares the next one.
+    /// </summary>
+    private Task CommitAsync()
     {
-        var s = state.State;
+        var group = _nextWrite ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!_writing)
+        {
+            _ = RunWritesAsync();
+        }
+
+        return group.Task;
+    }
+
+    private async Task RunWritesAsync()
+    {
+        _writing = true;
+        try
+        {
+            while (_nextWrite is { } group)
+            {
+                _nextWrite = null;
+                try
+                {
+                    await WriteAsync();
+                    group.SetResult();
+                }
+                catch (Exception ex)
+                {
+                    group.SetException(ex);
+
+                    // What was applied after this write started is in memory only, and memory is reloaded from storage
+                    // before the next operation: those deliveries fail too, and their senders retry them.
+                    if (_nextWrite is { } later)
+                    {
+                        _nextWrite = null;
+                        later.SetException(ex);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            _writing = false;
+        }
+    }
+
+    /// <summary>Writes a state object built from the live fields now; later changes go to the live fields only.</summary>
+    private async Task WriteAsync()
+    {
+        var s = new SegmentMatrixState
+        {
+            BatchesApplied = _batchesApplied,
+            DuplicatesSkipped = _duplicatesSkipped,
+            Holdout = _holdout,
+            HoldoutSetAt = _holdoutSetAt,
+            Watermarks = new Dictionary<string, ProducerWatermark>(_watermarks, StringComparer.Ordinal),
+            StateWrites = _stateWrites + 1,
+        };
+
         if (_windows is not null)
         {
             var snapshot = _windows.ToSnapshot();
@@ -484,43 +653,56 @@ public sealed class SegmentMatrixGrain(
             s.ClassCount = _labelStatus.ClassCount;
         }
 
+        _unwritten = false;
+        state.State = s;
         try
         {
             await state.WriteStateAsync();
+            _stateWrites++;
             storageHealth.Succeeded();
-            _unwritten = false;
         }
         catch (Exception ex)
         {
-            // Memory now holds counts (and a watermark) that storage does not. Reload before the next operation, so the
-            // caller's retry of this batch is applied once, from what is stored.
+            // Memory now holds counts (and watermarks) that storage may not. Reload before the next operation, so the
+            // senders' retries are applied once, from what is stored.
             _mustReload = true;
             storageHealth.Failed(ex);
             throw;
         }
         finally
         {
-            // The live windows are the source of truth between writes; holding the snapshot too would double memory.
-            ReleaseSnapshotArrays(s);
+            // The live fields are the source of truth between writes; holding the written copy too would double memory.
+            state.State = BetweenWrites;
         }
     }
 
-    private async ValueTask ReloadIfNeededAsync()
+    private ValueTask ReloadIfNeededAsync()
     {
         if (!_mustReload)
         {
-            return;
+            return ValueTask.CompletedTask;
         }
 
+        // Callers arriving while a reload runs wait for the same one.
+        if (_reloading is null || _reloading.IsCompleted)
+        {
+            _reloading = ReloadAsync();
+        }
+
+        return new ValueTask(_reloading);
+    }
+
+    private async Task ReloadAsync()
+    {
         await state.ReadStateAsync();
-        RestoreWindows();
+        RestoreFromState();
         _mustReload = false;
     }
 
     private void PruneProducers(DateTimeOffset now)
     {
         // Called when a producer is first heard from: a full scan every 64 new producers, or when over the bound.
-        var marks = state.State.Watermarks;
+        var marks = _watermarks;
         if (marks.Count <= MaxProducers && marks.Count % 64 != 0)
         {
             return;
@@ -541,18 +723,5 @@ public sealed class SegmentMatrixGrain(
                 marks.Remove(producer);
             }
         }
-    }
-
-    private static void ReleaseSnapshotArrays(SegmentMatrixState s)
-    {
-        s.AllTimeCells = s.ClassCount > 0 ? [] : null;
-        s.MinuteBucketStartsUtcTicks = null;
-        s.MinuteBucketCells = null;
-        s.HourBucketStartsUtcTicks = null;
-        s.HourBucketCells = null;
-        s.DayBucketStartsUtcTicks = null;
-        s.DayBucketCells = null;
-        s.LabelStatus = s.LabelStatus is null ? null : new RollingSnapshotState { ClassCount = s.LabelStatus.ClassCount };
-        s.LabelLatency = s.LabelLatency is null ? null : new RollingSnapshotState { ClassCount = s.LabelLatency.ClassCount };
     }
 }

@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Diagnostics;
 using ConfusionMatrix.Abstractions;
+using ConfusionMatrix.Core;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Streams;
@@ -103,15 +104,15 @@ public sealed class VersionRouterGrain(
 
             classCount = definition.Classes.Length;
             accepted += split.Accepted;
-            foreach (var (segment, cells, ticks) in split.Segments)
+            foreach (var share in split.Segments)
             {
-                if (!merged.TryGetValue(segment, out var parts))
+                if (!merged.TryGetValue(share.Segment, out var parts))
                 {
                     parts = new SegmentParts();
-                    merged[segment] = parts;
+                    merged[share.Segment] = parts;
                 }
 
-                parts.Add(batch, cells, ticks);
+                parts.Add(batch, share);
             }
 
             foreach (var row in split.Pending)
@@ -156,7 +157,7 @@ public sealed class VersionRouterGrain(
         foreach (var (segment, parts) in merged)
         {
             var grain = GrainFactory.GetGrain<ISegmentMatrixGrain>(Segments.MatrixKey(_model, _version, segment));
-            calls.Add(grain.RecordAsync(parts.ToSegmentBatch(classCount)).AsTask());
+            calls.Add(grain.RecordCountsAsync(parts.ToSegmentCounts(classCount)).AsTask());
         }
 
         await Task.WhenAll(calls);
@@ -232,40 +233,50 @@ public sealed class VersionRouterGrain(
             new(version, classCount, [.. _sets], [.. _ids], [.. _predicted], [.. _ticks], [.. _set], [.. _scores]);
     }
 
-    /// <summary>One segment's cells from several batches, in order, with the part each came from.</summary>
+    /// <summary>One segment's counts from several batches, in order, each batch a part with its own producer and sequence.</summary>
     private sealed class SegmentParts
     {
-        private readonly List<(PredictionBatch Batch, int[] Cells, long[] Ticks)> _parts = [];
+        private readonly List<(PredictionBatch Batch, SegmentShare Share)> _parts = [];
 
-        public void Add(PredictionBatch batch, int[] cells, long[] ticks) => _parts.Add((batch, cells, ticks));
+        public void Add(PredictionBatch batch, SegmentShare share) => _parts.Add((batch, share));
 
-        public SegmentBatch ToSegmentBatch(int classCount)
+        public SegmentCounts ToSegmentCounts(int classCount)
         {
-            var first = _parts[0].Batch;
+            var first = _parts[0];
+            var width = RollingConfusionWindows.DefaultEventTimeResolutionTicks;
             if (_parts.Count == 1)
             {
-                return new SegmentBatch(first.BatchId, classCount, _parts[0].Cells, _parts[0].Ticks, first.ProducerId, first.Sequence);
+                return new SegmentCounts(
+                    first.Batch.BatchId,
+                    classCount,
+                    width,
+                    [new CountsPart(first.Batch.ProducerId, first.Batch.Sequence, first.Share.Cells.Length)],
+                    first.Share.EventTimeUtcTicks,
+                    first.Share.Cells,
+                    first.Share.Counts);
             }
 
             var total = 0;
-            foreach (var part in _parts)
+            foreach (var (_, share) in _parts)
             {
-                total += part.Cells.Length;
+                total += share.Cells.Length;
             }
 
-            var cells = new int[total];
             var ticks = new long[total];
+            var cells = new int[total];
+            var counts = new int[total];
             var offset = 0;
-            var parts = ImmutableArray.CreateBuilder<BatchPart>(_parts.Count);
-            foreach (var (batch, partCells, partTicks) in _parts)
+            var parts = ImmutableArray.CreateBuilder<CountsPart>(_parts.Count);
+            foreach (var (batch, share) in _parts)
             {
-                partCells.CopyTo(cells, offset);
-                partTicks.CopyTo(ticks, offset);
-                offset += partCells.Length;
-                parts.Add(new BatchPart(batch.ProducerId, batch.Sequence, partCells.Length));
+                share.EventTimeUtcTicks.CopyTo(ticks, offset);
+                share.Cells.CopyTo(cells, offset);
+                share.Counts.CopyTo(counts, offset);
+                offset += share.Cells.Length;
+                parts.Add(new CountsPart(batch.ProducerId, batch.Sequence, share.Cells.Length));
             }
 
-            return new SegmentBatch(first.BatchId, classCount, cells, ticks, Parts: parts.MoveToImmutable());
+            return new SegmentCounts(first.Batch.BatchId, classCount, width, parts.MoveToImmutable(), ticks, cells, counts);
         }
     }
 

@@ -8,6 +8,41 @@ public sealed class RollingConfusionWindowsTests
     private static readonly TimeSpan OneTick = TimeSpan.FromTicks(1);
 
     [Fact]
+    public void RecordCounts_AtMinuteResolution_AnswersEveryWindowAndRangeAsOneAtATime()
+    {
+        var now = Day.AddDays(3).AddHours(7).AddMinutes(31).AddSeconds(20);
+        var one = new RollingConfusionWindows(3, new FakeTimeProvider(now));
+        var counted = new RollingConfusionWindows(3, new FakeTimeProvider(now));
+        Assert.Equal(TimeSpan.TicksPerMinute, counted.EventTimeResolutionTicks);
+        var random = new Random(5);
+        var entries = new Dictionary<(long Ticks, int Cell), int>();
+        for (var i = 0; i < 5000; i++)
+        {
+            // Up to 40 days back (beyond the day ring) and up to 10 minutes ahead (beyond the skew allowance).
+            var ticks = now.UtcTicks - random.NextInt64(-10 * TimeSpan.TicksPerMinute, 40 * TimeSpan.TicksPerDay);
+            var cell = random.Next(9);
+            one.RecordBatch([cell], [ticks]);
+            var key = (ticks <= now.UtcTicks ? ticks - (ticks % TimeSpan.TicksPerMinute) : ticks, cell);
+            entries[key] = entries.GetValueOrDefault(key) + 1;
+        }
+
+        counted.RecordCounts([.. entries.Keys.Select(e => e.Cell)], [.. entries.Keys.Select(e => e.Ticks)], [.. entries.Values]);
+
+        static long[] Cells(ConfusionCounts c) => [.. Enumerable.Range(0, 9).Select(i => c[i / 3, i % 3])];
+        Assert.Equal(5000, counted.AllTime.Total);
+        Assert.Equal(Cells(one.AllTime), Cells(counted.AllTime));
+        foreach (var window in new TimeSpan?[] { TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(17), TimeSpan.FromHours(5), TimeSpan.FromDays(3), TimeSpan.FromDays(30) })
+        {
+            Assert.Equal(Cells(one.Query(window)), Cells(counted.Query(window)));
+        }
+
+        Assert.Equal(Cells(one.RollingBaseline()), Cells(counted.RollingBaseline()));
+        var from = new DateTimeOffset(now.UtcTicks - (now.UtcTicks % TimeSpan.TicksPerMinute) - (25 * TimeSpan.TicksPerMinute), TimeSpan.Zero);
+        Assert.Equal(Cells(one.QueryEventTimeRange(from, now).Counts), Cells(counted.QueryEventTimeRange(from, now).Counts));
+        Assert.Throws<ArgumentOutOfRangeException>(() => counted.RecordCounts([0], [now.UtcTicks], [0]));
+    }
+
+    [Fact]
     public void Totals_AsClockAdvances_IncludeCurrentBucket()
     {
         var clock = new FakeTimeProvider(Day);

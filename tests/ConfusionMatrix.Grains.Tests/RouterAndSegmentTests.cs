@@ -66,6 +66,50 @@ public sealed class RouterAndSegmentTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task SegmentCounts_AppliesEachPartOnce_AndMatchesOnePredictionPerCell()
+    {
+        var model = UniqueModel("counts");
+        var counted = fixture.Client.GetGrain<ISegmentMatrixGrain>(Segments.MatrixKey(model, "v1", Segments.All));
+        var listed = fixture.Client.GetGrain<ISegmentMatrixGrain>(Segments.MatrixKey(model, "v2", Segments.All));
+        var now = ClusterFixture.Time.GetUtcNow();
+        var width = TimeSpan.FromMinutes(1).Ticks;
+        var minute = now.UtcTicks - (now.UtcTicks % width);
+        var earlier = minute - (5 * width);
+
+        // Parts p:1 (2 entries) and q:7 (1 entry): 3 + 2 predictions in cell 3 now and five minutes ago, 4 in cell 1.
+        SegmentCounts Delivery() => new(
+            "p:1", 2, width, [new CountsPart("p", 1, 2), new CountsPart("q", 7, 1)], [minute, earlier, minute], [3, 3, 1], [3, 2, 4]);
+        await counted.RecordCountsAsync(Delivery());
+        await counted.RecordCountsAsync(Delivery());   // a redelivery: both parts are replays
+        await listed.RecordAsync(new SegmentBatch(
+            "p:1", 2, [3, 3, 3, 3, 3, 1, 1, 1, 1], [minute, minute, minute, earlier, earlier, minute, minute, minute, minute], "p", 1));
+
+        var view = await counted.GetMatrixAsync(null);
+        Assert.Equal([[0L, 4L], [0L, 5L]], view.Matrix.ToRows());
+        Assert.Equal(2, view.BatchesApplied);
+        foreach (var window in new TimeSpan?[] { TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(10), TimeSpan.FromHours(1) })
+        {
+            Assert.Equal((await listed.GetMatrixAsync(window)).Matrix.ToRows(), (await counted.GetMatrixAsync(window)).Matrix.ToRows());
+        }
+
+        var range = await counted.GetEventTimeRangeAsync(new DateTimeOffset(earlier, TimeSpan.Zero), new DateTimeOffset(earlier + width, TimeSpan.Zero));
+        Assert.Equal(2, range.Matrix.Total);
+
+        // Entries the parts do not cover, counts that are not positive, and times rounded coarser than a minute are refused whole.
+        await Assert.ThrowsAsync<ArgumentException>(() => counted.RecordCountsAsync(
+            new SegmentCounts("r:1", 2, width, [new CountsPart("r", 1, 1)], [minute, minute], [0, 0], [1, 1])).AsTask());
+        await Assert.ThrowsAsync<ArgumentException>(() => counted.RecordCountsAsync(
+            new SegmentCounts("r:1", 2, width, [new CountsPart("r", 1, 1)], [minute], [0], [0])).AsTask());
+        await Assert.ThrowsAsync<ArgumentException>(() => counted.RecordCountsAsync(
+            new SegmentCounts("r:1", 2, 7 * width, [new CountsPart("r", 1, 1)], [minute], [0], [1])).AsTask());
+        Assert.Equal(9, (await counted.GetMatrixAsync(null)).Matrix.Total);
+
+        // The refused deliveries left no watermark: r:1 is still accepted.
+        await counted.RecordCountsAsync(new SegmentCounts("r:1", 2, width, [new CountsPart("r", 1, 1)], [minute], [0], [1]));
+        Assert.Equal(10, (await counted.GetMatrixAsync(null)).Matrix.Total);
+    }
+
+    [Fact]
     public async Task Ingest_ForUnregisteredModel_RejectsEverything()
     {
         var model = UniqueModel("unregistered");
