@@ -235,7 +235,19 @@ public sealed class DriftWatcherGrain(
         }
 
         // The latest verdicts stay until a look replaces them: they explain a pause or a rollback that just happened
-        // (the gate ignores verdicts older than the epoch).
+        // (the gate ignores verdicts older than the epoch). Those of versions out of play that were not judged in the
+        // epoch just ended go, so the state holds the verdicts of at most two epochs' versions, not of every version ever.
+        var inPlayNow = VersionsInPlay(rollout.Routing, catalog);
+        foreach (var key in s.Latest.Where(kv => !inPlayNow.Contains(kv.Value.Version) && (s.EpochStartedAt is not { } previous || kv.Value.At < previous)).Select(kv => kv.Key).ToList())
+        {
+            s.Latest.Remove(key);
+        }
+
+        foreach (var key in s.LatestFairness.Where(kv => !inPlayNow.Contains(kv.Value.Version) && (s.EpochStartedAt is not { } previous || kv.Value.At < previous)).Select(kv => kv.Key).ToList())
+        {
+            s.LatestFairness.Remove(key);
+        }
+
         s.EpochStartedAt = clock.GetUtcNow();
         s.BaselinesFrozenAt = s.EpochStartedAt;
         await state.WriteStateAsync();
