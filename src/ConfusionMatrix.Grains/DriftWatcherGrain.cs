@@ -195,43 +195,36 @@ public sealed class DriftWatcherGrain(
         if (rollout.Routing.Phase == RolloutPhase.Promoted && rollout.PreviousStable is { } previous
             && catalog.SegmentsByVersion.TryGetValue(previous, out var previousSegments))
         {
-            foreach (var segment in previousSegments)
+            var guard = await Task.WhenAll(previousSegments.Select(async segment => (Segment: segment, Live: (await SinceEpochAsync(previous, segment)).SinceEpoch)));
+            foreach (var (segment, live) in guard)
             {
-                var (live, _) = await SinceEpochAsync(previous, segment);
                 s.GuardReference[segment] = WireMapping.ToSparse(live);
             }
 
             s.GuardReferenceVersion = previous;
         }
 
-        s.EpochStartCounts.Clear();
-        foreach (var version in fromNow ? VersionsInPlay(rollout.Routing, catalog) : [])
-        {
-            if (!catalog.SegmentsByVersion.TryGetValue(version, out var segments))
-            {
-                continue;
-            }
+        // Every matrix and baseline of the segments in play, fetched once and in parallel.
+        var inPlay = VersionsInPlay(rollout.Routing, catalog)
+            .SelectMany(version => catalog.SegmentsByVersion.TryGetValue(version, out var segments) ? segments.Select(segment => (Version: version, Segment: segment)) : [])
+            .ToList();
+        var counts = Task.WhenAll(fromNow ? inPlay.Select(async k => (k.Version, k.Segment, (await Segment(k.Version, k.Segment).GetMatrixAsync(null)).Matrix)) : []);
+        var baselines = Task.WhenAll(inPlay.Select(async k => (k.Version, k.Segment, View: await Segment(k.Version, k.Segment).GetBaselineAsync())));
+        await Task.WhenAll(counts, baselines);
 
-            foreach (var segment in segments)
-            {
-                var view = await Segment(version, segment).GetMatrixAsync(null);
-                s.EpochStartCounts[Key(version, segment)] = view.Matrix;
-            }
+        s.EpochStartCounts.Clear();
+        foreach (var (version, segment, matrix) in await counts)
+        {
+            s.EpochStartCounts[Key(version, segment)] = matrix;
         }
 
         // Sequential tests restart with the evidence and the references. A rolling baseline is frozen now: it ends
         // before the epoch's evidence starts and stays fixed while the epoch runs.
         s.Sequential.Clear();
         s.FrozenBaselines.Clear();
-        foreach (var version in VersionsInPlay(rollout.Routing, catalog))
+        foreach (var (version, segment, baseline) in await baselines)
         {
-            if (catalog.SegmentsByVersion.TryGetValue(version, out var segments))
-            {
-                foreach (var segment in segments)
-                {
-                    await FreezeRollingBaselineAsync(version, segment);
-                }
-            }
+            Freeze(version, segment, baseline);
         }
 
         // The latest verdicts stay until a look replaces them: they explain a pause or a rollback that just happened
@@ -363,7 +356,7 @@ public sealed class DriftWatcherGrain(
 
         if (definition.PositiveClass is { } positive)
         {
-            var dimensions = family.Select(f => (f.Version, Dimension: f.Segment.IndexOf('=') is var eq && eq > 0 ? f.Segment[..eq] : null))
+            var dimensions = family.Select(f => (f.Version, Dimension: SegmentKey.TryParse(f.Segment, out var key) ? key.Dimension : null))
                 .Where(d => d.Dimension is not null).Distinct().ToList();
             foreach (var (version, dimension) in dimensions)
             {
@@ -392,9 +385,11 @@ public sealed class DriftWatcherGrain(
             var (version, segment) = (key[..slash], key[(slash + 1)..]);
             s.FrozenBaselines.Remove(key);
             s.Sequential.Remove(key);
-            var view = await Segment(version, segment).GetMatrixAsync(null);
-            s.EpochStartCounts[key] = view.Matrix;
-            await FreezeRollingBaselineAsync(version, segment);
+            var matrix = Segment(version, segment).GetMatrixAsync(null).AsTask();
+            var baseline = Segment(version, segment).GetBaselineAsync().AsTask();
+            await Task.WhenAll(matrix, baseline);
+            s.EpochStartCounts[key] = (await matrix).Matrix;
+            Freeze(version, segment, await baseline);
         }
 
         s.BaselinesFrozenAt = clock.GetUtcNow();
@@ -402,9 +397,8 @@ public sealed class DriftWatcherGrain(
         Log.EpochStarted(logger, Model, "epoch length reached: rolling baselines refrozen");
     }
 
-    private async Task FreezeRollingBaselineAsync(string version, string segment)
+    private void Freeze(string version, string segment, BaselineView baseline)
     {
-        var baseline = await Segment(version, segment).GetBaselineAsync();
         if (baseline.Kind != BaselineKind.Holdout && baseline.Matrix is { } matrix)
         {
             state.State.FrozenBaselines[Key(version, segment)] = matrix;
