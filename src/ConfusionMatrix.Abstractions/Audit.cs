@@ -40,6 +40,6 @@ public interface IAuditTrailGrain : IGrainWithStringKey
     Task<long> AppendAsync(AuditRecord record);
 
     /// <summary>Records with a sequence above <paramref name="after"/> and a time at or after <paramref name="since"/>, oldest first.</summary>
-    [Alias("Read")]
+    [Alias("Read"), Orleans.Concurrency.ReadOnly]
     ValueTask<AuditPage> ReadAsync(DateTimeOffset? since, long? after, int limit);
 }

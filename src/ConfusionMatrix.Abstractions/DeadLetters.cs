@@ -18,6 +18,6 @@ public interface IDeadLetterGrain : IGrainWithStringKey
     [Alias("Add")]
     Task AddAsync(DeadLetter letter);
 
-    [Alias("Get")]
+    [Alias("Get"), Orleans.Concurrency.ReadOnly]
     ValueTask<ImmutableArray<DeadLetter>> GetAsync();
 }

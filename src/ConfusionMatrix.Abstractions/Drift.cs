@@ -146,8 +146,16 @@ public interface IDriftWatcherGrain : IGrainWithStringKey
     [Alias("EvaluateNow")]
     Task<DriftReport> EvaluateNowAsync();
 
-    [Alias("GetReport")]
+    /// <summary>
+    /// The latest verdicts. Read-only: rollout transitions not read yet are applied by <see cref="SyncRolloutAsync"/>,
+    /// which this sends to the watcher itself, so a report read right after a transition may still show the old epoch.
+    /// </summary>
+    [Alias("GetReport"), ReadOnly]
     ValueTask<DriftReport> GetReportAsync();
+
+    /// <summary>Reads the rollout transitions published since the last read; one that changes what is compared starts a new epoch.</summary>
+    [Alias("SyncRollout"), OneWay]
+    Task SyncRolloutAsync();
 
     [Alias("SetPolicy")]
     Task<DriftReport> SetPolicyAsync(DriftPolicySettings policy);
@@ -161,8 +169,9 @@ public interface IDriftWatcherGrain : IGrainWithStringKey
 
     /// <summary>
     /// Non-inferiority gate for Argo Rollouts / Flagger: passes only when judged segments exist and every judged drop
-    /// is shown below the tolerance; fails on drift or a widened fairness gap; otherwise inconclusive.
+    /// is shown below the tolerance; fails on drift or a widened fairness gap; otherwise inconclusive. Read-only: verdicts
+    /// older than the latest epoch-starting transition are ignored even before the watcher has read that transition.
     /// </summary>
-    [Alias("Gate")]
+    [Alias("Gate"), ReadOnly]
     Task<GateAnswer> GateAsync(string version);
 }

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Orleans.Concurrency;
 
 namespace ConfusionMatrix.Abstractions;
 
@@ -10,14 +11,14 @@ public interface IModelRegistryGrain : IGrainWithStringKey
     [Alias("Register")]
     Task<ModelDefinition> RegisterAsync(ModelDefinition definition);
 
-    [Alias("Get")]
+    [Alias("Get"), ReadOnly]
     ValueTask<ModelDefinition?> GetAsync();
 
     /// <summary>Called by version routers when they first see segments, so the catalog and drift watcher know what exists.</summary>
     [Alias("ReportSegments")]
     Task ReportSegmentsAsync(string version, ImmutableArray<string> segments);
 
-    [Alias("GetCatalog")]
+    [Alias("GetCatalog"), ReadOnly]
     ValueTask<ModelCatalog> GetCatalogAsync();
 }
 
@@ -47,8 +48,12 @@ public interface ISegmentMatrixGrain : IGrainWithStringKey
     [Alias("RecordCounts")]
     ValueTask RecordCountsAsync(SegmentCounts counts);
 
-    /// <summary>Reads the matrix for a trailing window; null is all time.</summary>
-    [Alias("GetMatrix")]
+    /// <summary>
+    /// Reads the matrix for a trailing window; null is all time. Read-only: it never writes storage. It may rotate the
+    /// in-memory rings to the current time (derived from the clock, the same for every caller) and re-read storage
+    /// after a failed write (idempotent), so readers interleaving with one another see the same counts.
+    /// </summary>
+    [Alias("GetMatrix"), ReadOnly]
     ValueTask<MatrixView> GetMatrixAsync(TimeSpan? window);
 
     /// <summary>Sets a holdout baseline; it replaces the rolling baseline for drift comparisons.</summary>
@@ -58,7 +63,7 @@ public interface ISegmentMatrixGrain : IGrainWithStringKey
     [Alias("ClearBaseline")]
     Task ClearBaselineAsync();
 
-    [Alias("GetBaseline")]
+    [Alias("GetBaseline"), ReadOnly]
     ValueTask<BaselineView> GetBaselineAsync();
 
     /// <summary>Applies a label-join shard's changes (labels, corrections, pending and expired predictions) at their event times, once per delivery.</summary>
@@ -70,7 +75,7 @@ public interface ISegmentMatrixGrain : IGrainWithStringKey
     /// retained (minutes for the last hour, hours for a day, days for a month): the cohorts a comparison can match.
     /// The view's window names the range actually covered.
     /// </summary>
-    [Alias("GetEventTimeRange")]
+    [Alias("GetEventTimeRange"), ReadOnly]
     ValueTask<MatrixView> GetEventTimeRangeAsync(DateTimeOffset from, DateTimeOffset to);
 }
 
@@ -89,11 +94,12 @@ public interface ILabelJoinGrain : IGrainWithStringKey
     [Alias("ApplyLabels")]
     Task<LabelOutcome[]> ApplyLabelsAsync(LabelBatch batch, int[] classIndex);
 
+    /// <summary>Not read-only: reading the stats also sends what a crash left undelivered (it writes state).</summary>
     [Alias("GetStats")]
     ValueTask<LabelJoinStats> GetStatsAsync();
 
     /// <summary>Score histograms of this shard's predictions for one version, segment and window.</summary>
-    [Alias("GetScoreSummary"), Orleans.Concurrency.ReadOnly]
+    [Alias("GetScoreSummary"), ReadOnly]
     ValueTask<ScoreSummary> GetScoreSummaryAsync(ScoreSummaryQuery query);
 }
 
@@ -108,10 +114,10 @@ public interface ILabelRouterGrain : IGrainWithStringKey
     Task<LabelIngestResult> IngestAsync(LabelBatch batch);
 
     /// <summary>The label-join counters summed over every shard of the model.</summary>
-    [Alias("GetStats")]
+    [Alias("GetStats"), ReadOnly]
     Task<LabelJoinStats> GetStatsAsync();
 
     /// <summary>Score histograms summed over every shard of the model.</summary>
-    [Alias("GetScoreSummary"), Orleans.Concurrency.ReadOnly]
+    [Alias("GetScoreSummary"), ReadOnly]
     Task<ScoreSummary> GetScoreSummaryAsync(ScoreSummaryQuery query);
 }

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Text.Json.Serialization;
 
 namespace ConfusionMatrix.Abstractions;
 
@@ -26,9 +27,25 @@ public enum RolloutPhase
 }
 
 /// <summary>
-/// The actions of the rollout state machine: the one vocabulary of transitions, HTTP routes (<c>POST …/rollout/{action}</c>),
-/// audit history and webhooks.
+/// The actions of the rollout state machine: the one vocabulary of transitions, HTTP routes (<c>POST …/rollout/set-stable</c>
+/// and the others), audit history and webhooks. On the wire (JSON, and <see cref="RolloutTransition.Action"/>, which
+/// stays a string so that silos of the previous release read new transitions) each is its kebab-case word.
 /// </summary>
+[GenerateSerializer, Alias("cm.RolloutAction")]
+[JsonConverter(typeof(JsonStringEnumConverter<RolloutAction>))]
+public enum RolloutAction
+{
+    [JsonStringEnumMemberName(RolloutActions.SetStable)] SetStable = 0,
+    [JsonStringEnumMemberName(RolloutActions.StartCanary)] StartCanary = 1,
+    [JsonStringEnumMemberName(RolloutActions.SetWeight)] SetWeight = 2,
+    [JsonStringEnumMemberName(RolloutActions.Promote)] Promote = 3,
+    [JsonStringEnumMemberName(RolloutActions.Pause)] Pause = 4,
+    [JsonStringEnumMemberName(RolloutActions.Resume)] Resume = 5,
+    [JsonStringEnumMemberName(RolloutActions.Rollback)] Rollback = 6,
+    [JsonStringEnumMemberName(RolloutActions.SetPolicy)] SetPolicy = 7,
+}
+
+/// <summary>The wire words of <see cref="RolloutAction"/> and what each action implies.</summary>
 public static class RolloutActions
 {
     public const string SetStable = "set-stable";
@@ -40,11 +57,45 @@ public static class RolloutActions
     public const string Rollback = "rollback";
     public const string SetPolicy = "set-policy";
 
-    /// <summary>What an operator can ask for over HTTP.</summary>
-    public static readonly string[] Operations = [SetStable, StartCanary, SetWeight, Promote, Pause, Resume, Rollback];
+    /// <summary>What an operator can ask for over HTTP, each at <c>POST …/rollout/{word}</c>.</summary>
+    public static readonly RolloutAction[] Operations =
+        [RolloutAction.SetStable, RolloutAction.StartCanary, RolloutAction.SetWeight, RolloutAction.Promote, RolloutAction.Pause, RolloutAction.Resume, RolloutAction.Rollback];
+
+    public static string ToWire(this RolloutAction action) => action switch
+    {
+        RolloutAction.SetStable => SetStable,
+        RolloutAction.StartCanary => StartCanary,
+        RolloutAction.SetWeight => SetWeight,
+        RolloutAction.Promote => Promote,
+        RolloutAction.Pause => Pause,
+        RolloutAction.Resume => Resume,
+        RolloutAction.Rollback => Rollback,
+        RolloutAction.SetPolicy => SetPolicy,
+        _ => throw new ArgumentOutOfRangeException(nameof(action), action, "Unknown rollout action."),
+    };
+
+    /// <summary>Reads a wire word; false for anything else.</summary>
+    public static bool TryParse(string? word, out RolloutAction action)
+    {
+        RolloutAction? parsed = word switch
+        {
+            SetStable => RolloutAction.SetStable,
+            StartCanary => RolloutAction.StartCanary,
+            SetWeight => RolloutAction.SetWeight,
+            Promote => RolloutAction.Promote,
+            Pause => RolloutAction.Pause,
+            Resume => RolloutAction.Resume,
+            Rollback => RolloutAction.Rollback,
+            SetPolicy => RolloutAction.SetPolicy,
+            _ => null,
+        };
+        action = parsed.GetValueOrDefault();
+        return parsed is not null;
+    }
 
     /// <summary>Transitions that change what the drift watcher compares: each starts a new monitoring epoch.</summary>
-    public static bool StartsEpoch(string action) => action is StartCanary or Resume or Promote or Rollback or SetStable;
+    public static bool StartsEpoch(this RolloutAction action) =>
+        action is RolloutAction.StartCanary or RolloutAction.Resume or RolloutAction.Promote or RolloutAction.Rollback or RolloutAction.SetStable;
 }
 
 /// <summary>What inference services route by: which version gets which share of traffic.</summary>
@@ -73,7 +124,12 @@ public sealed record RolloutTransition(
     [property: Id(7)] string? Stable,
     [property: Id(8)] string? Canary,
     [property: Id(9)] int CanaryWeightPercent,
-    [property: Id(10)] DriftVerdict? Verdict);
+    [property: Id(10)] DriftVerdict? Verdict)
+{
+    /// <summary>The action as its enum; null for a word this release does not know (written by a newer silo).</summary>
+    [JsonIgnore]
+    public RolloutAction? Kind => RolloutActions.TryParse(Action, out var kind) ? kind : null;
+}
 
 /// <summary>
 /// What the controller does on its own. Defaults: pause on drift, roll back on severe drift, one-hour guard. With
@@ -140,15 +196,30 @@ public sealed record RolloutView(
     [property: Id(3)] RolloutPolicy Policy,
     [property: Id(4)] ImmutableArray<RolloutTransition> History);
 
+/// <summary>
+/// A page of rollout transitions, oldest first; <see cref="Next"/> is the <c>after</c> of the next page, null at the
+/// end; <see cref="Dropped"/> counts transitions the bounds removed (they remain in the audit trail and the logs).
+/// </summary>
+[GenerateSerializer, Immutable, Alias("cm.RolloutHistoryPage")]
+public sealed record RolloutHistoryPage(
+    [property: Id(0)] ImmutableArray<RolloutTransition> Transitions,
+    [property: Id(1)] long? Next,
+    [property: Id(2)] long Dropped);
+
 /// <summary>The rollout of one model, keyed by model name: a state machine over stable, canary and canary weight.</summary>
 [Alias("cm.IRolloutControllerGrain")]
 public interface IRolloutControllerGrain : IGrainWithStringKey
 {
-    [Alias("GetRouting")]
+    [Alias("GetRouting"), Orleans.Concurrency.ReadOnly]
     ValueTask<RoutingTable> GetRoutingAsync();
 
-    [Alias("GetState")]
+    /// <summary>State, policy and the kept history (bounded: see <see cref="GetHistoryAsync"/>).</summary>
+    [Alias("GetState"), Orleans.Concurrency.ReadOnly]
     ValueTask<RolloutView> GetStateAsync();
+
+    /// <summary>Kept transitions with a sequence above <paramref name="after"/>, oldest first, at most <paramref name="limit"/>.</summary>
+    [Alias("GetHistory"), Orleans.Concurrency.ReadOnly]
+    ValueTask<RolloutHistoryPage> GetHistoryAsync(long? after, int limit);
 
     [Alias("SetStable")]
     Task<RolloutView> SetStableAsync(string version, string actor, string reason);

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using ConfusionMatrix.Abstractions;
 using ConfusionMatrix.Core;
 using ConfusionMatrix.MLflow;
 
@@ -104,7 +105,9 @@ internal static class MatrixSource
         }
 
         // A prediction file: count it, with the requested segment's dimension.
-        var dimension = segment == "all" ? null : segment.Split('=')[0];
+        var dimension = SegmentKey.TryParse(segment, out var key, out var invalid)
+            ? key.Dimension
+            : throw new CmxException($"--segment '{segment}': {invalid}");
         var evaluation = await FileEvaluation.RunAsync(source, extension == ".json" ? "ndjson" : null, null, dimension is null ? null : [dimension], cancellationToken);
         var reports = evaluation.Evaluator.Reports(DateTimeOffset.UtcNow);
         var report = reports.FirstOrDefault(r => r.Segment == segment)

@@ -93,13 +93,16 @@ public sealed class DriftWatcherGrain(
 
     public async ValueTask<DriftReport> GetReportAsync()
     {
-        await SyncRolloutAsync();
+        // Read-only: transitions not read yet are taken by a message to this watcher, after this answer.
+        RequestSyncIfBehind(await Controller.GetStateAsync());
         return Report();
     }
 
+    public async Task SyncRolloutAsync() => await ReadRolloutAsync();
+
     public async Task<DriftReport> SetPolicyAsync(DriftPolicySettings policy)
     {
-        var problems = ToCore(policy).Validate();
+        var problems = WireMapping.ToCore(policy).Validate();
         if (problems.Count > 0)
         {
             throw new ArgumentException(string.Join(" ", problems));
@@ -133,7 +136,7 @@ public sealed class DriftWatcherGrain(
 
     public async Task StartEpochAsync(string reason)
     {
-        var rollout = await SyncRolloutAsync();
+        var rollout = await ReadRolloutAsync();
         await StartEpochAsync(reason, rollout, fromNow: true);
     }
 
@@ -141,17 +144,17 @@ public sealed class DriftWatcherGrain(
     /// Reads the rollout transitions published since the last read; one that changes what is compared starts a new
     /// epoch. Returns the rollout as read.
     /// </summary>
-    private async Task<RolloutView> SyncRolloutAsync()
+    private async Task<RolloutView> ReadRolloutAsync()
     {
         var s = state.State;
-        var rollout = await GrainFactory.GetGrain<IRolloutControllerGrain>(Model).GetStateAsync();
+        var rollout = await Controller.GetStateAsync();
         var latest = rollout.History.Length > 0 ? rollout.History[^1].Sequence : 0;
         if (latest <= s.LastTransitionSequence)
         {
             return rollout;
         }
 
-        var resetting = rollout.History.LastOrDefault(t => t.Sequence > s.LastTransitionSequence && RolloutActions.StartsEpoch(t.Action));
+        var resetting = UnreadEpochStart(rollout);
         s.LastTransitionSequence = latest;
         if (resetting is not null)
         {
@@ -165,6 +168,21 @@ public sealed class DriftWatcherGrain(
         return rollout;
     }
 
+    /// <summary>The latest transition not read yet that starts a new epoch, if any.</summary>
+    private RolloutTransition? UnreadEpochStart(RolloutView rollout) =>
+        rollout.History.LastOrDefault(t => t.Sequence > state.State.LastTransitionSequence && t.Kind is { } kind && kind.StartsEpoch());
+
+    /// <summary>From a read-only call: asks this watcher (as a message, after the current call) to read new transitions.</summary>
+    private void RequestSyncIfBehind(RolloutView rollout)
+    {
+        if (rollout.History.Length > 0 && rollout.History[^1].Sequence > state.State.LastTransitionSequence)
+        {
+            _ = this.AsReference<IDriftWatcherGrain>().SyncRolloutAsync();
+        }
+    }
+
+    private IRolloutControllerGrain Controller => GrainFactory.GetGrain<IRolloutControllerGrain>(Model);
+
     /// <param name="fromNow">False only for the very first epoch, whose evidence is everything counted so far.</param>
     private async Task StartEpochAsync(string reason, RolloutView rollout, bool fromNow)
     {
@@ -177,47 +195,52 @@ public sealed class DriftWatcherGrain(
         if (rollout.Routing.Phase == RolloutPhase.Promoted && rollout.PreviousStable is { } previous
             && catalog.SegmentsByVersion.TryGetValue(previous, out var previousSegments))
         {
-            foreach (var segment in previousSegments)
+            var guard = await Task.WhenAll(previousSegments.Select(async segment => (Segment: segment, Live: (await SinceEpochAsync(previous, segment)).SinceEpoch)));
+            foreach (var (segment, live) in guard)
             {
-                var (live, _) = await SinceEpochAsync(previous, segment);
-                s.GuardReference[segment] = SegmentMatrixGrain.ToSparse(live);
+                s.GuardReference[segment] = WireMapping.ToSparse(live);
             }
 
             s.GuardReferenceVersion = previous;
         }
 
-        s.EpochStartCounts.Clear();
-        foreach (var version in fromNow ? VersionsInPlay(rollout.Routing, catalog) : [])
-        {
-            if (!catalog.SegmentsByVersion.TryGetValue(version, out var segments))
-            {
-                continue;
-            }
+        // Every matrix and baseline of the segments in play, fetched once and in parallel.
+        var inPlay = VersionsInPlay(rollout.Routing, catalog)
+            .SelectMany(version => catalog.SegmentsByVersion.TryGetValue(version, out var segments) ? segments.Select(segment => (Version: version, Segment: segment)) : [])
+            .ToList();
+        var counts = Task.WhenAll(fromNow ? inPlay.Select(async k => (k.Version, k.Segment, (await Segment(k.Version, k.Segment).GetMatrixAsync(null)).Matrix)) : []);
+        var baselines = Task.WhenAll(inPlay.Select(async k => (k.Version, k.Segment, View: await Segment(k.Version, k.Segment).GetBaselineAsync())));
+        await Task.WhenAll(counts, baselines);
 
-            foreach (var segment in segments)
-            {
-                var view = await Segment(version, segment).GetMatrixAsync(null);
-                s.EpochStartCounts[Key(version, segment)] = view.Matrix;
-            }
+        s.EpochStartCounts.Clear();
+        foreach (var (version, segment, matrix) in await counts)
+        {
+            s.EpochStartCounts[Key(version, segment)] = matrix;
         }
 
         // Sequential tests restart with the evidence and the references. A rolling baseline is frozen now: it ends
         // before the epoch's evidence starts and stays fixed while the epoch runs.
         s.Sequential.Clear();
         s.FrozenBaselines.Clear();
-        foreach (var version in VersionsInPlay(rollout.Routing, catalog))
+        foreach (var (version, segment, baseline) in await baselines)
         {
-            if (catalog.SegmentsByVersion.TryGetValue(version, out var segments))
-            {
-                foreach (var segment in segments)
-                {
-                    await FreezeRollingBaselineAsync(version, segment);
-                }
-            }
+            Freeze(version, segment, baseline);
         }
 
         // The latest verdicts stay until a look replaces them: they explain a pause or a rollback that just happened
-        // (the gate ignores verdicts older than the epoch).
+        // (the gate ignores verdicts older than the epoch). Those of versions out of play that were not judged in the
+        // epoch just ended go, so the state holds the verdicts of at most two epochs' versions, not of every version ever.
+        var inPlayNow = VersionsInPlay(rollout.Routing, catalog);
+        foreach (var key in s.Latest.Where(kv => !inPlayNow.Contains(kv.Value.Version) && (s.EpochStartedAt is not { } previous || kv.Value.At < previous)).Select(kv => kv.Key).ToList())
+        {
+            s.Latest.Remove(key);
+        }
+
+        foreach (var key in s.LatestFairness.Where(kv => !inPlayNow.Contains(kv.Value.Version) && (s.EpochStartedAt is not { } previous || kv.Value.At < previous)).Select(kv => kv.Key).ToList())
+        {
+            s.LatestFairness.Remove(key);
+        }
+
         s.EpochStartedAt = clock.GetUtcNow();
         s.BaselinesFrozenAt = s.EpochStartedAt;
         await state.WriteStateAsync();
@@ -226,10 +249,13 @@ public sealed class DriftWatcherGrain(
 
     public async Task<GateAnswer> GateAsync(string version)
     {
-        await SyncRolloutAsync();
+        // Read-only: a transition not read yet already makes the verdicts before it stale.
+        var rollout = await Controller.GetStateAsync();
+        RequestSyncIfBehind(rollout);
         var s = state.State;
+        var epochStart = UnreadEpochStart(rollout) is { } unread && (s.EpochStartedAt is null || unread.At > s.EpochStartedAt) ? unread.At : s.EpochStartedAt;
         var tolerance = s.Policy.Tolerance;
-        var current = s.Latest.Values.Where(v => v.Version == version && s.EpochStartedAt is { } start && v.At >= start).ToList();
+        var current = s.Latest.Values.Where(v => v.Version == version && epochStart is { } start && v.At >= start).ToList();
         var segments = current.Select(v =>
         {
             var judged = v.ClassDeltas.Where(d => d.Sufficient).ToList();
@@ -237,9 +263,9 @@ public sealed class DriftWatcherGrain(
             var leastText = least is null ? null : string.Create(
                 CultureInfo.InvariantCulture,
                 $"{least.Metric} of '{least.Class}' may have dropped by up to {least.UpperBound:0.000} (tolerance {tolerance:0.000}) over {least.LiveDenominator} labelled predictions");
-            return new GateSegment(v.Segment, DriftDecisions.FromWire(v.Decision), judged.Count, judged.Count(d => d.UpperBound is { } upper && upper < tolerance), v.Reason, leastText);
+            return new GateSegment(v.Segment, v.Outcome, judged.Count, judged.Count(d => d.UpperBound is { } upper && upper < tolerance), v.Reason, leastText);
         }).ToList();
-        var fairness = s.LatestFairness.Values.FirstOrDefault(f => f.Version == version && f.Alert && s.EpochStartedAt is { } start && f.At >= start);
+        var fairness = s.LatestFairness.Values.FirstOrDefault(f => f.Version == version && f.Alert && epochStart is { } start && f.At >= start);
         var result = DriftGate.Evaluate(version, segments, fairness is null ? null : $"fairness alert on {fairness.Dimension}: {fairness.Reason}");
         return new GateAnswer(result.Pass, result.Inconclusive, result.Reason);
     }
@@ -254,7 +280,7 @@ public sealed class DriftWatcherGrain(
     /// <param name="force">Judge even when no segment reported new evidence (operators, tests, the demo).</param>
     private async Task EvaluateAsync(bool force)
     {
-        var rollout = await SyncRolloutAsync();
+        var rollout = await ReadRolloutAsync();
         if (!force && _dirty.Count == 0)
         {
             return;
@@ -288,6 +314,7 @@ public sealed class DriftWatcherGrain(
 
         // The family of the false discovery rate: every segment of every version in play.
         var inPlay = VersionsInPlay(rollout.Routing, catalog);
+        var snapshot = await SnapshotAsync(rollout.Routing, catalog, inPlay, now);
         var family = new List<(string Version, string Segment, string ReferenceName)>();
         var comparisons = new List<DriftComparison>();
         var sequentials = new List<SequentialState>();
@@ -300,7 +327,7 @@ public sealed class DriftWatcherGrain(
 
             foreach (var segment in segments)
             {
-                var (live, reference, referenceName) = await InputsAsync(version, segment, rollout, definition, now);
+                var (live, reference, referenceName) = Inputs(version, segment, rollout.Routing, definition, snapshot);
                 var sequential = Restore(Key(version, segment));
                 family.Add((version, segment, referenceName));
                 comparisons.Add(new DriftComparison(live, reference, sequential, definition.Classes));
@@ -308,7 +335,7 @@ public sealed class DriftWatcherGrain(
             }
         }
 
-        var policy = ToCore(s.Policy);
+        var policy = WireMapping.ToCore(s.Policy);
         var assessments = DriftEvaluator.EvaluateFamily(comparisons, policy);
         var alarms = new List<DriftVerdict>();
         for (var i = 0; i < family.Count; i++)
@@ -316,7 +343,7 @@ public sealed class DriftWatcherGrain(
             var (version, segment, referenceName) = family[i];
             var key = Key(version, segment);
             s.Sequential[key] = new SequentialSnapshot(sequentials[i].Looks, new Dictionary<string, double>(sequentials[i].Snapshot(), StringComparer.Ordinal));
-            var verdict = ToVerdict(version, segment, referenceName, assessments[i], comparisons[i], sequentials[i].Looks, definition, now);
+            var verdict = WireMapping.ToVerdict(Model, version, segment, referenceName, assessments[i], definition.Classes, Precision(comparisons[i], definition), sequentials[i].Looks, now);
             s.Latest[key] = verdict;
             instruments.DriftVerdict(Model, verdict.Decision);
             gauges.Publish(verdict);
@@ -329,11 +356,11 @@ public sealed class DriftWatcherGrain(
 
         if (definition.PositiveClass is { } positive)
         {
-            var dimensions = family.Select(f => (f.Version, Dimension: f.Segment.IndexOf('=') is var eq && eq > 0 ? f.Segment[..eq] : null))
+            var dimensions = family.Select(f => (f.Version, Dimension: SegmentKey.TryParse(f.Segment, out var key) ? key.Dimension : null))
                 .Where(d => d.Dimension is not null).Distinct().ToList();
             foreach (var (version, dimension) in dimensions)
             {
-                await EvaluateFairnessAsync(version, dimension!, definition.ClassIndex(positive), catalog, rollout.Routing, policy, now);
+                EvaluateFairness(version, dimension!, definition.ClassIndex(positive), catalog, rollout.Routing, policy, snapshot, now);
             }
         }
 
@@ -343,7 +370,7 @@ public sealed class DriftWatcherGrain(
 
         // Severe first, so a rollback is not preceded by a mere pause of the same canary.
         var controller = GrainFactory.GetGrain<IRolloutControllerGrain>(Model);
-        foreach (var alarm in alarms.OrderByDescending(a => a.Decision == DriftVerdict.Severe))
+        foreach (var alarm in alarms.OrderByDescending(a => a.Outcome == DriftDecision.Severe))
         {
             await controller.OnVerdictAsync(alarm);
         }
@@ -358,9 +385,11 @@ public sealed class DriftWatcherGrain(
             var (version, segment) = (key[..slash], key[(slash + 1)..]);
             s.FrozenBaselines.Remove(key);
             s.Sequential.Remove(key);
-            var view = await Segment(version, segment).GetMatrixAsync(null);
-            s.EpochStartCounts[key] = view.Matrix;
-            await FreezeRollingBaselineAsync(version, segment);
+            var matrix = Segment(version, segment).GetMatrixAsync(null).AsTask();
+            var baseline = Segment(version, segment).GetBaselineAsync().AsTask();
+            await Task.WhenAll(matrix, baseline);
+            s.EpochStartCounts[key] = (await matrix).Matrix;
+            Freeze(version, segment, await baseline);
         }
 
         s.BaselinesFrozenAt = clock.GetUtcNow();
@@ -368,59 +397,126 @@ public sealed class DriftWatcherGrain(
         Log.EpochStarted(logger, Model, "epoch length reached: rolling baselines refrozen");
     }
 
-    private async Task FreezeRollingBaselineAsync(string version, string segment)
+    private void Freeze(string version, string segment, BaselineView baseline)
     {
-        var baseline = await Segment(version, segment).GetBaselineAsync();
         if (baseline.Kind != BaselineKind.Holdout && baseline.Matrix is { } matrix)
         {
             state.State.FrozenBaselines[Key(version, segment)] = matrix;
         }
     }
 
-    private async Task<(ConfusionCounts Live, ConfusionCounts Reference, string ReferenceName)> InputsAsync(
-        string version, string segment, RolloutView rollout, ModelDefinition definition, DateTimeOffset now)
+    /// <summary>What a (version, segment) is compared with; see the class summary for the order.</summary>
+    private enum ReferenceSource
     {
-        var classes = definition.Classes.Length;
-        var live = await LiveAsync(version, segment, now) ?? new ConfusionCounts(classes);
-        ConfusionCounts? reference = null;
-        string referenceName;
-        var routing = rollout.Routing;
-        var delay = state.State.Policy.EffectiveLabelDelay;
-        if (version == routing.Canary && routing.Stable is { } stable)
+        StableSameCohorts,
+        PreviousStable,
+        Baseline,
+    }
+
+    private ReferenceSource ReferenceOf(string version, string segment, RoutingTable routing) =>
+        version == routing.Canary && routing.Stable is not null ? ReferenceSource.StableSameCohorts
+        : version == routing.Stable && routing.Phase == RolloutPhase.Promoted && state.State.GuardReferenceVersion is not null
+            && state.State.GuardReference.ContainsKey(segment) ? ReferenceSource.PreviousStable
+        : ReferenceSource.Baseline;
+
+    /// <summary>Everything one evaluation reads from the segment grains: each matrix and baseline fetched once.</summary>
+    private sealed class EvidenceSnapshot
+    {
+        public Dictionary<(string Version, string Segment), ConfusionCounts?> Live { get; } = [];
+
+        public Dictionary<(string Version, string Segment), BaselineView> Baselines { get; } = [];
+
+        public ConfusionCounts? LiveOf(string version, string segment) => Live.GetValueOrDefault((version, segment));
+    }
+
+    /// <summary>
+    /// Fetches, in parallel, the live evidence of every segment in play (a canary's reference, the stable version's same
+    /// segment, among them) and the baselines not frozen yet. The comparisons and fairness checks then read only this.
+    /// </summary>
+    private async Task<EvidenceSnapshot> SnapshotAsync(RoutingTable routing, ModelCatalog catalog, IEnumerable<string> inPlay, DateTimeOffset now)
+    {
+        var liveKeys = new HashSet<(string Version, string Segment)>();
+        var baselineKeys = new HashSet<(string Version, string Segment)>();
+        foreach (var version in inPlay)
         {
-            reference = await LiveAsync(stable, segment, now);
-            referenceName = delay > TimeSpan.Zero
-                ? $"stable {stable} over the same prediction-time cohorts, labels at least {delay} old"
-                : $"stable {stable} over the same epoch";
-        }
-        else if (version == routing.Stable && routing.Phase == RolloutPhase.Promoted
-            && state.State.GuardReferenceVersion is { } previous
-            && state.State.GuardReference.TryGetValue(segment, out var guard))
-        {
-            reference = FromSparse(guard, classes);
-            referenceName = $"previous stable {previous} before promotion";
-        }
-        else
-        {
-            var key = Key(version, segment);
-            if (state.State.FrozenBaselines.TryGetValue(key, out var frozen))
+            if (!catalog.SegmentsByVersion.TryGetValue(version, out var segments))
             {
-                reference = FromSparse(frozen, classes);
-                referenceName = "rolling baseline frozen at the epoch start";
+                continue;
             }
-            else
+
+            foreach (var segment in segments)
             {
-                var baseline = await Segment(version, segment).GetBaselineAsync();
-                referenceName = baseline.Kind == BaselineKind.Holdout ? "holdout baseline" : "rolling baseline frozen at the epoch start";
-                if (baseline.Matrix is { } matrix)
+                liveKeys.Add((version, segment));
+                var source = ReferenceOf(version, segment, routing);
+                if (source == ReferenceSource.StableSameCohorts)
                 {
-                    reference = FromSparse(matrix, classes);
-                    if (baseline.Kind != BaselineKind.Holdout)
-                    {
-                        state.State.FrozenBaselines[key] = matrix;
-                    }
+                    liveKeys.Add((routing.Stable!, segment));
+                }
+                else if (source == ReferenceSource.Baseline && !state.State.FrozenBaselines.ContainsKey(Key(version, segment)))
+                {
+                    baselineKeys.Add((version, segment));
                 }
             }
+        }
+
+        var live = liveKeys.Select(async k => (k, Counts: await LiveAsync(k.Version, k.Segment, now))).ToList();
+        var baselines = baselineKeys.Select(async k => (k, View: await Segment(k.Version, k.Segment).GetBaselineAsync())).ToList();
+        var snapshot = new EvidenceSnapshot();
+        foreach (var (key, counts) in await Task.WhenAll(live))
+        {
+            snapshot.Live[key] = counts;
+        }
+
+        foreach (var (key, view) in await Task.WhenAll(baselines))
+        {
+            snapshot.Baselines[key] = view;
+        }
+
+        return snapshot;
+    }
+
+    private (ConfusionCounts Live, ConfusionCounts Reference, string ReferenceName) Inputs(
+        string version, string segment, RoutingTable routing, ModelDefinition definition, EvidenceSnapshot snapshot)
+    {
+        var classes = definition.Classes.Length;
+        var live = snapshot.LiveOf(version, segment) ?? new ConfusionCounts(classes);
+        ConfusionCounts? reference = null;
+        string referenceName;
+        var delay = state.State.Policy.EffectiveLabelDelay;
+        switch (ReferenceOf(version, segment, routing))
+        {
+            case ReferenceSource.StableSameCohorts:
+                reference = snapshot.LiveOf(routing.Stable!, segment);
+                referenceName = delay > TimeSpan.Zero
+                    ? $"stable {routing.Stable} over the same prediction-time cohorts, labels at least {delay} old"
+                    : $"stable {routing.Stable} over the same epoch";
+                break;
+            case ReferenceSource.PreviousStable:
+                reference = WireMapping.ToCounts(state.State.GuardReference[segment], classes);
+                referenceName = $"previous stable {state.State.GuardReferenceVersion} before promotion";
+                break;
+            default:
+                var key = Key(version, segment);
+                if (state.State.FrozenBaselines.TryGetValue(key, out var frozen))
+                {
+                    reference = WireMapping.ToCounts(frozen, classes);
+                    referenceName = "rolling baseline frozen at the epoch start";
+                }
+                else
+                {
+                    var baseline = snapshot.Baselines[(version, segment)];
+                    referenceName = baseline.Kind == BaselineKind.Holdout ? "holdout baseline" : "rolling baseline frozen at the epoch start";
+                    if (baseline.Matrix is { } matrix)
+                    {
+                        reference = WireMapping.ToCounts(matrix, classes);
+                        if (baseline.Kind != BaselineKind.Holdout)
+                        {
+                            state.State.FrozenBaselines[key] = matrix;
+                        }
+                    }
+                }
+
+                break;
         }
 
         return (live, reference ?? new ConfusionCounts(classes), referenceName);
@@ -446,24 +542,8 @@ public sealed class DriftWatcherGrain(
         }
 
         var view = await Segment(version, segment).GetEventTimeRangeAsync(from, to);
-        return view.Matrix.ClassCount == 0 ? null : FromSparse(view.Matrix, view.Matrix.ClassCount);
+        return view.Matrix.ClassCount == 0 ? null : WireMapping.ToCounts(view.Matrix, view.Matrix.ClassCount);
     }
-
-    private DriftVerdict ToVerdict(
-        string version, string segment, string referenceName, DriftAssessment assessment, DriftComparison comparison, long looks, ModelDefinition definition, DateTimeOffset now) =>
-        new(
-            Model, version, segment, DriftDecisions.ToWire(assessment.Decision), assessment.Reason, referenceName,
-            assessment.Divergence.Kl, assessment.Divergence.Js, assessment.Divergence.G, assessment.Divergence.DegreesOfFreedom,
-            assessment.Divergence.PValue, assessment.OmnibusAdjustedPValue, assessment.LiveTotal, assessment.ReferenceTotal,
-            [.. assessment.ClassDeltas.Select(d => new ClassDeltaView(
-                definition.Classes[d.ClassIndex], d.Metric, d.Reference, d.Live, d.Drop, d.AlwaysValidPValue, d.Level,
-                d.ReferenceDenominator, d.LiveDenominator, d.Sufficient, d.Significant, d.Material,
-                Finite(d.LowerBound), Finite(d.UpperBound), d.EValue, d.Severe)),
-                .. Precision(comparison, definition)],
-            now,
-            looks,
-            assessment.EValue,
-            assessment.NonInferior);
 
     /// <summary>
     /// Precision per class, reported for dashboards and gauges but never tested (Sufficient is false, so it cannot
@@ -482,10 +562,7 @@ public sealed class DriftWatcherGrain(
         }
     }
 
-    /// <summary>JSON has no infinities: a bound not established yet is null.</summary>
-    private static double? Finite(double value) => double.IsFinite(value) ? value : null;
-
-    private async Task EvaluateFairnessAsync(string version, string dimension, int positiveClass, ModelCatalog catalog, RoutingTable routing, DriftPolicy policy, DateTimeOffset now)
+    private void EvaluateFairness(string version, string dimension, int positiveClass, ModelCatalog catalog, RoutingTable routing, DriftPolicy policy, EvidenceSnapshot snapshot, DateTimeOffset now)
     {
         if (positiveClass < 0 || !catalog.SegmentsByVersion.TryGetValue(version, out var segments))
         {
@@ -495,15 +572,14 @@ public sealed class DriftWatcherGrain(
         var members = new List<(string Segment, ConfusionCounts Counts)>();
         var stableMembers = new List<(string Segment, ConfusionCounts Counts)>();
         var isCanary = version == routing.Canary && routing.Stable is not null;
-        foreach (var segment in segments.Where(x => x.StartsWith(dimension + "=", StringComparison.Ordinal)))
+        foreach (var segment in segments.Where(x => SegmentKey.TryParse(x, out var k) && k.Dimension == dimension))
         {
-            var live = await LiveAsync(version, segment, now);
-            if (live is not null)
+            if (snapshot.LiveOf(version, segment) is { } live)
             {
                 members.Add((segment, live));
             }
 
-            if (isCanary && await LiveAsync(routing.Stable!, segment, now) is { } stableLive)
+            if (isCanary && snapshot.LiveOf(routing.Stable!, segment) is { } stableLive)
             {
                 stableMembers.Add((segment, stableLive));
             }
@@ -520,10 +596,7 @@ public sealed class DriftWatcherGrain(
         // A canary is judged by whether it widens the gaps the stable version has, not by the gaps themselves.
         var assessment = FairnessEvaluator.Evaluate(dimension, members, positiveClass, policy, sequential, isCanary ? stableMembers : null);
         state.State.Sequential[key] = new SequentialSnapshot(sequential.Looks, new Dictionary<string, double>(sequential.Snapshot(), StringComparer.Ordinal));
-        var verdict = new FairnessVerdict(
-            Model, version, dimension, assessment.Alert, assessment.Reason,
-            [.. assessment.Gaps.Select(g => new RateGapView(g.Segment, g.Metric, g.SegmentRate, g.RestRate, g.Gap, g.AlwaysValidPValue, g.Threshold, g.Sufficient, g.Significant, g.Material))],
-            now);
+        var verdict = WireMapping.ToVerdict(Model, version, assessment, now);
         state.State.LatestFairness[Key(version, dimension)] = verdict;
         if (verdict.Alert)
         {
@@ -541,10 +614,10 @@ public sealed class DriftWatcherGrain(
             return (null, view.Matrix);
         }
 
-        var live = FromSparse(view.Matrix, view.Matrix.ClassCount);
+        var live = WireMapping.ToCounts(view.Matrix, view.Matrix.ClassCount);
         if (state.State.EpochStartCounts.TryGetValue(Key(version, segment), out var start) && start.ClassCount == view.Matrix.ClassCount)
         {
-            live.Subtract(FromSparse(start, start.ClassCount));
+            live.Subtract(WireMapping.ToCounts(start, start.ClassCount));
         }
 
         return (live, view.Matrix);
@@ -591,21 +664,4 @@ public sealed class DriftWatcherGrain(
     }
 
     private static string Key(string version, string segment) => $"{version}/{segment}";
-
-    private static ConfusionCounts FromSparse(SparseMatrix m, int classCount) =>
-        m.ClassCount == 0 ? new ConfusionCounts(classCount) : ConfusionCounts.FromCells(m.ClassCount, m.Cells, m.Counts);
-
-    internal static DriftPolicy ToCore(DriftPolicySettings p) => new()
-    {
-        Alpha = p.Alpha,
-        Tolerance = p.Tolerance,
-        SevereDrop = p.SevereDrop,
-        MixingStandardDeviation = p.MixingStandardDeviation,
-        KlThreshold = p.KlThreshold,
-        MaxFairnessGap = p.MaxFairnessGap,
-        MinExpectedCellCount = p.MinExpectedCellCount,
-        MinSamples = p.MinSamples,
-        SmoothingAlpha = p.SmoothingAlpha,
-        OmnibusHalfInformation = p.OmnibusHalfInformation,
-    };
 }

@@ -76,6 +76,12 @@ public sealed class ModelRegistryGrain(
                 break;
             }
 
+            if (!SegmentKey.TryParse(segment, out _))
+            {
+                // Routers only report segments they built from checked dimension values; anything else is not kept.
+                continue;
+            }
+
             changed |= known.Add(segment);
         }
 

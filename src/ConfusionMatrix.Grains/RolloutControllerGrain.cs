@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using ConfusionMatrix.Abstractions;
+using ConfusionMatrix.Core.Drift;
 using Microsoft.Extensions.Logging;
 
 namespace ConfusionMatrix.Grains;
@@ -26,6 +27,9 @@ public sealed class RolloutState
     [Id(8)] public List<RolloutTransition> History { get; set; } = [];
 
     [Id(9)] public long NextSequence { get; set; } = 1;
+
+    /// <summary>Transitions dropped from <see cref="History"/> by its bounds, ever.</summary>
+    [Id(10)] public long Dropped { get; set; }
 }
 
 /// <summary>
@@ -39,8 +43,19 @@ public sealed class RolloutControllerGrain(
     ApplicationClock clock,
     ILogger<RolloutControllerGrain> logger) : Grain, IRolloutControllerGrain
 {
-    /// <summary>Audit entries kept per model; older ones are in the logs and webhook receivers.</summary>
-    internal const int MaxHistory = 1000;
+    /// <summary>Transitions kept per model; older ones are in the audit trail, the logs and webhook receivers.</summary>
+    public const int MaxHistory = 1000;
+
+    /// <summary>
+    /// Estimated serialized size of the kept history (JSON characters, larger than the binary form): the oldest go
+    /// first above it, so the state stays one Azure Table entity (1 MiB) with room for the rest.
+    /// </summary>
+    public const int MaxHistoryChars = 256 * 1024;
+
+    /// <summary>The class deltas a transition keeps of the verdict that caused it: the judged findings, worst first.</summary>
+    public const int MaxVerdictDeltas = 16;
+
+    public const int MaxHistoryPageSize = 1000;
 
     public const string DriftWatcherActor = "drift-watcher";
 
@@ -50,11 +65,24 @@ public sealed class RolloutControllerGrain(
 
     public ValueTask<RolloutView> GetStateAsync() => ValueTask.FromResult(View());
 
+    public ValueTask<RolloutHistoryPage> GetHistoryAsync(long? after, int limit)
+    {
+        limit = Math.Clamp(limit, 1, MaxHistoryPageSize);
+        var page = state.State.History.Where(t => after is null || t.Sequence > after).Take(limit + 1).ToList();
+        var more = page.Count > limit;
+        if (more)
+        {
+            page.RemoveAt(limit);
+        }
+
+        return ValueTask.FromResult(new RolloutHistoryPage([.. page], more ? page[^1].Sequence : null, state.State.Dropped));
+    }
+
     public Task<RolloutView> SetStableAsync(string version, string actor, string reason)
     {
         RequireName(version);
         Require(state.State.Canary is null, "a canary is in progress; promote it or roll it back first");
-        return TransitionAsync(RolloutActions.SetStable, actor, reason, null, s =>
+        return TransitionAsync(RolloutAction.SetStable, actor, reason, null, s =>
         {
             s.PreviousStable = s.Stable;
             s.Stable = version;
@@ -71,7 +99,7 @@ public sealed class RolloutControllerGrain(
         Require(s.Stable is not null, "there is no stable version to compare a canary with; set one first");
         Require(s.Canary is null, $"canary {s.Canary} is already in progress");
         Require(version != s.Stable, $"{version} is the stable version");
-        return TransitionAsync(RolloutActions.StartCanary, actor, reason, null, s =>
+        return TransitionAsync(RolloutAction.StartCanary, actor, reason, null, s =>
         {
             s.Canary = version;
             s.CanaryWeightPercent = weightPercent;
@@ -83,13 +111,13 @@ public sealed class RolloutControllerGrain(
     {
         RequireWeight(weightPercent);
         Require(state.State.Phase == RolloutPhase.Progressing, $"weights change only while a canary progresses (phase is {state.State.Phase})");
-        return TransitionAsync(RolloutActions.SetWeight, actor, reason, null, s => s.CanaryWeightPercent = weightPercent);
+        return TransitionAsync(RolloutAction.SetWeight, actor, reason, null, s => s.CanaryWeightPercent = weightPercent);
     }
 
     public Task<RolloutView> PromoteAsync(string actor, string reason)
     {
         Require(state.State.Phase is RolloutPhase.Progressing or RolloutPhase.Paused, $"there is no canary to promote (phase is {state.State.Phase})");
-        return TransitionAsync(RolloutActions.Promote, actor, reason, null, s =>
+        return TransitionAsync(RolloutAction.Promote, actor, reason, null, s =>
         {
             s.PreviousStable = s.Stable;
             s.Stable = s.Canary;
@@ -103,13 +131,13 @@ public sealed class RolloutControllerGrain(
     public Task<RolloutView> PauseAsync(string actor, string reason)
     {
         Require(state.State.Phase == RolloutPhase.Progressing, $"only a progressing canary can be paused (phase is {state.State.Phase})");
-        return TransitionAsync(RolloutActions.Pause, actor, reason, null, Pause);
+        return TransitionAsync(RolloutAction.Pause, actor, reason, null, Pause);
     }
 
     public Task<RolloutView> ResumeAsync(string actor, string reason)
     {
         Require(state.State.Phase == RolloutPhase.Paused, $"only a paused canary can be resumed (phase is {state.State.Phase})");
-        return TransitionAsync(RolloutActions.Resume, actor, reason, null, s =>
+        return TransitionAsync(RolloutAction.Resume, actor, reason, null, s =>
         {
             s.CanaryWeightPercent = s.WeightBeforePause;
             s.Phase = RolloutPhase.Progressing;
@@ -121,7 +149,7 @@ public sealed class RolloutControllerGrain(
         var s = state.State;
         var canRevertPromotion = s.Phase == RolloutPhase.Promoted && s.PreviousStable is not null;
         Require(s.Canary is not null || canRevertPromotion, $"there is nothing to roll back (phase is {s.Phase})");
-        return TransitionAsync(RolloutActions.Rollback, actor, reason, null, Rollback);
+        return TransitionAsync(RolloutAction.Rollback, actor, reason, null, Rollback);
     }
 
     public Task<RolloutView> SetPolicyAsync(RolloutPolicy policy, string actor)
@@ -132,7 +160,7 @@ public sealed class RolloutControllerGrain(
             throw new ArgumentException(problem);
         }
 
-        return TransitionAsync(RolloutActions.SetPolicy, actor, "rollout policy changed", null, s => s.Policy = policy);
+        return TransitionAsync(RolloutAction.SetPolicy, actor, "rollout policy changed", null, s => s.Policy = policy);
     }
 
     public async Task OnVerdictAsync(DriftVerdict verdict)
@@ -144,17 +172,17 @@ public sealed class RolloutControllerGrain(
 
         var s = state.State;
         var policy = s.Policy;
-        var severe = verdict.Decision == DriftVerdict.Severe;
+        var severe = verdict.Outcome == DriftDecision.Severe;
         var why = $"{verdict.Decision} on {verdict.Version}/{verdict.Segment} vs {verdict.Reference}: {verdict.Reason}";
         if (verdict.Version == s.Canary)
         {
             if (severe && policy.RollbackCanaryOnSevere)
             {
-                await TransitionAsync(RolloutActions.Rollback, DriftWatcherActor, why, verdict, Rollback);
+                await TransitionAsync(RolloutAction.Rollback, DriftWatcherActor, why, verdict, Rollback);
             }
             else if (s.Phase == RolloutPhase.Progressing && policy.PauseCanaryOnDrift)
             {
-                await TransitionAsync(RolloutActions.Pause, DriftWatcherActor, why, verdict, policy.DriftPauseKeepsWeight ? PauseKeepingWeight : Pause);
+                await TransitionAsync(RolloutAction.Pause, DriftWatcherActor, why, verdict, policy.DriftPauseKeepsWeight ? PauseKeepingWeight : Pause);
             }
         }
         else if (verdict.Version == s.Stable
@@ -164,7 +192,7 @@ public sealed class RolloutControllerGrain(
             && clock.GetUtcNow() - promotedAt <= policy.EffectiveGuardPeriod
             && policy.RollbackPromotionOnDrift)
         {
-            await TransitionAsync(RolloutActions.Rollback, DriftWatcherActor, $"within the {policy.EffectiveGuardPeriod} guard period after promotion, {why}", verdict, Rollback);
+            await TransitionAsync(RolloutAction.Rollback, DriftWatcherActor, $"within the {policy.EffectiveGuardPeriod} guard period after promotion, {why}", verdict, Rollback);
         }
     }
 
@@ -199,7 +227,7 @@ public sealed class RolloutControllerGrain(
         s.Phase = RolloutPhase.RolledBack;
     }
 
-    private async Task<RolloutView> TransitionAsync(string action, string actor, string reason, DriftVerdict? verdict, Action<RolloutState> change)
+    private async Task<RolloutView> TransitionAsync(RolloutAction action, string actor, string reason, DriftVerdict? verdict, Action<RolloutState> change)
     {
         if (string.IsNullOrWhiteSpace(actor))
         {
@@ -211,12 +239,26 @@ public sealed class RolloutControllerGrain(
         var before = Routing();
         change(s);
         var transition = new RolloutTransition(
-            s.NextSequence++, clock.GetUtcNow(), action, actor, string.IsNullOrWhiteSpace(reason) ? "(no reason given)" : reason,
-            from, s.Phase, s.Stable, s.Canary, s.CanaryWeightPercent, verdict);
+            s.NextSequence++, clock.GetUtcNow(), action.ToWire(), actor, string.IsNullOrWhiteSpace(reason) ? "(no reason given)" : reason,
+            from, s.Phase, s.Stable, s.Canary, s.CanaryWeightPercent, Evidence(verdict));
         s.History.Add(transition);
-        if (s.History.Count > MaxHistory)
+        var drop = Math.Max(0, s.History.Count - MaxHistory);
+        var total = s.History.Sum(EstimatedChars);
+        for (var i = 0; i < drop; i++)
         {
-            s.History.RemoveRange(0, s.History.Count - MaxHistory);
+            total -= EstimatedChars(s.History[i]);
+        }
+
+        while (total > MaxHistoryChars && drop < s.History.Count - 1)
+        {
+            total -= EstimatedChars(s.History[drop]);
+            drop++;
+        }
+
+        if (drop > 0)
+        {
+            s.History.RemoveRange(0, drop);
+            s.Dropped += drop;
         }
 
         try
@@ -230,8 +272,8 @@ public sealed class RolloutControllerGrain(
             throw;
         }
 
-        instruments.RolloutTransition(Model, action, s.Phase.ToString());
-        Log.RolloutTransition(logger, Model, action, from.ToString(), s.Phase.ToString(), actor, transition.Reason);
+        instruments.RolloutTransition(Model, transition.Action, s.Phase.ToString());
+        Log.RolloutTransition(logger, Model, transition.Action, from.ToString(), s.Phase.ToString(), actor, transition.Reason);
         var routing = Routing();
         await notifier.TransitionedAsync(Model, transition, routing, s.Policy);
         if (actor == DriftWatcherActor)
@@ -260,6 +302,28 @@ public sealed class RolloutControllerGrain(
             Log.AuditFailed(logger, Model, record.Action, record.Principal, ex.Message);
         }
     }
+
+    /// <summary>
+    /// The verdict as kept in the history: its judged findings (worst first, at most <see cref="MaxVerdictDeltas"/>);
+    /// the full verdict stays in the drift report. A many-class model's verdict would otherwise fill the state.
+    /// </summary>
+    internal static DriftVerdict? Evidence(DriftVerdict? verdict) =>
+        verdict is null || verdict.ClassDeltas.Length <= MaxVerdictDeltas
+            ? verdict
+            : verdict with
+            {
+                ClassDeltas = [.. verdict.ClassDeltas
+                    .Where(d => d.Sufficient)
+                    .OrderByDescending(d => d.Severe)
+                    .ThenByDescending(d => d.Significant)
+                    .ThenByDescending(d => d.LowerBound ?? double.NegativeInfinity)
+                    .Take(MaxVerdictDeltas)],
+            };
+
+    /// <summary>A transition's size as JSON, an upper estimate of its stored size.</summary>
+    internal static int EstimatedChars(RolloutTransition t) =>
+        256 + t.Action.Length + t.Actor.Length + t.Reason.Length + (t.Stable?.Length ?? 0) + (t.Canary?.Length ?? 0)
+        + (t.Verdict is { } v ? 512 + v.Reason.Length + v.Reference.Length + v.Segment.Length + v.ClassDeltas.Sum(d => 320 + d.Class.Length) : 0);
 
     private async Task RestoreStoredStateAsync()
     {

@@ -4,6 +4,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using ConfusionMatrix.Silo.Api;
 using ConfusionMatrix.Silo.Hosting;
 using Microsoft.AspNetCore.Routing;
 
@@ -182,6 +183,39 @@ public sealed class AuthHttpTests(AuthSiloFixture fixture, Xunit.Abstractions.IT
         var metrics = await viewer.GetStringAsync("metrics");
         Assert.True(Counter(metrics, "confusionmatrix_http_refused_total", "reason=\"missing_credentials\"") >= checkedRoutes - OpenPaths.Length, metrics);
         Assert.True(Counter(metrics, "confusionmatrix_http_refused_total", "reason=\"invalid_credentials\"") >= 1);
+    }
+
+    [Fact]
+    public async Task The_OpenAPI_document_is_served_to_readers_and_lists_the_contract()
+    {
+        using var anonymous = fixture.Client(null);
+        using (var refused = await anonymous.GetAsync("openapi/v1.json"))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        }
+
+        using var viewer = fixture.Client(AuthSiloFixture.ViewerKey);
+        using var response = await viewer.GetAsync("openapi/v1.json");
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, text);
+        using var document = JsonDocument.Parse(text);
+        Assert.StartsWith("3.", document.RootElement.GetProperty("openapi").GetString(), StringComparison.Ordinal);
+        var paths = document.RootElement.GetProperty("paths");
+        string[] methods(string path) => paths.TryGetProperty(path, out var item) ? [.. item.EnumerateObject().Select(m => m.Name)] : [];
+        Assert.Contains("post", methods("/api/v1/models"));
+        Assert.Contains("post", methods("/api/v1/predictions"));
+        Assert.Contains("post", methods("/api/v1/labels"));
+        Assert.Contains("get", methods("/api/v1/models/{model}/versions/{version}/segments/{segment}/matrix"));
+        Assert.Contains("put", methods("/api/v1/models/{model}/versions/{version}/segments/{segment}/baseline"));
+        Assert.Contains("get", methods("/api/v1/models/{model}/drift"));
+        Assert.Contains("get", methods("/api/v1/models/{model}/rollout"));
+        Assert.Contains("get", methods("/api/v1/models/{model}/rollout/gate"));
+        Assert.Contains("get", methods("/api/v1/models/{model}/rollout/history"));
+        Assert.Contains("get", methods("/api/v1/audit"));
+        foreach (var action in RolloutEndpoints.Actions)
+        {
+            Assert.Contains("post", methods($"/api/v1/models/{{model}}/rollout/{action}"));
+        }
     }
 
     [Fact]

@@ -54,6 +54,16 @@ public sealed class RolloutHttpTests(SiloProcessFixture fixture)
         Assert.Equal(["set-stable", "start-canary", "pause", "rollback"], history.Select(h => h.GetProperty("action").GetString()));
         Assert.Equal("bob", history[^1].GetProperty("actor").GetString());
         Assert.Equal("abandon v2", history[^1].GetProperty("reason").GetString());
+
+        // The same history a page at a time: each page says where the next starts.
+        var first = await _api.GetAsync($"{rollout}/history?limit=3");
+        Assert.True(first.Status == HttpStatusCode.OK, first.ToString());
+        Assert.Equal(["set-stable", "start-canary", "pause"], first.Json.GetProperty("transitions").EnumerateArray().Select(t => t.GetProperty("action").GetString()));
+        var next = first.Json.GetProperty("next").GetInt64();
+        var second = await _api.GetAsync($"{rollout}/history?after={next}&limit=3");
+        Assert.Equal(["rollback"], second.Json.GetProperty("transitions").EnumerateArray().Select(t => t.GetProperty("action").GetString()));
+        Assert.Equal(JsonValueKind.Null, second.Json.GetProperty("next").ValueKind);
+        Assert.Equal(0, second.Json.GetProperty("dropped").GetInt64());
     }
 
     [Fact]
@@ -106,6 +116,19 @@ public sealed class RolloutHttpTests(SiloProcessFixture fixture)
             Assert.True(response.Status == expected, $"{path}: {response}");
             Assert.Contains("detail", response.Body);
         }
+
+        // The refusals come from the grains as exceptions; one handler answers them as problem details.
+        var conflict = await _api.PostJsonAsync($"{rollout}/pause", new { });
+        Assert.Equal("application/problem+json", conflict.ContentType);
+        Assert.Equal(409, conflict.Json.GetProperty("status").GetInt32());
+        Assert.Contains("phase is Empty", conflict.Json.GetProperty("detail").GetString());
+
+        // A segment is "all" or "dimension=value".
+        var badSegment = await _api.GetAsync(SiloApi.MatrixPath(model, "v1", "region"));
+        Assert.True(badSegment.Status == HttpStatusCode.BadRequest, badSegment.ToString());
+        Assert.Contains("dimension=value", badSegment.Json.GetProperty("detail").GetString());
+        var badLimit = await _api.GetAsync($"{rollout}/history?limit=0");
+        Assert.True(badLimit.Status == HttpStatusCode.BadRequest, badLimit.ToString());
 
         var badPolicy = await _api.PutJsonAsync($"api/v1/models/{model}/drift/policy", new { alpha = 0.9 });
         Assert.True(badPolicy.Status == HttpStatusCode.BadRequest, badPolicy.ToString());

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using ConfusionMatrix.Abstractions;
 using ConfusionMatrix.Core;
+using ConfusionMatrix.Grains;
 using ConfusionMatrix.Silo.Configuration;
 using ConfusionMatrix.Silo.Security;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -50,7 +51,7 @@ public static class ApiEndpoints
 
     private static async Task<object?> BaselineSnapshotAsync(IGrainFactory grains, HttpContext http, string model)
     {
-        var key = Segments.MatrixKey(model, (string)http.Request.RouteValues["version"]!, (string)http.Request.RouteValues["segment"]!);
+        var key = Segments.MatrixKey(model, (string)http.Request.RouteValues["version"]!, SegmentKey.Parse((string)http.Request.RouteValues["segment"]!));
         var view = await grains.GetGrain<ISegmentMatrixGrain>(key).GetBaselineAsync();
         return new { kind = view.Kind.ToString().ToLowerInvariant(), counts = view.Matrix?.ToRows(), total = view.Matrix?.Total ?? 0, view.SetAt };
     }
@@ -70,16 +71,10 @@ public static class ApiEndpoints
         }
 
         var definition = new ModelDefinition(request.Model!, [.. request.Classes!], request.PositiveClass, [.. request.SegmentDimensions ?? []], clock.GetUtcNow(), request.LabelTtl, request.LabelGracePeriod);
-        try
-        {
-            var stored = await grains.GetGrain<IModelRegistryGrain>(definition.Model).RegisterAsync(definition);
-            cache.Set(stored);
-            return Results.Ok(ToResponse(stored));
-        }
-        catch (InvalidOperationException ex)
-        {
-            return Problem(409, "Model already registered with other classes", ex.Message);
-        }
+        // Other classes than the registered ones: the grain refuses (409 from the exception handler).
+        var stored = await grains.GetGrain<IModelRegistryGrain>(definition.Model).RegisterAsync(definition);
+        cache.Set(stored);
+        return Results.Ok(ToResponse(stored));
     }
 
     private static async Task<IResult> GetModelAsync(string model, IGrainFactory grains)
@@ -363,15 +358,20 @@ public static class ApiEndpoints
             return Problem(400, "Invalid window", error!);
         }
 
+        if (InvalidSegment(segment, out var key) is { } invalid)
+        {
+            return invalid;
+        }
+
         var definition = await cache.GetAsync(model);
         if (definition is null)
         {
             return UnknownModel(model);
         }
 
-        var view = await grains.GetGrain<ISegmentMatrixGrain>(Segments.MatrixKey(model, version, segment)).GetMatrixAsync(span);
+        var view = await grains.GetGrain<ISegmentMatrixGrain>(Segments.MatrixKey(model, version, key)).GetMatrixAsync(span);
         var k = definition.Classes.Length;
-        var counts = CountsOf(view, k);
+        var counts = WireMapping.ToCounts(view, k);
         var metrics = MetricsCalculator.Compute(counts);
         var (distribution, labels) = LabelCoverage(counts, view, definition);
         return Results.Ok(new MatrixResponse(
@@ -391,6 +391,11 @@ public static class ApiEndpoints
 
     private static async Task<IResult> GetBaselineAsync(string model, string version, string segment, IGrainFactory grains, ModelDefinitionCache cache)
     {
+        if (InvalidSegment(segment, out _) is { } invalid)
+        {
+            return invalid;
+        }
+
         var definition = await cache.GetAsync(model);
         if (definition is null)
         {
@@ -403,6 +408,11 @@ public static class ApiEndpoints
 
     private static async Task<IResult> PutBaselineAsync(string model, string version, string segment, BaselineRequest? request, IGrainFactory grains, ModelDefinitionCache cache, MLflowBaselines mlflow, HttpContext http, CancellationToken cancellationToken)
     {
+        if (InvalidSegment(segment, out _) is { } invalid)
+        {
+            return invalid;
+        }
+
         var definition = await cache.GetAsync(model);
         if (definition is null)
         {
@@ -441,21 +451,23 @@ public static class ApiEndpoints
             return Problem(400, "Invalid baseline", "'counts' add up to more than a 64-bit count can hold.");
         }
 
-        var counts = ConfusionCounts.FromRows(rows);
-        if (counts.Total == 0)
+        var baseline = WireMapping.ToSparse(rows);
+        if (baseline.Total == 0)
         {
             return Problem(400, "Invalid baseline", "'counts' must contain at least one prediction.");
         }
 
-        var cells = new List<int>();
-        var values = new List<long>();
-        counts.CopyNonZeroCells(cells, values);
-        await grains.GetGrain<ISegmentMatrixGrain>(Segments.MatrixKey(model, version, segment)).SetBaselineAsync(new SparseMatrix(k, [.. cells], [.. values]));
+        await grains.GetGrain<ISegmentMatrixGrain>(Segments.MatrixKey(model, version, segment)).SetBaselineAsync(baseline);
         return await GetBaselineAsync(model, version, segment, grains, cache);
     }
 
     private static async Task<IResult> DeleteBaselineAsync(string model, string version, string segment, IGrainFactory grains, ModelDefinitionCache cache)
     {
+        if (InvalidSegment(segment, out _) is { } invalid)
+        {
+            return invalid;
+        }
+
         if (await cache.GetAsync(model) is null)
         {
             return UnknownModel(model);
@@ -468,9 +480,9 @@ public static class ApiEndpoints
     internal static IResult Problem(int status, string title, string detail) =>
         Results.Problem(title: title, detail: detail, statusCode: status);
 
-    /// <summary>A segment's counts; a segment that has seen nothing yet is an empty K x K matrix.</summary>
-    internal static ConfusionCounts CountsOf(MatrixView view, int k) =>
-        view.Matrix.ClassCount == 0 ? new ConfusionCounts(k) : ConfusionCounts.FromCells(view.Matrix.ClassCount, view.Matrix.Cells, view.Matrix.Counts);
+    /// <summary>A segment in a route: <c>all</c> or <c>dimension=value</c> (<see cref="SegmentKey"/>); otherwise the 400 to answer.</summary>
+    internal static IResult? InvalidSegment(string segment, out SegmentKey key) =>
+        SegmentKey.TryParse(segment, out key, out var error) ? null : Problem(400, "Invalid segment", $"{error}.");
 
     internal static IResult UnknownModel(string model) =>
         Problem(404, "Unknown model", $"Model '{model}' is not registered; POST /api/v1/models first.");

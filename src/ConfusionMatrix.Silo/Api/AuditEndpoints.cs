@@ -117,7 +117,18 @@ public static class AuditEndpoints
 
             var grains = http.RequestServices.GetRequiredService<IGrainFactory>();
             var before = snapshot is null ? null : await TrySnapshotAsync(snapshot, grains, http, name);
-            var result = await next(context);
+            object? result;
+            try
+            {
+                result = await next(context);
+            }
+            catch (Exception ex) when (Hosting.ApiExceptionHandler.Classify(ex) is { Status: not StatusCodes.Status503ServiceUnavailable and not StatusCodes.Status404NotFound } refused)
+            {
+                // Refused by the grain (400, 409): the exception handler answers; the attempt is on the trail.
+                await AppendAsync(http, name, action, before, null, refused.Status);
+                throw;
+            }
+
             var status = result is IStatusCodeHttpResult { StatusCode: { } code } ? code : StatusCodes.Status200OK;
             if (status == StatusCodes.Status404NotFound)
             {
@@ -126,8 +137,7 @@ public static class AuditEndpoints
             }
 
             var after = snapshot is null || status >= 400 ? null : await TrySnapshotAsync(snapshot, grains, http, name);
-            var resolvedAction = action.Replace("{action}", http.Request.RouteValues["action"] as string ?? "", StringComparison.Ordinal);
-            await AppendAsync(http, name, resolvedAction, before, after, status);
+            await AppendAsync(http, name, action, before, after, status);
             return result;
         });
 

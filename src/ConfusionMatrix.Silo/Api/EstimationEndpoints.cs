@@ -43,6 +43,11 @@ public static class EstimationEndpoints
         }
 
         segment ??= Segments.All;
+        if (ApiEndpoints.InvalidSegment(segment, out _) is { } invalid)
+        {
+            return invalid;
+        }
+
         var k = definition.Classes.Length;
         var canaryView = await grains.GetGrain<ISegmentMatrixGrain>(Segments.MatrixKey(model, canary, segment)).GetMatrixAsync(span);
         var stableView = await grains.GetGrain<ISegmentMatrixGrain>(Segments.MatrixKey(model, stable, segment)).GetMatrixAsync(span);
@@ -75,6 +80,11 @@ public static class EstimationEndpoints
     private static async Task<IResult> GetEstimateAsync(
         string model, string version, string segment, string? window, string? calibration, string? maturity, IGrainFactory grains, ModelDefinitionCache cache, ApplicationClock clock)
     {
+        if (ApiEndpoints.InvalidSegment(segment, out _) is { } invalid)
+        {
+            return invalid;
+        }
+
         if (!WindowSpec.TryParse(window ?? "all", out var span, out var error))
         {
             return ApiEndpoints.Problem(400, "Invalid window", error!);
@@ -127,7 +137,7 @@ public static class EstimationEndpoints
             (fromTicks, toTicks) = (DateTimeOffset.MinValue.UtcTicks, DateTimeOffset.MaxValue.UtcTicks);
         }
 
-        var realised = ApiEndpoints.CountsOf(view, k);
+        var realised = WireMapping.ToCounts(view, k);
         var summary = await grains.GetGrain<ILabelRouterGrain>(model)
             .GetScoreSummaryAsync(new ScoreSummaryQuery(version, segment, fromTicks, toTicks, (now - matured).UtcTicks, k, ScoreBins.Count));
 
@@ -183,7 +193,7 @@ public static class EstimationEndpoints
     /// <summary>Every prediction of the window by predicted class (labelled, waiting and expired), in class order.</summary>
     private static long[] PredictedDistribution(MatrixView view, ModelDefinition definition)
     {
-        var (distribution, _) = ApiEndpoints.LabelCoverage(ApiEndpoints.CountsOf(view, definition.Classes.Length), view, definition);
+        var (distribution, _) = ApiEndpoints.LabelCoverage(WireMapping.ToCounts(view, definition.Classes.Length), view, definition);
         return [.. definition.Classes.Select(c => distribution[c])];
     }
 

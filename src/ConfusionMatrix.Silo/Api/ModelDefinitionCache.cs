@@ -29,7 +29,7 @@ public sealed class ModelDefinitionCache(IGrainFactory grains, ConfusionMatrix.G
                 _entries[model] = (definition, now);
                 return definition;
             }
-            catch (Exception ex) when (Hosting.ClusterUnavailableExceptionHandler.IsTransient(ex))
+            catch (Exception ex) when (Hosting.ApiExceptionHandler.IsTransient(ex))
             {
                 // The registry's silo just died: a definition read moments ago is still right (models change rarely),
                 // and without one the call is retried until the cluster has moved the registry grain.

@@ -5,13 +5,33 @@ namespace ConfusionMatrix.Silo.Api;
 
 public sealed record RolloutActionRequest(string? Version, int? Weight, string? Actor, string? Reason);
 
+/// <summary>
+/// The body of <c>PUT …/rollout/policy</c>, the same JSON as <see cref="RolloutPolicy"/>; omitted fields keep their
+/// defaults. A request type of its own, so the OpenAPI document can describe it (the wire record's defaults cannot be).
+/// </summary>
+public sealed record RolloutPolicyRequest(
+    bool PauseCanaryOnDrift = true,
+    bool RollbackCanaryOnSevere = true,
+    bool RollbackPromotionOnDrift = true,
+    TimeSpan? GuardPeriod = null,
+    IReadOnlyList<string>? Webhooks = null,
+    bool DriftPauseKeepsWeight = false,
+    string? WebhookSecret = null)
+{
+    public RolloutPolicy ToPolicy() =>
+        new(PauseCanaryOnDrift, RollbackCanaryOnSevere, RollbackPromotionOnDrift, GuardPeriod, [.. Webhooks ?? []], DriftPauseKeepsWeight) { WebhookSecret = WebhookSecret };
+}
+
 /// <summary>The gate's body. <c>inconclusive</c>: not enough evidence either way, which never passes.</summary>
 public sealed record GateResponse(string Model, string? Version, bool Pass, bool Inconclusive, string Reason, string Phase);
 
 /// <summary>Drift reports, drift policy, rollout operations and the canary gate for Argo Rollouts and Flagger.</summary>
 public static class RolloutEndpoints
 {
-    public static readonly string[] Actions = RolloutActions.Operations;
+    /// <summary>The operations, each at <c>POST …/rollout/{word}</c>.</summary>
+    public static readonly string[] Actions = [.. RolloutActions.Operations.Select(a => a.ToWire())];
+
+    public const int DefaultHistoryPageSize = 100;
 
     public static IEndpointRouteBuilder MapRolloutApi(this IEndpointRouteBuilder app)
     {
@@ -19,12 +39,12 @@ public static class RolloutEndpoints
         model.MapGet("/drift", async (string model, IGrainFactory grains) =>
             Results.Ok(await grains.GetGrain<IDriftWatcherGrain>(model).GetReportAsync()))
             .RequireAuthorization(Roles.Viewer).AuditedRead("drift.read");
-        model.MapPost("/drift/evaluate", (string model, IGrainFactory grains) =>
-            Guard(async () => Results.Ok(await grains.GetGrain<IDriftWatcherGrain>(model).EvaluateNowAsync())))
+        model.MapPost("/drift/evaluate", async (string model, IGrainFactory grains) =>
+            Results.Ok(await grains.GetGrain<IDriftWatcherGrain>(model).EvaluateNowAsync()))
             .RequireAuthorization(Roles.Operator).Audited("drift.evaluate");
         model.MapPut("/drift/policy", async (string model, DriftPolicySettings? policy, IGrainFactory grains) => policy is null
             ? ApiEndpoints.Problem(400, "Body required", "Send a drift policy object; omitted fields keep their defaults.")
-            : await Guard(async () => Results.Ok(await grains.GetGrain<IDriftWatcherGrain>(model).SetPolicyAsync(policy))))
+            : Results.Ok(await grains.GetGrain<IDriftWatcherGrain>(model).SetPolicyAsync(policy)))
             .RequireAuthorization(Roles.Admin).Audited("drift.policy", async (grains, _, m) => (await grains.GetGrain<IDriftWatcherGrain>(m).GetReportAsync()).Policy);
 
         model.MapGet("/rollout", async (string model, IGrainFactory grains) =>
@@ -36,10 +56,23 @@ public static class RolloutEndpoints
         model.MapPut("/rollout/policy", SetRolloutPolicyAsync)
             .RequireAuthorization(Roles.Admin)
             .Audited("rollout.policy", async (grains, _, m) => (await grains.GetGrain<IRolloutControllerGrain>(m).GetStateAsync()).Policy.Redacted());
-        model.MapPost("/rollout/{action}", (string model, string action, RolloutActionRequest? request, IGrainFactory grains, HttpContext http) =>
-            Guard(() => ActAsync(grains.GetGrain<IRolloutControllerGrain>(model), action, request ?? new(null, null, null, null), http)))
-            .RequireAuthorization(Roles.Operator)
-            .Audited("rollout.{action}", async (grains, _, m) => await grains.GetGrain<IRolloutControllerGrain>(m).GetRoutingAsync());
+        model.MapGet("/rollout/history", GetHistoryAsync).RequireAuthorization(Roles.Viewer).AuditedRead("rollout.read");
+
+        // One route per operation; the state machine refuses what the current phase does not allow (409).
+        foreach (var action in RolloutActions.Operations)
+        {
+            var word = action.ToWire();
+            model.MapPost($"/rollout/{word}", (string model, RolloutActionRequest? request, IGrainFactory grains, HttpContext http) =>
+                ActAsync(grains.GetGrain<IRolloutControllerGrain>(model), action, request ?? new(null, null, null, null), http))
+                .RequireAuthorization(Roles.Operator)
+                .Audited($"rollout.{word}", async (grains, _, m) => await grains.GetGrain<IRolloutControllerGrain>(m).GetRoutingAsync())
+                .WithName($"rollout-{word}");
+        }
+
+        // Any other word names no operation.
+        model.MapPost("/rollout/{action}", (string action) =>
+            ApiEndpoints.Problem(404, "Unknown rollout action", $"Unknown rollout action '{action}'; use one of {string.Join(", ", Actions)}."))
+            .RequireAuthorization(Roles.Operator);
 
         // Argo Rollouts' web metric provider reads {"pass": …} with a jsonPath; Flagger's webhook gates need a non-2xx
         // status to halt, which strict=true gives. Only evidence passes: no judged segment is "inconclusive", never a pass.
@@ -70,12 +103,14 @@ public static class RolloutEndpoints
     /// <summary>The view as readers see it: the webhook secret is never shown.</summary>
     private static RolloutView Redacted(RolloutView view) => view with { Policy = view.Policy.Redacted() };
 
-    private static async Task<IResult> SetRolloutPolicyAsync(string model, RolloutPolicy? policy, string? actor, IGrainFactory grains, HttpContext http)
+    private static async Task<IResult> SetRolloutPolicyAsync(string model, RolloutPolicyRequest? request, string? actor, IGrainFactory grains, HttpContext http)
     {
-        if (policy is null)
+        if (request is null)
         {
             return ApiEndpoints.Problem(400, "Body required", "Send a rollout policy object.");
         }
+
+        var policy = request.ToPolicy();
 
         var rollout = grains.GetGrain<IRolloutControllerGrain>(model);
         if (policy.WebhookSecret == RolloutPolicy.RedactedSecret)
@@ -86,10 +121,20 @@ public static class RolloutEndpoints
 
         var (name, note) = http.User.ActorOf(actor);
         http.AddAuditNote(note);
-        return await Guard(async () => Results.Ok(Redacted(await rollout.SetPolicyAsync(policy, name))));
+        return Results.Ok(Redacted(await rollout.SetPolicyAsync(policy, name)));
     }
 
-    private static async Task<IResult> ActAsync(IRolloutControllerGrain rollout, string action, RolloutActionRequest r, HttpContext http)
+    private static async Task<IResult> GetHistoryAsync(string model, long? after, int? limit, IGrainFactory grains)
+    {
+        if (limit is < 1 or > ConfusionMatrix.Grains.RolloutControllerGrain.MaxHistoryPageSize)
+        {
+            return ApiEndpoints.Problem(400, "Invalid limit", $"limit must be between 1 and {ConfusionMatrix.Grains.RolloutControllerGrain.MaxHistoryPageSize} (got {limit}).");
+        }
+
+        return Results.Ok(await grains.GetGrain<IRolloutControllerGrain>(model).GetHistoryAsync(after, limit ?? DefaultHistoryPageSize));
+    }
+
+    private static async Task<IResult> ActAsync(IRolloutControllerGrain rollout, RolloutAction action, RolloutActionRequest r, HttpContext http)
     {
         var (actor, note) = http.User.ActorOf(r.Actor);
         var reason = r.Reason ?? "";
@@ -97,39 +142,18 @@ public static class RolloutEndpoints
         http.AddAuditNote(note);
         RolloutView view = action switch
         {
-            RolloutActions.SetStable => await rollout.SetStableAsync(Required(r.Version, "version"), actor, reason),
-            RolloutActions.StartCanary => await rollout.StartCanaryAsync(Required(r.Version, "version"), r.Weight ?? 10, actor, reason),
-            RolloutActions.SetWeight => await rollout.SetWeightAsync(r.Weight ?? throw new ArgumentException("'weight' is required."), actor, reason),
-            RolloutActions.Promote => await rollout.PromoteAsync(actor, reason),
-            RolloutActions.Pause => await rollout.PauseAsync(actor, reason),
-            RolloutActions.Resume => await rollout.ResumeAsync(actor, reason),
-            RolloutActions.Rollback => await rollout.RollbackAsync(actor, reason),
-            _ => throw new KeyNotFoundException($"Unknown rollout action '{action}'; use one of {string.Join(", ", Actions)}."),
+            RolloutAction.SetStable => await rollout.SetStableAsync(Required(r.Version, "version"), actor, reason),
+            RolloutAction.StartCanary => await rollout.StartCanaryAsync(Required(r.Version, "version"), r.Weight ?? 10, actor, reason),
+            RolloutAction.SetWeight => await rollout.SetWeightAsync(r.Weight ?? throw new ArgumentException("'weight' is required."), actor, reason),
+            RolloutAction.Promote => await rollout.PromoteAsync(actor, reason),
+            RolloutAction.Pause => await rollout.PauseAsync(actor, reason),
+            RolloutAction.Resume => await rollout.ResumeAsync(actor, reason),
+            RolloutAction.Rollback => await rollout.RollbackAsync(actor, reason),
+            _ => throw new KeyNotFoundException($"Rollout action '{action.ToWire()}' is not an operation; use one of {string.Join(", ", Actions)}."),
         };
         return Results.Ok(Redacted(view));
     }
 
     private static string Required(string? value, string name) =>
         string.IsNullOrWhiteSpace(value) ? throw new ArgumentException($"'{name}' is required.") : value;
-
-    /// <summary>Maps refused operations to problem details: bad arguments 400, wrong state 409, unknown action 404.</summary>
-    private static async Task<IResult> Guard(Func<Task<IResult>> call)
-    {
-        try
-        {
-            return await call();
-        }
-        catch (ArgumentException ex)
-        {
-            return ApiEndpoints.Problem(400, "Invalid request", ex.Message);
-        }
-        catch (InvalidOperationException ex)
-        {
-            return ApiEndpoints.Problem(409, "Not allowed in the current rollout state", ex.Message);
-        }
-        catch (KeyNotFoundException ex)
-        {
-            return ApiEndpoints.Problem(404, "Unknown action", ex.Message);
-        }
-    }
 }

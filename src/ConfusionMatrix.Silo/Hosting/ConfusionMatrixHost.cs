@@ -98,7 +98,9 @@ public static class ConfusionMatrixHost
         builder.Services.AddConfusionMatrixSecurity(options.Auth);
         builder.Services.AddConfusionMatrixApi();
         builder.Services.AddProblemDetails();
-        builder.Services.AddExceptionHandler<ClusterUnavailableExceptionHandler>();
+        builder.Services.AddExceptionHandler<ApiExceptionHandler>();
+        // The document describes the HTTP API under /api, not the dashboard's own endpoints.
+        builder.Services.AddOpenApi(o => o.ShouldInclude = description => description.RelativePath?.StartsWith("api/", StringComparison.Ordinal) == true);
         builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(
             new System.Text.Json.Serialization.JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.CamelCase)));
         // Liveness asks only whether this process answers: a slow membership table or storage account must take the
@@ -173,6 +175,9 @@ public static class ConfusionMatrixHost
         app.MapRolloutApi();
         app.MapConfusionMatrixEstimation();
         app.MapAuditApi();
+
+        // The contract as an OpenAPI document at /openapi/v1.json, for whoever may read the API.
+        app.MapOpenApi().RequireAuthorization(Roles.Viewer);
         app.MapGet("/", () => Results.Redirect("/dashboard/")).AllowAnonymous();
         return app;
     }
