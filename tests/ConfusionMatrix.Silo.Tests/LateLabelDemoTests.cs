@@ -4,7 +4,7 @@ using System.Text.Json;
 namespace ConfusionMatrix.Silo.Tests;
 
 /// <summary>
-/// The late-label demo on its own silo process: in its first minute only confirmed fraud has been labelled, so the
+/// The late-label demo (samples/ConfusionMatrix.Demo) on its own process: in its first minute only confirmed fraud has been labelled, so the
 /// realised recall of the degraded version on region=EU is a perfect 1.0, while the estimate from scores already shows
 /// it well below.
 /// </summary>
@@ -22,12 +22,12 @@ public sealed class LateLabelDemoTests
             $"--ConfusionMatrix:Clustering:GatewayPort={ports[2]}",
             "--ConfusionMatrix:Labels:ShardCount=8",
             "--Logging:LogLevel:Default=Warning",
-        ]);
+        ], dll: SiloBinaries.DemoDll);
         using var api = new SiloApi(new Uri($"http://127.0.0.1:{ports[0]}/"), () => silo.OutputTail());
         const string matrix = "api/v1/models/fraud-late/versions/v2/segments/region%3DEU/matrix";
 
         // The first confirmations arrive 20 to 60 s after their predictions; wait for some confirmed fraud.
-        var realised = await SiloApi.EventuallyAsync(
+        var realised = await Eventually.MatchesAsync(
             async () =>
             {
                 try
