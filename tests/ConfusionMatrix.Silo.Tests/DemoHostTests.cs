@@ -4,14 +4,63 @@ using System.Text.Json;
 namespace ConfusionMatrix.Silo.Tests;
 
 /// <summary>
-/// The late-label demo (samples/ConfusionMatrix.Demo) on its own process: in its first minute only confirmed fraud has been labelled, so the
-/// realised recall of the degraded version on region=EU is a perfect 1.0, while the estimate from scores already shows
-/// it well below.
+/// The demo host (samples/ConfusionMatrix.Demo) on its own process, started as the README starts it, and the silo,
+/// which carries no demo and says where it went.
 /// </summary>
-public sealed class LateLabelDemoTests
+public sealed class DemoHostTests
 {
     [Fact]
-    public async Task Early_on_the_realised_recall_is_perfect_while_the_estimate_shows_the_missed_fraud()
+    public async Task FraudDemo_PausesTheCanary_ThatLostRecallOnRegionEU()
+    {
+        var ports = SiloProcess.FreePorts(3);
+        using var demo = SiloProcess.Start(
+        [
+            "--demo",
+            "--urls", $"http://127.0.0.1:{ports[0]}",
+            $"--ConfusionMatrix:Clustering:SiloPort={ports[1]}",
+            $"--ConfusionMatrix:Clustering:GatewayPort={ports[2]}",
+            "--Logging:LogLevel:Default=Warning",
+        ], dll: SiloBinaries.DemoDll);
+        using var api = new SiloApi(new Uri($"http://127.0.0.1:{ports[0]}/"), () => demo.OutputTail());
+
+        var state = await Eventually.MatchesAsync(
+            async () =>
+            {
+                try
+                {
+                    var r = await api.GetAsync("api/v1/models/fraud-demo/rollout");
+                    return r.Status == HttpStatusCode.OK ? r.Json : default;
+                }
+                catch (HttpRequestException)
+                {
+                    return default;
+                }
+            },
+            s => s.ValueKind == JsonValueKind.Object && s.GetProperty("routing").GetProperty("phase").GetString() == "paused",
+            "the drift watcher pausing the demo's canary",
+            TimeSpan.FromSeconds(90),
+            TimeSpan.FromMilliseconds(500));
+
+        var routing = state.GetProperty("routing");
+        Assert.Equal("v1", routing.GetProperty("stable").GetString());
+        Assert.Equal("v2", routing.GetProperty("canary").GetString());
+        Assert.Contains("Demo: model fraud-demo registered", demo.StandardOutput, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("--demo")]
+    [InlineData("--demo-late-labels")]
+    public async Task Silo_RefusesADemoSwitch_AndNamesTheDemoHost(string demoSwitch)
+    {
+        using var silo = SiloProcess.Start([demoSwitch]);
+
+        Assert.True(await silo.WaitForExitAsync(TimeSpan.FromSeconds(60)), $"The silo with {demoSwitch} was still running after 60 s.\n{silo.OutputTail()}");
+        Assert.Equal(2, silo.ExitCode);
+        Assert.Contains($"dotnet run --project samples/ConfusionMatrix.Demo -c Release -- {demoSwitch}", silo.StandardError, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task LateLabelDemo_ShowsAPerfectRealisedRecallEarly_WhileTheEstimateShowsTheMissedFraud()
     {
         var ports = SiloProcess.FreePorts(3);
         using var silo = SiloProcess.Start(
