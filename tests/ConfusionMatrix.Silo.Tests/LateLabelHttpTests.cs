@@ -434,5 +434,8 @@ public sealed class LateLabelHttpTests(SiloProcessFixture fixture)
             async () => (await _api.GetAsync($"api/v1/models/{model}/labels")).Json,
             condition,
             what,
-            deadline ?? TimeSpan.FromSeconds(60));
+            deadline ?? TimeSpan.FromSeconds(60),
+
+            // Each read fans out to every label-join shard: polling faster loads the silo that is joining the labels.
+            TimeSpan.FromMilliseconds(200));
 }
