@@ -34,7 +34,8 @@ COPY src/ConfusionMatrix.Streaming.EventHubs/ConfusionMatrix.Streaming.EventHubs
 COPY src/ConfusionMatrix.Silo/ConfusionMatrix.Silo.csproj                 src/ConfusionMatrix.Silo/
 RUN dotnet restore src/ConfusionMatrix.Silo/ConfusionMatrix.Silo.csproj
 
-# Then the sources (tests, benchmarks, docs and helm are excluded by .dockerignore).
+# Then the sources: src/ only. Tests, benchmarks and samples (the demo host, samples/ConfusionMatrix.Demo, among them)
+# never enter the image; .dockerignore keeps tests, benchmarks, docs and helm out of the build context too.
 COPY src/ src/
 RUN dotnet publish src/ConfusionMatrix.Silo/ConfusionMatrix.Silo.csproj \
       -c Release \

@@ -152,23 +152,8 @@ public sealed class EndToEndTests(ClusterFixture fixture) : IDisposable
         Assert.Equal(eu, await WaitForMatrixAsync(model, "region=EU", eu.Sum(r => r.Sum())));
     }
 
-    /// <summary>Polls the segment until it holds the expected total (never more), with a deadline.</summary>
-    private async Task<long[][]> WaitForMatrixAsync(string model, string segment, long expected)
-    {
-        var grain = fixture.Client.GetGrain<ISegmentMatrixGrain>(Segments.MatrixKey(model, "v1", segment));
-        var until = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (true)
-        {
-            var view = await grain.GetMatrixAsync(null);
-            if (view.Matrix.Total >= expected || DateTime.UtcNow > until)
-            {
-                Assert.True(view.Matrix.Total == expected, $"{segment}: expected total {expected}, got {view.Matrix.Total}");
-                return view.Matrix.ToRows();
-            }
-
-            await Task.Delay(20);
-        }
-    }
+    private async Task<long[][]> WaitForMatrixAsync(string model, string segment, long expected) =>
+        (await ClusterTestHelpers.WaitForTotalAsync(fixture.Client, model, "v1", segment, expected)).Matrix.ToRows();
 
     /// <summary>Fails every other attempt, before delegating, until its failures are used up.</summary>
     private sealed class FlakySink(IPredictionSink inner, int failures) : IPredictionSink

@@ -22,16 +22,16 @@ public sealed class PredictionLoggerTests : IDisposable
             Assert.True(logger.TryLog(P(i)));
         }
 
-        await UntilAsync(() => _sink.Delivered.Count == 2 && logger.BufferedCount == 5, "two full batches");
+        await Eventually.TrueAsync(() => _sink.Delivered.Count == 2 && logger.BufferedCount == 5, "two full batches");
         Assert.Equal([10, 10], _sink.Delivered.Select(b => b.Count));
         Assert.Equal([1L, 2L], _sink.Delivered.Select(b => b.Sequence));
         Assert.Equal(Enumerable.Range(0, 20).Select(i => $"id-{i}"), _sink.Delivered.SelectMany(b => b.Predictions).Select(p => p.PredictionId));
 
         _time.Advance(TimeSpan.FromMinutes(5));
-        await UntilAsync(() => _sink.Delivered.Count == 3, "the time-cut remainder");
+        await Eventually.TrueAsync(() => _sink.Delivered.Count == 3, "the time-cut remainder");
         Assert.Equal(5, _sink.Delivered[2].Count);
         Assert.Equal(3, _sink.Delivered[2].Sequence);
-        await UntilAsync(() => logger.BufferedCount == 0, "buffer empty");
+        await Eventually.TrueAsync(() => logger.BufferedCount == 0, "buffer empty");
         Assert.Equal(25, _probe.Sum("confusionmatrix.client.sent"));
         Assert.Equal(3, _probe.Sum("confusionmatrix.client.batches"));
     }
@@ -49,7 +49,7 @@ public sealed class PredictionLoggerTests : IDisposable
         logger.TryLog(P(100, model: "b"));
         _time.Advance(TimeSpan.FromMilliseconds(1));
 
-        await UntilAsync(() => _sink.Delivered.Count == 1, "stream a cut at 200 ms");
+        await Eventually.TrueAsync(() => _sink.Delivered.Count == 1, "stream a cut at 200 ms");
         Assert.Equal("a/v1", _sink.Delivered[0].StreamKey);
         Assert.Equal(3, _sink.Delivered[0].Count);
 
@@ -58,7 +58,7 @@ public sealed class PredictionLoggerTests : IDisposable
         Assert.Equal(1, logger.BufferedCount);
 
         _time.Advance(TimeSpan.FromMilliseconds(199));
-        await UntilAsync(() => _sink.Delivered.Count == 2, "stream b cut at 399 ms");
+        await Eventually.TrueAsync(() => _sink.Delivered.Count == 2, "stream b cut at 399 ms");
         Assert.Equal("b/v1", _sink.Delivered[1].StreamKey);
         Assert.Equal(1, _sink.Delivered[1].Sequence);
     }
@@ -113,7 +113,7 @@ public sealed class PredictionLoggerTests : IDisposable
             logger.TryLog(P(i));
         }
 
-        await UntilAsync(() => _sink.Delivered.Count == 2, "the next batch");
+        await Eventually.TrueAsync(() => _sink.Delivered.Count == 2, "the next batch");
 
         var first = _sink.Attempts.Where(a => a.Sequence == 1).ToList();
         Assert.Equal([1, 2, 3, 4], first.Select(a => a.Attempt));
@@ -155,7 +155,7 @@ public sealed class PredictionLoggerTests : IDisposable
         Assert.Equal(10, _probe.Gauge("confusionmatrix.client.buffered"));
 
         _sink.Gate.SetResult();
-        await UntilAsync(() => _sink.DeliveredPredictions == 10 && logger.BufferedCount == 0, "the outage to end");
+        await Eventually.TrueAsync(() => _sink.DeliveredPredictions == 10 && logger.BufferedCount == 0, "the outage to end");
         Assert.True(logger.TryLog(P(12)));
         await logger.FlushAsync();
         Assert.Equal(Enumerable.Range(0, 10).Append(12).Select(i => $"id-{i}"), _sink.Delivered.SelectMany(b => b.Predictions).Select(p => p.PredictionId));

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using ConfusionMatrix.Client;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -80,49 +81,22 @@ internal sealed class RecordingSink : IPredictionSink
     }
 }
 
-/// <summary>Reads the client's instruments of one meter factory through a <see cref="MeterListener"/>.</summary>
+/// <summary>Collects the client's instruments of one meter factory, one <see cref="MetricCollector{T}"/> per instrument.</summary>
 internal sealed class MetricsProbe : IDisposable
 {
+    private static readonly string[] Counters =
+        ["confusionmatrix.client.sent", "confusionmatrix.client.batches", "confusionmatrix.client.retries", "confusionmatrix.client.dropped", "confusionmatrix.client.rejected"];
+
+    private static readonly string[] Gauges = ["confusionmatrix.client.buffered"];
+
     private readonly ServiceProvider _services;
-    private readonly MeterListener _listener = new();
-    private readonly ConcurrentDictionary<(string Name, string Reason, string Source), long> _sums = new();
-    private readonly ConcurrentDictionary<string, long> _gauges = new();
+    private readonly Dictionary<string, MetricCollector<long>> _collectors;
 
     public MetricsProbe()
     {
         _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
         Factory = _services.GetRequiredService<IMeterFactory>();
-        _listener.InstrumentPublished = (instrument, listener) =>
-        {
-            if (ReferenceEquals(instrument.Meter.Scope, Factory) && instrument.Meter.Name == PredictionClientMetrics.MeterName)
-            {
-                listener.EnableMeasurementEvents(instrument);
-            }
-        };
-        _listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
-        {
-            if (instrument is ObservableInstrument<long>)
-            {
-                _gauges[instrument.Name] = value;
-                return;
-            }
-
-            string reason = "", source = "";
-            foreach (var tag in tags)
-            {
-                if (tag.Key == "reason")
-                {
-                    reason = tag.Value as string ?? "";
-                }
-                else if (tag.Key == "source")
-                {
-                    source = tag.Value as string ?? "";
-                }
-            }
-
-            _sums.AddOrUpdate((instrument.Name, reason, source), value, (_, v) => v + value);
-        });
-        _listener.Start();
+        _collectors = Counters.Concat(Gauges).ToDictionary(name => name, name => new MetricCollector<long>(Factory, PredictionClientMetrics.MeterName, name));
         Metrics = new PredictionClientMetrics(Factory);
     }
 
@@ -132,19 +106,30 @@ internal sealed class MetricsProbe : IDisposable
 
     /// <summary>Sum of a counter; with a reason (and source), only measurements tagged so.</summary>
     public long Sum(string name, string? reason = null, string? source = null) =>
-        _sums.Where(kv => kv.Key.Name == name && (reason is null || kv.Key.Reason == reason) && (source is null || kv.Key.Source == source)).Sum(kv => kv.Value);
+        _collectors[name].GetMeasurementSnapshot()
+            .Where(m => (reason is null || Tag(m, "reason") == reason) && (source is null || Tag(m, "source") == source))
+            .Sum(m => m.Value);
 
+    /// <summary>The gauge's value now, or -1 if it reported nothing.</summary>
     public long Gauge(string name)
     {
-        _listener.RecordObservableInstruments();
-        return _gauges.TryGetValue(name, out var v) ? v : -1;
+        var collector = _collectors[name];
+        collector.RecordObservableInstruments();
+        return collector.LastMeasurement?.Value ?? -1;
     }
 
     public void Dispose()
     {
-        _listener.Dispose();
+        foreach (var collector in _collectors.Values)
+        {
+            collector.Dispose();
+        }
+
         _services.Dispose();
     }
+
+    private static string Tag(CollectedMeasurement<long> measurement, string key) =>
+        measurement.Tags.TryGetValue(key, out var value) ? value as string ?? "" : "";
 }
 
 internal static class Support
@@ -164,26 +149,20 @@ internal static class Support
             Segments = region is null ? null : new Dictionary<string, string> { ["region"] = region },
         };
 
-    /// <summary>Polls until the condition holds, failing after the deadline. Never a fixed sleep.</summary>
-    public static async Task UntilAsync(Func<bool> condition, string what, TimeSpan? deadline = null)
-    {
-        var until = DateTime.UtcNow + (deadline ?? TimeSpan.FromSeconds(15));
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < until, $"Timed out waiting for: {what}");
-            await Task.Delay(5);
-        }
-    }
-
     /// <summary>Moves fake time forward in steps until the condition holds (retries and timeouts run on fake time).</summary>
-    public static async Task DriveUntilAsync(FakeTimeProvider time, TimeSpan step, Func<bool> condition, string what, TimeSpan? deadline = null)
-    {
-        var until = DateTime.UtcNow + (deadline ?? TimeSpan.FromSeconds(20));
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < until, $"Timed out waiting for: {what}");
-            time.Advance(step);
-            await Task.Delay(5);
-        }
-    }
+    public static Task DriveUntilAsync(FakeTimeProvider time, TimeSpan step, Func<bool> condition, string what, TimeSpan? deadline = null) =>
+        Eventually.TrueAsync(
+            () =>
+            {
+                if (condition())
+                {
+                    return true;
+                }
+
+                time.Advance(step);
+                return false;
+            },
+            what,
+            deadline ?? TimeSpan.FromSeconds(20),
+            TimeSpan.FromMilliseconds(5));
 }

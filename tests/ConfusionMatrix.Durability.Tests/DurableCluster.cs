@@ -61,7 +61,14 @@ public static class DurableCluster
         public void Configure(IConfiguration configuration, IClientBuilder client)
         {
             var serviceId = configuration["Orleans:ServiceId"] ?? configuration["ServiceId"] ?? "durable";
-            ConfusionMatrixHost.AddClientStreams(client, Options(configuration[ConnectionKey]!, serviceId));
+            var options = Options(configuration[ConnectionKey]!, serviceId);
+
+            // Traffic publishes through this client onto the silos' Azure Queue streams: same provider, same queues.
+            client.AddAzureQueueStreams(PredictionLog.StreamProvider, streams =>
+            {
+                streams.ConfigureAzureQueue(ob => ob.Configure(o => ConfusionMatrixHost.ConfigureQueues(o, options)));
+                streams.ConfigureStreamPubSub(Orleans.Streams.StreamPubSubType.ImplicitOnly);
+            });
             client.Configure<ClientMessagingOptions>(m => m.ResponseTimeout = TimeSpan.FromSeconds(15));
         }
     }

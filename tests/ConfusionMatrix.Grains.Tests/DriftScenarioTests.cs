@@ -237,13 +237,11 @@ public sealed class DriftScenarioTests(ClusterFixture fixture)
         await HolidayEuDrop.SendAsync(fixture.Client, model, "v2", 60_000, seed: 72);
 
         // Segments report new evidence to the watcher; its timer evaluates them. Nobody calls EvaluateNowAsync here.
-        var until = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        RoutingTable routing;
-        while ((routing = await rollout.GetRoutingAsync()).Phase == RolloutPhase.Progressing)
-        {
-            Assert.True(DateTime.UtcNow < until, "the drift watcher did not act on its own within 30 s");
-            await Task.Delay(100);
-        }
+        var routing = await Eventually.MatchesAsync(
+            async () => await rollout.GetRoutingAsync(),
+            r => r.Phase != RolloutPhase.Progressing,
+            "the drift watcher acting on its own",
+            interval: TimeSpan.FromMilliseconds(100));
 
         Assert.True(routing.Phase is RolloutPhase.Paused or RolloutPhase.RolledBack, routing.ToString());
         Assert.Equal("v1", routing.Stable);
@@ -271,15 +269,12 @@ public sealed class DriftScenarioTests(ClusterFixture fixture)
     }
 
     /// <summary>Epoch starts are one-way messages; wait until the watcher has taken the new one.</summary>
-    private static async Task WaitForNewEpochAsync(IDriftWatcherGrain watcher, DateTimeOffset? previous)
-    {
-        var until = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while ((await watcher.GetReportAsync()).EpochStartedAt is not { } started || started == previous)
-        {
-            Assert.True(DateTime.UtcNow < until, "the drift watcher did not start a new epoch");
-            await Task.Delay(20);
-        }
-    }
+    private static Task WaitForNewEpochAsync(IDriftWatcherGrain watcher, DateTimeOffset? previous) =>
+        Eventually.TrueAsync(
+            async () => (await watcher.GetReportAsync()).EpochStartedAt is { } started && started != previous,
+            "the drift watcher starting a new epoch",
+            TimeSpan.FromSeconds(10),
+            TimeSpan.FromMilliseconds(20));
 
     private Task RegisterFraudModelAsync(string model) =>
         fixture.Client.GetGrain<IModelRegistryGrain>(model).RegisterAsync(

@@ -26,7 +26,7 @@ public sealed class LabelJoinTests(ClusterFixture fixture)
         await PublishAsync(fixture.Client, batch);
         await PublishAsync(fixture.Client, batch); // a redelivery
         var router = fixture.Client.GetGrain<ILabelRouterGrain>(model);
-        await Eventually(async () => (await router.GetStatsAsync()).Pending == 200, "200 predictions waiting");
+        await Eventually.TrueAsync(async () => (await router.GetStatsAsync()).Pending == 200, "200 predictions waiting");
 
         var labels = new LabelBatchBuilder(model);
         for (var i = 0; i < 200; i++)
@@ -38,7 +38,7 @@ public sealed class LabelJoinTests(ClusterFixture fixture)
             .GetStream<LabelBatch>(StreamId.Create(LabelLog.StreamNamespace, model));
         await labelStream.OnNextAsync(labels.Build());
         await labelStream.OnNextAsync(labels.Build()); // replayed: every label is a duplicate now
-        await Eventually(async () => (await router.GetStatsAsync()).Duplicates == 200, "the replay seen as duplicates");
+        await Eventually.TrueAsync(async () => (await router.GetStatsAsync()).Duplicates == 200, "the replay seen as duplicates");
 
         var all = await WaitForTotalAsync(fixture.Client, model, "v1", Segments.All, 200);
         var expected = new long[2, 2];
@@ -77,7 +77,7 @@ public sealed class LabelJoinTests(ClusterFixture fixture)
 
         // Two days later the label has not come: each prediction moves from pending to expired, at its event time.
         ClusterFixture.Time.Advance(TimeSpan.FromDays(2));
-        await Eventually(async () => (await segment.GetMatrixAsync(null)).ExpiredByPredicted?[1] == 50, "50 predictions expired");
+        await Eventually.TrueAsync(async () => (await segment.GetMatrixAsync(null)).ExpiredByPredicted?[1] == 50, "50 predictions expired");
         var after = await segment.GetMatrixAsync(null);
         Assert.Equal(new long[] { 0, 0 }, after.PendingByPredicted!);
 
@@ -86,7 +86,7 @@ public sealed class LabelJoinTests(ClusterFixture fixture)
         Assert.Equal([LabelOutcome.Buffered], outcomes.Outcomes);
         ClusterFixture.Time.Advance(TimeSpan.FromMinutes(31));
         var router = fixture.Client.GetGrain<ILabelRouterGrain>(model);
-        await Eventually(async () => (await router.GetStatsAsync()).Orphaned == 1, "the late label orphaned");
+        await Eventually.TrueAsync(async () => (await router.GetStatsAsync()).Orphaned == 1, "the late label orphaned");
         Assert.Equal(0, (await segment.GetMatrixAsync(null)).Matrix.Total);
         Assert.Equal(50, (await router.GetStatsAsync()).Expired);
     }
@@ -139,15 +139,5 @@ public sealed class LabelJoinTests(ClusterFixture fixture)
         var all = await fixture.Client.GetGrain<ISegmentMatrixGrain>(Segments.MatrixKey(model, "v1", Segments.All)).GetMatrixAsync(null);
         Assert.Equal(stats.Pending, all.PendingByPredicted![0]);
         Assert.Equal(stats.Evicted, all.ExpiredByPredicted![0]);
-    }
-
-    private static async Task Eventually(Func<Task<bool>> condition, string what)
-    {
-        var until = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < until, $"{what} did not happen within 30 s");
-            await Task.Delay(50);
-        }
     }
 }

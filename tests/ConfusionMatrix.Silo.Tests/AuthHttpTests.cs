@@ -247,13 +247,13 @@ public sealed class AuthHttpTests(AuthSiloFixture fixture, Xunit.Abstractions.IT
         // The viewer reads and may not act: 403 with problem details naming the role needed.
         Assert.Equal(HttpStatusCode.OK, (await GetAsync(viewer, $"api/v1/models/{model}/rollout")).Status);
         var forbidden = await PostAsync(viewer, $"api/v1/models/{model}/rollout/rollback", new { reason = "viewer tries" });
-        Assert.True(forbidden.Status == HttpStatusCode.Forbidden, forbidden.ToString());
+        Expect.Status(HttpStatusCode.Forbidden, forbidden);
         Assert.Equal("application/problem+json", forbidden.ContentType);
         Assert.Contains("operator", forbidden.Json.GetProperty("detail").GetString(), StringComparison.Ordinal);
 
         // The operator rolls back; the body's actor is not who the silo records.
         var rollback = await PostAsync(operatorClient, $"api/v1/models/{model}/rollout/rollback", new { reason = "canary recall dropped", actor = "someone-else" });
-        Assert.True(rollback.Status == HttpStatusCode.OK, rollback.ToString());
+        Expect.Status(HttpStatusCode.OK, rollback);
         var last = rollback.Json.GetProperty("history").EnumerateArray().Last();
         Assert.Equal("rollback", last.GetProperty("action").GetString());
         Assert.Equal("oncall", last.GetProperty("actor").GetString());
@@ -332,7 +332,7 @@ public sealed class AuthHttpTests(AuthSiloFixture fixture, Xunit.Abstractions.IT
         var before = Counter(await viewer.GetStringAsync("metrics"), "confusionmatrix_webhook_dropped_total", "reason=\"private_address\"");
         Assert.Equal(HttpStatusCode.OK, (await PostAsync(admin, "api/v1/models", new { model, classes = new[] { "a", "b" } })).Status);
         var policy = await PutAsync(admin, $"api/v1/models/{model}/rollout/policy", new { webhooks = new[] { $"http://127.0.0.1:{port}/hook" }, webhookSecret = "a-secret-of-enough-length" });
-        Assert.True(policy.Status == HttpStatusCode.OK, policy.ToString());
+        Expect.Status(HttpStatusCode.OK, policy);
 
         // The policy change is audited with the secret hidden.
         var audit = JsonDocument.Parse(await viewer.GetStringAsync($"api/v1/audit?model={model}")).RootElement.GetProperty("records").EnumerateArray().Last();

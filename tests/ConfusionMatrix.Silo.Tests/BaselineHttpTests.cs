@@ -18,17 +18,17 @@ public sealed class BaselineHttpTests(SiloProcessFixture fixture)
         Assert.Contains("region%3DEU", path, StringComparison.Ordinal);
 
         var before = await _api.GetAsync(path);
-        Assert.True(before.Status == HttpStatusCode.OK, before.ToString());
+        Expect.Status(HttpStatusCode.OK, before);
         Assert.Equal("none", before.Json.GetProperty("kind").GetString());
         Assert.Equal(0, before.Json.GetProperty("total").GetInt64());
 
         long[][] counts = [[5, 1, 0], [0, 4, 2], [1, 0, 7]];
         var put = await _api.PutJsonAsync(path, new { counts });
-        Assert.True(put.Status == HttpStatusCode.OK, put.ToString());
+        Expect.Status(HttpStatusCode.OK, put);
         AssertHoldout(put.Json, counts, model);
 
         var get = await _api.GetAsync(path);
-        Assert.True(get.Status == HttpStatusCode.OK, get.ToString());
+        Expect.Status(HttpStatusCode.OK, get);
         AssertHoldout(get.Json, counts, model);
         Assert.Equal(put.Json.GetProperty("setAt").GetDateTimeOffset(), get.Json.GetProperty("setAt").GetDateTimeOffset());
 
@@ -36,7 +36,7 @@ public sealed class BaselineHttpTests(SiloProcessFixture fixture)
         Assert.Equal("none", (await _api.GetAsync(SiloApi.BaselinePath(model, "v3", "all"))).Json.GetProperty("kind").GetString());
 
         var delete = await _api.DeleteAsync(path);
-        Assert.True(delete.Status == HttpStatusCode.NoContent, delete.ToString());
+        Expect.Status(HttpStatusCode.NoContent, delete);
         var after = await _api.GetAsync(path);
         Assert.Equal("none", after.Json.GetProperty("kind").GetString());
         Assert.Equal(JsonValueKind.Null, after.Json.GetProperty("counts").ValueKind);

@@ -34,7 +34,7 @@ public sealed class EstimationHttpTests(SiloProcessFixture fixture)
         foreach (var (segment, pick) in new (string, Func<Rec, bool>)[] { ("all", _ => true), ("region=EU", r => r.Region == "EU") })
         {
             var response = await _api.GetAsync($"api/v1/models/{model}/versions/v1/segments/{Uri.EscapeDataString(segment)}/estimate");
-            Assert.True(response.Status == HttpStatusCode.OK, response.ToString());
+            Expect.Status(HttpStatusCode.OK, response);
             var e = response.Json;
             Assert.True(e.GetProperty("estimate").GetBoolean());
             Assert.Equal("scores", e.GetProperty("calibration").GetString());
@@ -61,7 +61,7 @@ public sealed class EstimationHttpTests(SiloProcessFixture fixture)
         }
 
         var calibrated = await _api.GetAsync($"api/v1/models/{model}/versions/v1/segments/all/estimate?calibration=labelled&maturity=0d");
-        Assert.True(calibrated.Status == HttpStatusCode.OK, calibrated.ToString());
+        Expect.Status(HttpStatusCode.OK, calibrated);
         Assert.Equal(labelled.Count, calibrated.Json.GetProperty("calibrationLabels").GetInt64());
         Assert.Equal("labelled", calibrated.Json.GetProperty("calibration").GetString());
 
@@ -95,7 +95,7 @@ public sealed class EstimationHttpTests(SiloProcessFixture fixture)
         Accepted(await _api.PostPredictionsAsync(stable.Select(r => r.ToPrediction(model, "v1", withActual: false))), stable.Count);
         Accepted(await _api.PostPredictionsAsync(like.Select(r => r.ToPrediction(model, "v2", withActual: false))), like.Count);
         Accepted(await _api.PostPredictionsAsync(skewed.Select(r => r.ToPrediction(model, "v3", withActual: false))), skewed.Count);
-        await SiloApi.EventuallyAsync(
+        await Eventually.MatchesAsync(
             async () => (await _api.GetAsync($"api/v1/models/{model}/labels")).Json.GetProperty("pending").GetInt64(),
             n => n == stable.Count + like.Count + skewed.Count,
             "every prediction waiting for its label");
@@ -140,7 +140,7 @@ public sealed class EstimationHttpTests(SiloProcessFixture fixture)
 
     private static void Accepted(ApiResponse response, int count)
     {
-        Assert.True(response.Status == HttpStatusCode.Accepted, response.ToString());
+        Expect.Status(HttpStatusCode.Accepted, response);
         Assert.True(count == response.Json.GetProperty("accepted").GetInt32(), response.ToString());
     }
 }

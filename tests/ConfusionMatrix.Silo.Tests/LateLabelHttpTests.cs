@@ -411,12 +411,12 @@ public sealed class LateLabelHttpTests(SiloProcessFixture fixture)
             labelTtl = labelTtl?.ToString("c", CultureInfo.InvariantCulture),
             labelGracePeriod = grace?.ToString("c", CultureInfo.InvariantCulture),
         });
-        Assert.True(response.Status == HttpStatusCode.OK, $"registering {model}: {response}");
+        Expect.Status(HttpStatusCode.OK, response);
     }
 
     private static void Accepted(ApiResponse response, int count)
     {
-        Assert.True(response.Status == HttpStatusCode.Accepted, response.ToString());
+        Expect.Status(HttpStatusCode.Accepted, response);
         Assert.True(count == response.Json.GetProperty("accepted").GetInt32(), response.ToString());
     }
 
@@ -424,15 +424,18 @@ public sealed class LateLabelHttpTests(SiloProcessFixture fixture)
     {
         var body = JsonSerializer.SerializeToUtf8Bytes(labels, JsonSerializerOptions.Web);
         var response = await _api.SendBytesAsync(body, "application/json", "api/v1/labels");
-        Assert.True(response.Status == HttpStatusCode.Accepted, response.ToString());
+        Expect.Status(HttpStatusCode.Accepted, response);
         Assert.True(response.Json.GetProperty("rejectedCount").GetInt32() == 0, response.ToString());
         return response.Json;
     }
 
     private Task<JsonElement> WaitForStatsAsync(string model, Func<JsonElement, bool> condition, string what, TimeSpan? deadline = null) =>
-        SiloApi.EventuallyAsync(
+        Eventually.MatchesAsync(
             async () => (await _api.GetAsync($"api/v1/models/{model}/labels")).Json,
             condition,
             what,
-            deadline ?? TimeSpan.FromSeconds(60));
+            deadline ?? TimeSpan.FromSeconds(60),
+
+            // Each read fans out to every label-join shard: polling faster loads the silo that is joining the labels.
+            TimeSpan.FromMilliseconds(200));
 }

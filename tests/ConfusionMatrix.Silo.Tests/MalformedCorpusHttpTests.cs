@@ -29,13 +29,13 @@ public sealed class MalformedCorpusHttpTests(SiloProcessFixture fixture, Xunit.A
             Assert.True((int)response.Status < 500, $"{c}: {response}");
             if (c.WholeBodyInvalid)
             {
-                Assert.True(response.Status == HttpStatusCode.BadRequest, $"{c}: {response}");
+                Expect.Status(HttpStatusCode.BadRequest, response);
                 Expect.Problem(response, HttpStatusCode.BadRequest);
                 refusedWhole++;
                 continue;
             }
 
-            Assert.True(response.Status == HttpStatusCode.Accepted, $"{c}: {response}");
+            Expect.Status(HttpStatusCode.Accepted, response);
             var json = response.Json;
             Assert.True(c.Good == json.GetProperty("accepted").GetInt32(), $"{c}: {response}");
             Assert.True(c.BadIndexes.Length == json.GetProperty("rejectedCount").GetInt32(), $"{c}: {response}");

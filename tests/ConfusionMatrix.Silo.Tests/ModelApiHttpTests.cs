@@ -41,7 +41,7 @@ public sealed class ModelApiHttpTests(SiloProcessFixture fixture)
     public async Task Malformed_registration_body_is_a_400()
     {
         var response = await _api.SendRawAsync(HttpMethod.Post, "api/v1/models", """{"model":"reg-malformed","classes":[""");
-        Assert.True(response.Status == HttpStatusCode.BadRequest, response.ToString());
+        Expect.Status(HttpStatusCode.BadRequest, response);
         Assert.Equal(HttpStatusCode.NotFound, (await _api.GetAsync("api/v1/models/reg-malformed")).Status);
     }
 
@@ -61,7 +61,7 @@ public sealed class ModelApiHttpTests(SiloProcessFixture fixture)
         Expect.Problem(reordered, HttpStatusCode.Conflict, model);
 
         var catalog = await _api.GetAsync($"api/v1/models/{model}");
-        Assert.True(catalog.Status == HttpStatusCode.OK, catalog.ToString());
+        Expect.Status(HttpStatusCode.OK, catalog);
         var definition = catalog.Json.GetProperty("definition");
         Assert.Equal(["a", "b"], definition.GetProperty("classes").EnumerateArray().Select(e => e.GetString()!));
         Assert.Equal("a", definition.GetProperty("positiveClass").GetString());
@@ -116,7 +116,7 @@ public sealed class ModelApiHttpTests(SiloProcessFixture fixture)
             new Prediction("w4", model, "v1", "b", "b", Timestamp: Ago(TimeSpan.FromDays(3))),
         };
         var response = await _api.PostPredictionsAsync(predictions);
-        Assert.True(response.Status == HttpStatusCode.Accepted, response.ToString());
+        Expect.Status(HttpStatusCode.Accepted, response);
         Assert.Equal(5, response.Json.GetProperty("accepted").GetInt32());
 
         var all = await _api.WaitForTotalAsync(model, "v1", "all", 5);

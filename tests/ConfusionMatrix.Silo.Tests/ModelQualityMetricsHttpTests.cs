@@ -25,13 +25,13 @@ public sealed class ModelQualityMetricsHttpTests(SiloProcessFixture fixture)
         }
 
         var posted = await _api.PostPredictionsAsync(predictions);
-        Assert.True(posted.Status == HttpStatusCode.Accepted, posted.ToString());
+        Expect.Status(HttpStatusCode.Accepted, posted);
         await _api.WaitForTotalAsync(model, "v1", "all", 300);
 
         var evaluated = await _api.PostJsonAsync($"api/v1/models/{model}/drift/evaluate", new { });
-        Assert.True(evaluated.Status == HttpStatusCode.OK, evaluated.ToString());
+        Expect.Status(HttpStatusCode.OK, evaluated);
 
-        var text = await SiloApi.EventuallyAsync(
+        var text = await Eventually.MatchesAsync(
             async () => (await _api.GetAsync("metrics")).Body,
             t => Prometheus.Value(t, "confusionmatrix_model_class_quality", ("model", model), ("segment", "all"), ("class", "fraud"), ("metric", "recall")) is not null,
             "class quality gauges on /metrics");

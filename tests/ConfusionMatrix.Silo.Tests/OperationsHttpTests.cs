@@ -12,7 +12,7 @@ public sealed class OperationsHttpTests(SiloProcessFixture fixture)
     public async Task Health_is_200()
     {
         var response = await _api.GetAsync("health");
-        Assert.True(response.Status == HttpStatusCode.OK, response.ToString());
+        Expect.Status(HttpStatusCode.OK, response);
         Assert.Equal("Healthy", response.Body);
     }
 
@@ -22,7 +22,7 @@ public sealed class OperationsHttpTests(SiloProcessFixture fixture)
     public async Task Liveness_and_readiness_are_200(string path)
     {
         var response = await _api.GetAsync(path);
-        Assert.True(response.Status == HttpStatusCode.OK, response.ToString());
+        Expect.Status(HttpStatusCode.OK, response);
         Assert.Equal("Healthy", response.Body);
     }
 
@@ -30,7 +30,7 @@ public sealed class OperationsHttpTests(SiloProcessFixture fixture)
     public async Task Dashboard_serves_html()
     {
         var response = await _api.GetAsync("dashboard/");
-        Assert.True(response.Status == HttpStatusCode.OK, response.ToString());
+        Expect.Status(HttpStatusCode.OK, response);
         Assert.Equal("text/html", response.ContentType);
         Assert.Contains("<html", response.Body, StringComparison.OrdinalIgnoreCase);
     }
@@ -41,10 +41,10 @@ public sealed class OperationsHttpTests(SiloProcessFixture fixture)
         const string model = "ops-metrics";
         await _api.RegisterModelAsync(model, ["a", "b"], null, []);
         var response = await _api.PostPredictionsAsync([new Prediction("m1", model, "v1", "a", "a"), new Prediction("m2", model, "v1", "b", "a")]);
-        Assert.True(response.Status == HttpStatusCode.Accepted, response.ToString());
+        Expect.Status(HttpStatusCode.Accepted, response);
         await _api.WaitForTotalAsync(model, "v1", "all", 2);
 
-        var text = await SiloApi.EventuallyAsync(
+        var text = await Eventually.MatchesAsync(
             async () => (await _api.GetAsync("metrics")).Body,
             t => Prometheus.Value(t, "confusionmatrix_predictions_accepted_total", ("model", model)) == 2,
             "confusionmatrix_predictions_accepted_total for the posted predictions");

@@ -89,18 +89,18 @@ public sealed class OperatorPageTests : IAsyncLifetime
         foreach (var batch in new[] { stable, canary })
         {
             var posted = await _api.PostPredictionsAsync(batch);
-            Assert.True(posted.Status == HttpStatusCode.Accepted, posted.ToString());
+            Expect.Status(HttpStatusCode.Accepted, posted);
         }
 
         await _api.WaitForTotalAsync(Model, "v1", "all", stable.Count);
         await _api.WaitForTotalAsync(Model, "v2", "all", canary.Count);
         var rollout = $"api/v1/models/{Model}/rollout";
         var set = await _api.PostJsonAsync($"{rollout}/set-stable", new { version = "v1", reason = "first release" });
-        Assert.True(set.Status == HttpStatusCode.OK, set.ToString());
+        Expect.Status(HttpStatusCode.OK, set);
         var started = await _api.PostJsonAsync($"{rollout}/start-canary", new { version = "v2", weight = 20, reason = "try v2" });
-        Assert.True(started.Status == HttpStatusCode.OK, started.ToString());
+        Expect.Status(HttpStatusCode.OK, started);
         var evaluated = await _api.PostJsonAsync($"api/v1/models/{Model}/drift/evaluate", new { });
-        Assert.True(evaluated.Status == HttpStatusCode.OK, evaluated.ToString());
+        Expect.Status(HttpStatusCode.OK, evaluated);
         var verdicts = evaluated.Json.GetProperty("verdicts").GetArrayLength();
         Assert.True(verdicts > 0, evaluated.ToString());
         var me = await _api.GetAsync("api/v1/me");

@@ -64,7 +64,7 @@ public sealed class PredictionIntakeHttpTests(SiloProcessFixture fixture)
         elements.Add($$$"""{"predictionId":"{{{new string('y', 128)}}}","model":"{{{model}}}","version":"v1","predicted":"cat","actual":"bird","timestamp":"{{{Ts(now.AddMinutes(1))}}}","segments":{"region":"EU"}}""");
 
         var response = await _api.SendRawAsync(HttpMethod.Post, "api/v1/predictions", "[" + string.Join(",", elements) + "]");
-        Assert.True(response.Status == HttpStatusCode.Accepted, response.ToString());
+        Expect.Status(HttpStatusCode.Accepted, response);
         var body = response.Json;
         Assert.True(good.Count == body.GetProperty("accepted").GetInt32(), response.ToString());
         Assert.Equal(bad.Count, body.GetProperty("rejectedCount").GetInt32());
@@ -96,7 +96,7 @@ public sealed class PredictionIntakeHttpTests(SiloProcessFixture fixture)
             .Where(r => r is "unknown_class" or "bad_timestamp" or "empty_segment_value" or "missing_field" or "id_too_long")
             .GroupBy(r => r).ToDictionary(g => g.Key, g => (double)g.Count());
         expectedForModel["malformed"] = 1; // the object with bad segments named its model; the bare values did not
-        var text = await SiloApi.EventuallyAsync(
+        var text = await Eventually.MatchesAsync(
             async () => (await _api.GetAsync("metrics")).Body,
             t => expectedForModel.All(kv => Prometheus.Value(t, "confusionmatrix_predictions_rejected_total", ("model", model), ("reason", kv.Key)) == kv.Value)
                 && Prometheus.Value(t, "confusionmatrix_predictions_accepted_total", ("model", model)) == good.Count,
@@ -130,7 +130,7 @@ public sealed class PredictionIntakeHttpTests(SiloProcessFixture fixture)
             Line(6, "dog", "dog"),
         };
         var response = await _api.PostNdjsonLinesAsync(lines);
-        Assert.True(response.Status == HttpStatusCode.Accepted, response.ToString());
+        Expect.Status(HttpStatusCode.Accepted, response);
         var body = response.Json;
         Assert.Equal(4, body.GetProperty("accepted").GetInt32());
         Assert.Equal(3, body.GetProperty("rejectedCount").GetInt32());
@@ -178,7 +178,7 @@ public sealed class PredictionIntakeHttpTests(SiloProcessFixture fixture)
         element.CopyTo(small, 1);
         small[^1] = (byte)']';
         var accepted = await _api.SendBytesAsync(small, "application/json");
-        Assert.True(accepted.Status == HttpStatusCode.Accepted, accepted.ToString());
+        Expect.Status(HttpStatusCode.Accepted, accepted);
         Assert.Equal(1, accepted.Json.GetProperty("accepted").GetInt32());
         await _api.WaitForTotalAsync(model, "v1", "all", 1);
     }
@@ -201,8 +201,8 @@ public sealed class PredictionIntakeHttpTests(SiloProcessFixture fixture)
 
         // The stream of this version still works: a later prediction is counted.
         var later = await _api.PostPredictionsNdjsonAsync([new Prediction("after-413", model, "v1", "dog", "dog")]);
-        Assert.True(later.Status == HttpStatusCode.Accepted, later.ToString());
-        await SiloApi.EventuallyAsync(
+        Expect.Status(HttpStatusCode.Accepted, later);
+        await Eventually.MatchesAsync(
             () => _api.GetMatrixAsync(model, "v1", "all"),
             m => Expect.Counts(m)[1][1] == 1,
             "the prediction sent after the refused request being counted");

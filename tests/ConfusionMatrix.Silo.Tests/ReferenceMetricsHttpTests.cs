@@ -53,7 +53,7 @@ public sealed class ReferenceMetricsHttpTests(SiloProcessFixture fixture)
             var response = request % 2 == 0
                 ? await _api.PostPredictionsAsync(predictions)
                 : await _api.PostPredictionsNdjsonAsync(predictions);
-            Assert.True(response.Status == HttpStatusCode.Accepted, $"request {request} of {model}: {response}");
+            Expect.Status(HttpStatusCode.Accepted, response);
             var body = response.Json;
             Assert.True(count == body.GetProperty("accepted").GetInt32(), $"request {request} of {model}: {response}");
             Assert.Equal(0, body.GetProperty("rejectedCount").GetInt32());
@@ -100,7 +100,7 @@ public sealed class ReferenceMetricsHttpTests(SiloProcessFixture fixture)
 
         // The catalog lists the version and every segment that received predictions.
         expectedSegments.Sort(StringComparer.Ordinal);
-        var catalog = await SiloApi.EventuallyAsync(
+        var catalog = await Eventually.MatchesAsync(
             async () => (await _api.GetAsync($"api/v1/models/{SiloApi.Path(model)}")).Json,
             json => json.GetProperty("versions").TryGetProperty(Version, out var segments)
                 && segments.EnumerateArray().Select(s => s.GetString()!).SequenceEqual(expectedSegments),

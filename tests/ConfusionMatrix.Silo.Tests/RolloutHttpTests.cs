@@ -17,11 +17,11 @@ public sealed class RolloutHttpTests(SiloProcessFixture fixture)
         var rollout = $"api/v1/models/{model}/rollout";
 
         var early = await _api.PostJsonAsync($"{rollout}/start-canary", new { version = "v2", weight = 10, actor = "alice" });
-        Assert.True(early.Status == HttpStatusCode.Conflict, early.ToString());
+        Expect.Status(HttpStatusCode.Conflict, early);
 
         Assert.Equal(HttpStatusCode.OK, (await _api.PostJsonAsync($"{rollout}/set-stable", new { version = "v1", actor = "alice", reason = "first release" })).Status);
         var started = await _api.PostJsonAsync($"{rollout}/start-canary", new { version = "v2", weight = 10, actor = "alice", reason = "try v2" });
-        Assert.True(started.Status == HttpStatusCode.OK, started.ToString());
+        Expect.Status(HttpStatusCode.OK, started);
 
         var routing = JsonDocument.Parse((await _api.GetAsync($"{rollout}/routing")).Body).RootElement;
         Assert.Equal("v1", routing.GetProperty("stable").GetString());
@@ -30,24 +30,24 @@ public sealed class RolloutHttpTests(SiloProcessFixture fixture)
 
         // Nothing judged yet: inconclusive, never a pass. 200 for Argo's jsonPath, 412 for Flagger with strict=true.
         var unjudged = await _api.GetAsync($"{rollout}/gate");
-        Assert.True(unjudged.Status == HttpStatusCode.OK, unjudged.ToString());
+        Expect.Status(HttpStatusCode.OK, unjudged);
         var unjudgedBody = JsonDocument.Parse(unjudged.Body).RootElement;
         Assert.False(unjudgedBody.GetProperty("pass").GetBoolean());
         Assert.True(unjudgedBody.GetProperty("inconclusive").GetBoolean());
         var strictUnjudged = await _api.GetAsync($"{rollout}/gate?strict=true");
-        Assert.True(strictUnjudged.Status == HttpStatusCode.PreconditionFailed, strictUnjudged.ToString());
+        Expect.Status(HttpStatusCode.PreconditionFailed, strictUnjudged);
         Assert.True(JsonDocument.Parse(strictUnjudged.Body).RootElement.GetProperty("inconclusive").GetBoolean());
 
         Assert.Equal(HttpStatusCode.OK, (await _api.PostJsonAsync($"{rollout}/pause", new { actor = "bob", reason = "looks odd" })).Status);
         var closed = await _api.GetAsync($"{rollout}/gate?strict=true");
-        Assert.True(closed.Status == HttpStatusCode.PreconditionFailed, closed.ToString());
+        Expect.Status(HttpStatusCode.PreconditionFailed, closed);
         var lenient = await _api.GetAsync($"{rollout}/gate");
-        Assert.True(lenient.Status == HttpStatusCode.OK, lenient.ToString());
+        Expect.Status(HttpStatusCode.OK, lenient);
         Assert.False(JsonDocument.Parse(lenient.Body).RootElement.GetProperty("pass").GetBoolean());
         Assert.False(JsonDocument.Parse(lenient.Body).RootElement.GetProperty("inconclusive").GetBoolean());
 
         var rollback = await _api.PostJsonAsync($"{rollout}/rollback", new { actor = "bob", reason = "abandon v2" });
-        Assert.True(rollback.Status == HttpStatusCode.OK, rollback.ToString());
+        Expect.Status(HttpStatusCode.OK, rollback);
         var state = JsonDocument.Parse((await _api.GetAsync(rollout)).Body).RootElement;
         Assert.Equal("rolledBack", state.GetProperty("routing").GetProperty("phase").GetString());
         var history = state.GetProperty("history").EnumerateArray().ToList();
@@ -79,18 +79,18 @@ public sealed class RolloutHttpTests(SiloProcessFixture fixture)
         foreach (var version in (string[])["v1", "v2"])
         {
             var posted = await _api.PostPredictionsAsync(Enumerable.Range(0, 300).Select(i => new Prediction($"{version}-{i}", model, version, "legit", "legit")));
-            Assert.True(posted.Status == HttpStatusCode.Accepted, posted.ToString());
+            Expect.Status(HttpStatusCode.Accepted, posted);
             await _api.WaitForTotalAsync(model, version, "all", 300);
         }
 
         var evaluated = await _api.PostJsonAsync($"api/v1/models/{model}/drift/evaluate", new { });
-        Assert.True(evaluated.Status == HttpStatusCode.OK, evaluated.ToString());
+        Expect.Status(HttpStatusCode.OK, evaluated);
         var canary = evaluated.Json.GetProperty("verdicts").EnumerateArray().Single(v => v.GetProperty("version").GetString() == "v2");
         Assert.Equal("insufficient_evidence", canary.GetProperty("decision").GetString());
         Assert.Equal(JsonValueKind.Null, canary.GetProperty("classDeltas")[0].GetProperty("upperBound").ValueKind);
 
         var gate = await _api.GetAsync($"{rollout}/gate?strict=true");
-        Assert.True(gate.Status == HttpStatusCode.PreconditionFailed, gate.ToString());
+        Expect.Status(HttpStatusCode.PreconditionFailed, gate);
         var body = JsonDocument.Parse(gate.Body).RootElement;
         Assert.False(body.GetProperty("pass").GetBoolean());
         Assert.True(body.GetProperty("inconclusive").GetBoolean());
@@ -113,7 +113,7 @@ public sealed class RolloutHttpTests(SiloProcessFixture fixture)
         foreach (var (path, body, expected) in cases)
         {
             var response = await _api.PostJsonAsync(path, body);
-            Assert.True(response.Status == expected, $"{path}: {response}");
+            Expect.Status(expected, response, path);
             Assert.Contains("detail", response.Body);
         }
 
@@ -131,9 +131,9 @@ public sealed class RolloutHttpTests(SiloProcessFixture fixture)
         Assert.True(badLimit.Status == HttpStatusCode.BadRequest, badLimit.ToString());
 
         var badPolicy = await _api.PutJsonAsync($"api/v1/models/{model}/drift/policy", new { alpha = 0.9 });
-        Assert.True(badPolicy.Status == HttpStatusCode.BadRequest, badPolicy.ToString());
+        Expect.Status(HttpStatusCode.BadRequest, badPolicy);
         Assert.Contains("Alpha", badPolicy.Body);
         var drift = await _api.GetAsync($"api/v1/models/{model}/drift");
-        Assert.True(drift.Status == HttpStatusCode.OK, drift.ToString());
+        Expect.Status(HttpStatusCode.OK, drift);
     }
 }

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using Xunit.Sdk;
 
 namespace ConfusionMatrix.Silo.Tests;
 
@@ -84,7 +85,7 @@ public sealed class SiloApi : IDisposable
     public async Task<JsonElement> RegisterModelAsync(string model, IReadOnlyList<string> classes, string? positiveClass, IReadOnlyList<string> segmentDimensions)
     {
         var response = await PostJsonAsync("api/v1/models", new { model, classes, positiveClass, segmentDimensions });
-        Assert.True(response.Status == HttpStatusCode.OK, $"registering {model}: {response}");
+        Expect.Status(HttpStatusCode.OK, response);
         return response.Json;
     }
 
@@ -138,32 +139,22 @@ public sealed class SiloApi : IDisposable
     public async Task<JsonElement> GetMatrixAsync(string model, string version, string segment, string? window = null)
     {
         var response = await GetAsync(MatrixPath(model, version, segment, window));
-        Assert.True(response.Status == HttpStatusCode.OK, $"matrix {model}/{version}/{segment}: {response}");
+        Expect.Status(HttpStatusCode.OK, response);
         return response.Json;
     }
 
     /// <summary>Polls a matrix until its total reaches <paramref name="expectedTotal"/>; fails if it overshoots or the deadline passes.</summary>
     public async Task<JsonElement> WaitForTotalAsync(string model, string version, string segment, long expectedTotal, string? window = null, TimeSpan? deadline = null)
     {
-        var limit = deadline ?? TimeSpan.FromSeconds(30);
-        var clock = Stopwatch.StartNew();
-        while (true)
-        {
-            var matrix = await GetMatrixAsync(model, version, segment, window);
-            var total = matrix.GetProperty("total").GetInt64();
-            Assert.True(total <= expectedTotal, $"{model}/{version}/{segment} counted {total} predictions, more than the {expectedTotal} sent.");
-            if (total == expectedTotal)
-            {
-                return matrix;
-            }
-
-            if (clock.Elapsed > limit)
-            {
-                Assert.Fail($"{model}/{version}/{segment} (window {window ?? "all"}) reached only {total} of {expectedTotal} predictions within {limit.TotalSeconds} s.\n{Diagnostics}");
-            }
-
-            await Task.Delay(100);
-        }
+        var matrix = await Eventually.MatchesAsync(
+            () => GetMatrixAsync(model, version, segment, window),
+            m => m.GetProperty("total").GetInt64() >= expectedTotal,
+            $"{model}/{version}/{segment} (window {window ?? "all"}) reaching {expectedTotal} predictions",
+            deadline,
+            TimeSpan.FromMilliseconds(100),
+            m => $"{m.GetProperty("total").GetInt64()} predictions\n{Diagnostics}");
+        Assert.True(matrix.GetProperty("total").GetInt64() == expectedTotal, $"{model}/{version}/{segment} counted {matrix.GetProperty("total").GetInt64()} predictions, more than the {expectedTotal} sent.");
+        return matrix;
     }
 
     /// <summary>
@@ -179,28 +170,6 @@ public sealed class SiloApi : IDisposable
             await Task.Delay(100);
         }
         while (clock.Elapsed < hold);
-    }
-
-    /// <summary>Polls until <paramref name="condition"/> holds for the value read, or fails with the last value seen.</summary>
-    public static async Task<T> EventuallyAsync<T>(Func<Task<T>> read, Func<T, bool> condition, string what, TimeSpan? deadline = null)
-    {
-        var limit = deadline ?? TimeSpan.FromSeconds(30);
-        var clock = Stopwatch.StartNew();
-        while (true)
-        {
-            var value = await read();
-            if (condition(value))
-            {
-                return value;
-            }
-
-            if (clock.Elapsed > limit)
-            {
-                Assert.Fail($"{what} did not happen within {limit.TotalSeconds} s; last value: {value}");
-            }
-
-            await Task.Delay(200);
-        }
     }
 
     public void Dispose() => Http.Dispose();
@@ -263,10 +232,19 @@ public static class Expect
 
     public static string Show(long[][] counts) => "[" + string.Join(", ", counts.Select(r => "[" + string.Join(",", r) + "]")) + "]";
 
+    /// <summary>Assert.Equal on the HTTP status, with the whole response in the failure message.</summary>
+    public static void Status(HttpStatusCode expected, ApiResponse response, string? what = null)
+    {
+        if (response.Status != expected)
+        {
+            throw EqualException.ForMismatchedValues($"{(int)expected} {expected}", $"{(int)response.Status} {response.Status}", $"HTTP status differs{(what is null ? "" : $" ({what})")}; the response: {response}");
+        }
+    }
+
     /// <summary>An RFC 7807 problem with the status and a detail containing every fragment.</summary>
     public static void Problem(ApiResponse response, HttpStatusCode status, params string[] detailFragments)
     {
-        Assert.True(response.Status == status, $"expected {(int)status}, got {response}");
+        Status(status, response);
         Assert.True(response.ContentType == "application/problem+json", $"expected a problem document, got {response}");
         var json = response.Json;
         Assert.Equal((int)status, json.GetProperty("status").GetInt32());

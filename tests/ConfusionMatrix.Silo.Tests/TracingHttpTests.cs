@@ -57,7 +57,7 @@ public sealed class TracingHttpTests
                 ["OTEL_BSP_SCHEDULE_DELAY"] = "200",
             });
         var api = new SiloApi(new Uri($"http://127.0.0.1:{ports[0]}/"), () => silo.OutputTail());
-        await SiloApi.EventuallyAsync(
+        await Eventually.MatchesAsync(
             async () =>
             {
                 try
@@ -85,7 +85,7 @@ public sealed class TracingHttpTests
 
         // OTLP protobuf carries span names as UTF-8 and trace ids as their 16 bytes.
         var id = Convert.FromHexString(traceId.ToHexString());
-        var spans = await SiloApi.EventuallyAsync(
+        var spans = await Eventually.MatchesAsync(
             () => Task.FromResult(exports.ToArray()),
             bodies => bodies.Any(b => Contains(b, "confusionmatrix.route"u8.ToArray()) && Contains(b, id))
                 && bodies.Any(b => Contains(b, "confusionmatrix.publish"u8.ToArray()) && Contains(b, id)),

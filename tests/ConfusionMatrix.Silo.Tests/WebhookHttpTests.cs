@@ -67,15 +67,15 @@ public sealed class WebhookHttpTests(SiloProcessFixture fixture)
         await _api.RegisterModelAsync(model, ["a", "b"], null, []);
         var hook = $"http://127.0.0.1:{port}/hook";
         var policy = await _api.PutJsonAsync($"api/v1/models/{model}/rollout/policy?actor=alice", new { webhooks = new[] { hook }, webhookSecret = secret });
-        Assert.True(policy.Status == HttpStatusCode.OK, policy.ToString());
+        Expect.Status(HttpStatusCode.OK, policy);
 
         // The secret is write-only: reads show a placeholder.
         Assert.Equal("********", policy.Json.GetProperty("policy").GetProperty("webhookSecret").GetString());
         Assert.DoesNotContain(secret, (await _api.GetAsync($"api/v1/models/{model}/rollout")).Body, StringComparison.Ordinal);
         var stable = await _api.PostJsonAsync($"api/v1/models/{model}/rollout/set-stable", new { version = "v1", actor = "alice", reason = "first" });
-        Assert.True(stable.Status == HttpStatusCode.OK, stable.ToString());
+        Expect.Status(HttpStatusCode.OK, stable);
 
-        await SiloApi.EventuallyAsync(
+        await Eventually.MatchesAsync(
             () => Task.FromResult(received.ToArray()),
             events => events.Length >= 2,
             "two webhook deliveries (one after a retry)");
@@ -94,8 +94,9 @@ public sealed class WebhookHttpTests(SiloProcessFixture fixture)
         Assert.True(badSignatures.IsEmpty, string.Join("\n", badSignatures));
 
         var bad = await _api.PutJsonAsync($"api/v1/models/{model}/rollout/policy", new { webhooks = new[] { "ftp://nope" }, webhookSecret = secret });
-        Assert.True(bad.Status == HttpStatusCode.BadRequest, bad.ToString());
+        Expect.Status(HttpStatusCode.BadRequest, bad);
         var unsigned = await _api.PutJsonAsync($"api/v1/models/{model}/rollout/policy", new { webhooks = new[] { hook } });
-        Assert.True(unsigned.Status == HttpStatusCode.BadRequest && unsigned.Body.Contains("webhookSecret", StringComparison.Ordinal), unsigned.ToString());
+        Expect.Status(HttpStatusCode.BadRequest, unsigned);
+        Assert.Contains("webhookSecret", unsigned.Body, StringComparison.Ordinal);
     }
 }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using System.Text;
 using Azure.Messaging.EventHubs;
 using Microsoft.Extensions.DependencyInjection;
@@ -18,32 +19,14 @@ internal sealed class AdapterHarness : IDisposable
     public static readonly DateTimeOffset Enqueued = new(2026, 11, 26, 10, 0, 0, TimeSpan.Zero);
 
     private readonly ServiceProvider _services;
-    private readonly MeterListener _listener = new();
-    private readonly ConcurrentDictionary<string, long> _rejected = new(StringComparer.Ordinal);
+    private readonly MetricCollector<long> _rejected;
 
     public AdapterHarness()
     {
         _services = new ServiceCollection().AddSerializer().AddMetrics().BuildServiceProvider();
         Metrics = new EventHubIngestionMetrics(_services.GetRequiredService<IMeterFactory>());
         Adapter = new PredictionLogEventHubDataAdapter(_services.GetRequiredService<Serializer>(), Metrics, Logger);
-        _listener.InstrumentPublished = (instrument, listener) =>
-        {
-            if (ReferenceEquals(instrument.Meter, Metrics.Meter) && instrument.Name == EventHubIngestionMetrics.RejectedInstrumentName)
-            {
-                listener.EnableMeasurementEvents(instrument);
-            }
-        };
-        _listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
-        {
-            foreach (var tag in tags)
-            {
-                if (tag.Key == "reason")
-                {
-                    _rejected.AddOrUpdate((string)tag.Value!, value, (_, old) => old + value);
-                }
-            }
-        });
-        _listener.Start();
+        _rejected = new MetricCollector<long>(Metrics.Meter, EventHubIngestionMetrics.RejectedInstrumentName);
     }
 
     public EventHubIngestionMetrics Metrics { get; }
@@ -53,7 +36,13 @@ internal sealed class AdapterHarness : IDisposable
     public PredictionLogEventHubDataAdapter Adapter { get; }
 
     /// <summary>Rejections counted on the meter, by reason.</summary>
-    public IReadOnlyDictionary<string, long> Rejected => _rejected;
+    public IReadOnlyDictionary<string, long> Rejected => RejectedByReason(_rejected);
+
+    /// <summary>A rejection counter's measurements summed by their <c>reason</c> tag.</summary>
+    public static Dictionary<string, long> RejectedByReason(MetricCollector<long> rejected) =>
+        rejected.GetMeasurementSnapshot()
+            .GroupBy(m => (string)m.Tags["reason"]!, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.Sum(m => m.Value), StringComparer.Ordinal);
 
     public static EventData Event(string body, long sequenceNumber = 42, string? contentType = null, IDictionary<string, object>? properties = null, DateTimeOffset? enqueued = null) =>
         Event(Encoding.UTF8.GetBytes(body), sequenceNumber, contentType, properties, enqueued);
@@ -89,7 +78,7 @@ internal sealed class AdapterHarness : IDisposable
 
     public void Dispose()
     {
-        _listener.Dispose();
+        _rejected.Dispose();
         _services.Dispose();
     }
 }

@@ -1,5 +1,4 @@
-using System.Collections.Concurrent;
-using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using ConfusionMatrix.Abstractions;
 using ConfusionMatrix.Grains;
 using Microsoft.Extensions.DependencyInjection;
@@ -18,9 +17,8 @@ public sealed class PipelineTests : IAsyncLifetime
     private const int Partitions = 4;
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
 
-    private readonly ConcurrentDictionary<string, long> _rejected = new(StringComparer.Ordinal);
     private TestCluster _cluster = null!;
-    private MeterListener? _listener;
+    private MetricCollector<long>? _rejected;
 
     public async Task InitializeAsync()
     {
@@ -32,32 +30,12 @@ public sealed class PipelineTests : IAsyncLifetime
         // Count this silo's rejections only: its metrics object is the one the adapter writes to.
         var silo = Assert.IsType<InProcessSiloHandle>(_cluster.Primary);
         var metrics = silo.SiloHost!.Services.GetRequiredService<EventHubIngestionMetrics>();
-        _listener = new MeterListener
-        {
-            InstrumentPublished = (instrument, listener) =>
-            {
-                if (ReferenceEquals(instrument.Meter, metrics.Meter) && instrument.Name == EventHubIngestionMetrics.RejectedInstrumentName)
-                {
-                    listener.EnableMeasurementEvents(instrument);
-                }
-            },
-        };
-        _listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
-        {
-            foreach (var tag in tags)
-            {
-                if (tag.Key == "reason")
-                {
-                    _rejected.AddOrUpdate((string)tag.Value!, value, (_, old) => old + value);
-                }
-            }
-        });
-        _listener.Start();
+        _rejected = new MetricCollector<long>(metrics.Meter, EventHubIngestionMetrics.RejectedInstrumentName);
     }
 
     public async Task DisposeAsync()
     {
-        _listener?.Dispose();
+        _rejected?.Dispose();
         if (_cluster is not null)
         {
             await _cluster.StopAllSilosAsync();
@@ -122,9 +100,10 @@ public sealed class PipelineTests : IAsyncLifetime
         Assert.Equal([[2L, 0L], [1L, 1L]], us.Matrix.ToRows());
 
         Assert.Equal(4, script.Sent);
-        Assert.Equal(1, _rejected.GetValueOrDefault(RejectionReasons.Malformed));
-        Assert.Equal(1, _rejected.GetValueOrDefault(RejectionReasons.MissingField));
-        Assert.Equal(1, _rejected.GetValueOrDefault(EventHubRejectionReasons.MixedVersion));
+        var rejected = AdapterHarness.RejectedByReason(_rejected!);
+        Assert.Equal(1, rejected.GetValueOrDefault(RejectionReasons.Malformed));
+        Assert.Equal(1, rejected.GetValueOrDefault(RejectionReasons.MissingField));
+        Assert.Equal(1, rejected.GetValueOrDefault(EventHubRejectionReasons.MixedVersion));
 
         // The other version's record went nowhere: no matrix was started for v2.
         var v2 = await client.GetGrain<ISegmentMatrixGrain>(Segments.MatrixKey(model, "v2", Segments.All)).GetMatrixAsync(null);
@@ -138,19 +117,22 @@ public sealed class PipelineTests : IAsyncLifetime
     private static async Task PlaceAsync(IClusterClient client, StreamId streamId, RawEventScript script)
     {
         var management = client.GetGrain<IManagementGrain>(0);
-        var until = DateTime.UtcNow + Deadline;
-        while (!script.Placed)
-        {
-            Assert.True(DateTime.UtcNow < until, "no partition accepted the stream generator");
-            await management.SendControlCommandToProvider<PersistentStreamProvider>(
-                PredictionLog.StreamProvider,
-                (int)EventDataGeneratorAdapterFactory.Commands.Randomly_Place_Stream_To_Queue,
-                new EventDataGeneratorAdapterFactory.StreamRandomPlacementArg(streamId, Random.Shared.Next(Partitions)));
-            if (!script.Placed)
+        await Eventually.TrueAsync(
+            async () =>
             {
-                await Task.Delay(100);
-            }
-        }
+                if (!script.Placed)
+                {
+                    await management.SendControlCommandToProvider<PersistentStreamProvider>(
+                        PredictionLog.StreamProvider,
+                        (int)EventDataGeneratorAdapterFactory.Commands.Randomly_Place_Stream_To_Queue,
+                        new EventDataGeneratorAdapterFactory.StreamRandomPlacementArg(streamId, Random.Shared.Next(Partitions)));
+                }
+
+                return script.Placed;
+            },
+            "a partition accepting the stream generator",
+            Deadline,
+            TimeSpan.FromMilliseconds(100));
     }
 
     private sealed class SiloConfigurator : ISiloConfigurator

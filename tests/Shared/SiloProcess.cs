@@ -5,7 +5,10 @@ using System.Text;
 
 namespace ConfusionMatrix.Tests.Shared;
 
-/// <summary>A ConfusionMatrix.Silo process started with <c>dotnet ConfusionMatrix.Silo.dll</c>, its output captured.</summary>
+/// <summary>
+/// A ConfusionMatrix.Silo process started with <c>dotnet ConfusionMatrix.Silo.dll</c> (or another host of the same silo,
+/// such as the demo), its output captured.
+/// </summary>
 public sealed class SiloProcess : IDisposable
 {
     private const int MaxBufferedChars = 64 * 1024;
@@ -57,9 +60,9 @@ public sealed class SiloProcess : IDisposable
         return $"--- silo pid {_process.Id} stdout (tail) ---\n{Tail(StandardOutput)}\n--- stderr (tail) ---\n{Tail(StandardError)}";
     }
 
-    public static SiloProcess Start(IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null)
+    public static SiloProcess Start(IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null, string? dll = null)
     {
-        var dll = SiloBinaries.SiloDll;
+        dll ??= SiloBinaries.SiloDll;
         var start = new ProcessStartInfo("dotnet")
         {
             WorkingDirectory = Path.GetDirectoryName(dll)!,
@@ -182,14 +185,16 @@ public sealed class SiloProcess : IDisposable
     }
 }
 
-/// <summary>Finds the silo's build output and the repository's shared reference data.</summary>
+/// <summary>Finds the silo's (and the demo host's) build output and the repository's shared reference data.</summary>
 public static class SiloBinaries
 {
-    private const string SiloAssembly = "ConfusionMatrix.Silo";
+    private static readonly Lazy<string> Silo = new(() => FindDll("ConfusionMatrix.Silo", "src"));
+    private static readonly Lazy<string> Demo = new(() => FindDll("ConfusionMatrix.Demo", "samples"));
 
-    private static readonly Lazy<string> Dll = new(FindSiloDll);
+    public static string SiloDll => Silo.Value;
 
-    public static string SiloDll => Dll.Value;
+    /// <summary>samples/ConfusionMatrix.Demo: the same silo with the demo stories (<c>--demo</c>, <c>--demo-late-labels</c>).</summary>
+    public static string DemoDll => Demo.Value;
 
     /// <summary>The directory holding ConfusionMatrix.Actors.sln, found by walking up from the test binaries.</summary>
     public static string RepositoryRoot
@@ -208,25 +213,25 @@ public static class SiloBinaries
         }
     }
 
-    private static string FindSiloDll()
+    private static string FindDll(string assembly, string folder)
     {
         // A referenced executable project is copied next to the tests with its runtimeconfig and deps files.
-        var local = Path.Combine(AppContext.BaseDirectory, SiloAssembly + ".dll");
+        var local = Path.Combine(AppContext.BaseDirectory, assembly + ".dll");
         if (IsRunnable(local))
         {
             return local;
         }
 
-        // Otherwise use the silo's own build output, for the same configuration as the tests.
+        // Otherwise use the project's own build output, for the same configuration as the tests.
         var tfmDir = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
         var configuration = tfmDir.Parent?.Name ?? "Debug";
-        var candidate = Path.Combine(RepositoryRoot, "src", SiloAssembly, "bin", configuration, tfmDir.Name, SiloAssembly + ".dll");
+        var candidate = Path.Combine(RepositoryRoot, folder, assembly, "bin", configuration, tfmDir.Name, assembly + ".dll");
         if (IsRunnable(candidate))
         {
             return candidate;
         }
 
-        throw new InvalidOperationException($"Neither {local} nor {candidate} is a runnable {SiloAssembly}.dll (with runtimeconfig.json and deps.json).");
+        throw new InvalidOperationException($"Neither {local} nor {candidate} is a runnable {assembly}.dll (with runtimeconfig.json and deps.json).");
     }
 
     private static bool IsRunnable(string dll) =>

@@ -8,12 +8,6 @@ internal static partial class Log
     [LoggerMessage(EventId = 2002, Level = LogLevel.Warning, Message = "Audit: request refused with {Status}: {Detail}")]
     public static partial void RequestRefused(ILogger logger, int status, string detail);
 
-    [LoggerMessage(EventId = 2101, Level = LogLevel.Warning, Message = "Demo: model {Model} registered, stable v1, canary v2 at 30%; v2 loses 15% of its fraud recall on region=EU. Watch /api/v1/models/fraud-demo/rollout, /api/v1/models/fraud-demo/drift, /dashboard/ and /metrics")]
-    public static partial void DemoStarted(ILogger logger, string model);
-
-    [LoggerMessage(EventId = 2102, Level = LogLevel.Warning, Message = "Demo: {Sent} predictions sent; rollout {Phase}, canary weight {Weight}%; last transition: {Last}")]
-    public static partial void DemoProgress(ILogger logger, long sent, string phase, int weight, string last);
-
     [LoggerMessage(EventId = 2003, Level = LogLevel.Warning, Message = "Enqueue of batch {BatchId} to {StreamKey} failed (attempt {Attempt}), retrying with the same sequence: {Problem}")]
     public static partial void PublishRetry(ILogger logger, string batchId, string streamKey, int attempt, string problem);
 

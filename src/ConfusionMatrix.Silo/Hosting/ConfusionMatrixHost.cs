@@ -356,27 +356,6 @@ public static class ConfusionMatrixHost
         }
     }
 
-    /// <summary>The prediction-log stream on the client side, for producers that publish through an Orleans client.</summary>
-    public static void AddClientStreams(IClientBuilder client, ConfusionMatrixOptions options)
-    {
-        if (options.Streams.Provider == StreamsProvider.AzureQueue)
-        {
-            client.AddAzureQueueStreams(PredictionLog.StreamProvider, streams =>
-            {
-                streams.ConfigureAzureQueue(ob => ob.Configure(o => ConfigureQueues(o, options)));
-                streams.ConfigureStreamPubSub(Orleans.Streams.StreamPubSubType.ImplicitOnly);
-            });
-        }
-        else
-        {
-            client.AddMemoryStreams(PredictionLog.StreamProvider, streams =>
-            {
-                streams.ConfigurePartitioning(options.Streams.QueueCount);
-                streams.ConfigureStreamPubSub(Orleans.Streams.StreamPubSubType.ImplicitOnly);
-            });
-        }
-    }
-
     /// <summary>TLS on the silo-to-silo and gateway connections, with one certificate from a .pfx file.</summary>
     private static void UseTls(ISiloBuilder silo, TlsSettings tls)
     {
@@ -392,7 +371,8 @@ public static class ConfusionMatrixHost
         });
     }
 
-    private static void ConfigureQueues(AzureQueueOptions o, ConfusionMatrixOptions options)
+    /// <summary>The prediction-log queues; an Orleans client publishing to them configures the same names.</summary>
+    public static void ConfigureQueues(AzureQueueOptions o, ConfusionMatrixOptions options)
     {
         o.QueueServiceClient = AzureClients.Queue(options);
         o.QueueNames = [.. Enumerable.Range(0, options.Streams.QueueCount).Select(i => $"{options.Clustering.ServiceId}-prediction-log-{i}")];

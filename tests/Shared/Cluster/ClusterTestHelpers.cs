@@ -22,18 +22,14 @@ public static class ClusterTestHelpers
     public static async Task<MatrixView> WaitForTotalAsync(IGrainFactory grains, string model, string version, string segment, long expected, TimeSpan? deadline = null)
     {
         var grain = grains.GetGrain<ISegmentMatrixGrain>(Segments.MatrixKey(model, version, segment));
-        var until = DateTime.UtcNow + (deadline ?? TimeSpan.FromSeconds(30));
-        while (true)
-        {
-            var view = await grain.GetMatrixAsync(null);
-            if (view.Matrix.Total >= expected || DateTime.UtcNow > until)
-            {
-                Assert.True(view.Matrix.Total == expected, $"{segment}: expected total {expected}, got {view.Matrix.Total}");
-                return view;
-            }
-
-            await Task.Delay(50);
-        }
+        var view = await Eventually.MatchesAsync(
+            async () => await grain.GetMatrixAsync(null),
+            v => v.Matrix.Total >= expected,
+            $"{segment} reaching a total of {expected}",
+            deadline,
+            describe: v => $"total {v.Matrix.Total}");
+        Assert.Equal(expected, view.Matrix.Total);
+        return view;
     }
 
     public static long[][] Rows(SparseMatrix m, int k) => m.ClassCount == 0 ? Enumerable.Range(0, k).Select(_ => new long[k]).ToArray() : m.ToRows();

@@ -1,15 +1,14 @@
 using ConfusionMatrix.Abstractions;
 using ConfusionMatrix.Silo.Api;
-using Log = ConfusionMatrix.Silo.Api.Log;
 
-namespace ConfusionMatrix.Silo.Hosting;
+namespace ConfusionMatrix.Demo;
 
 /// <summary>
 /// The seed story, live: a fraud model's canary loses 15% of its fraud recall on region=EU during a holiday. Traffic is
 /// routed by the rollout controller's weights, as an inference service would route it, and the drift watcher pauses the
-/// canary. Started with <c>--demo</c>.
+/// canary. Started with <c>--demo</c> (the default).
 /// </summary>
-public sealed class FraudDemo(IClusterClient client, PredictionPublisher publisher, ILogger<FraudDemo> logger) : BackgroundService
+public sealed partial class FraudDemo(IClusterClient client, PredictionPublisher publisher, ILogger<FraudDemo> logger) : BackgroundService
 {
     public const string Model = "fraud-demo";
     private const double Prevalence = 0.04;
@@ -19,7 +18,7 @@ public sealed class FraudDemo(IClusterClient client, PredictionPublisher publish
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        await WaitForClusterAsync(client, stoppingToken);
+        await DemoCluster.WaitUntilAvailableAsync(client, stoppingToken);
         await client.GetGrain<IModelRegistryGrain>(Model).RegisterAsync(
             new ModelDefinition(Model, ["legit", "fraud"], "fraud", ["region", "channel"], DateTimeOffset.UtcNow));
         var watcher = client.GetGrain<IDriftWatcherGrain>(Model);
@@ -40,7 +39,7 @@ public sealed class FraudDemo(IClusterClient client, PredictionPublisher publish
             await rollout.StartCanaryAsync("v2", 30, "demo", "holiday-season model");
         }
 
-        Log.DemoStarted(logger, Model);
+        LogStarted(logger, Model);
         var random = new Random(7);
         long sent = 0;
         var lastPhase = RolloutPhase.Empty;
@@ -75,25 +74,14 @@ public sealed class FraudDemo(IClusterClient client, PredictionPublisher publish
             {
                 lastPhase = routing.Phase;
                 var last = (await rollout.GetStateAsync()).History.LastOrDefault();
-                Log.DemoProgress(logger, sent, routing.Phase.ToString(), routing.CanaryWeightPercent, last is null ? "-" : $"{last.Action} by {last.Actor}: {last.Reason}");
+                LogProgress(logger, sent, routing.Phase.ToString(), routing.CanaryWeightPercent, last is null ? "-" : $"{last.Action} by {last.Actor}: {last.Reason}");
             }
         }
     }
 
-    /// <summary>Waits until the cluster answers; the demos start with the host, before the silo is up.</summary>
-    internal static async Task WaitForClusterAsync(IClusterClient client, CancellationToken cancellationToken)
-    {
-        while (true)
-        {
-            try
-            {
-                await client.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true);
-                return;
-            }
-            catch (Exception) when (!cancellationToken.IsCancellationRequested)
-            {
-                await Task.Delay(500, cancellationToken);
-            }
-        }
-    }
+    [LoggerMessage(EventId = 2101, Level = LogLevel.Warning, Message = "Demo: model {Model} registered, stable v1, canary v2 at 30%; v2 loses 15% of its fraud recall on region=EU. Watch /api/v1/models/fraud-demo/rollout, /api/v1/models/fraud-demo/drift, /dashboard/ and /metrics")]
+    private static partial void LogStarted(ILogger logger, string model);
+
+    [LoggerMessage(EventId = 2102, Level = LogLevel.Warning, Message = "Demo: {Sent} predictions sent; rollout {Phase}, canary weight {Weight}%; last transition: {Last}")]
+    private static partial void LogProgress(ILogger logger, long sent, string phase, int weight, string last);
 }

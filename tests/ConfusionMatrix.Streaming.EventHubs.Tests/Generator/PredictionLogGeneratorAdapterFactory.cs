@@ -6,7 +6,7 @@ using Orleans.Statistics;
 using Orleans.Streaming.EventHubs;
 using Orleans.Streaming.EventHubs.Testing;
 
-namespace ConfusionMatrix.Streaming.EventHubs.Testing;
+namespace ConfusionMatrix.Streaming.EventHubs.Tests;
 
 /// <summary>
 /// Orleans' <see cref="EventDataGeneratorAdapterFactory"/> with one change: each partition reads its stream generators

@@ -1,7 +1,7 @@
 using ConfusionMatrix.Abstractions;
 using ConfusionMatrix.Silo.Api;
 
-namespace ConfusionMatrix.Silo.Hosting;
+namespace ConfusionMatrix.Demo;
 
 /// <summary>
 /// Late labels, live (<c>--demo-late-labels</c>): fraud predictions are logged without their label, and labels come
@@ -23,7 +23,7 @@ public sealed partial class LateLabelDemo(IClusterClient client, PredictionPubli
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        await FraudDemo.WaitForClusterAsync(client, stoppingToken);
+        await DemoCluster.WaitUntilAvailableAsync(client, stoppingToken);
 
         // Labels are all in after six minutes; twenty minutes of time to live keeps memory small while they come.
         await client.GetGrain<IModelRegistryGrain>(Model).RegisterAsync(
