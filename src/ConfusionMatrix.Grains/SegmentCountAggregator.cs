@@ -17,7 +17,7 @@ internal sealed class SegmentCountAggregator
     private const int LinearBuckets = 8;
 
     [ThreadStatic]
-    private static SegmentCountAggregator? t_current;
+    private static SegmentCountAggregator? _current;
 
     private readonly Dictionary<long, int> _bucketSlots = [];
     private readonly Dictionary<long, int> _sparse = [];
@@ -30,7 +30,7 @@ internal sealed class SegmentCountAggregator
     private int _buckets;
     private long _cellsPerBucket;
 
-    public static SegmentCountAggregator Current => t_current ??= new SegmentCountAggregator();
+    public static SegmentCountAggregator Current => _current ??= new SegmentCountAggregator();
 
     /// <summary>
     /// Keys every accepted row (cell &gt;= 0) by its bucket and cell. Times not after <paramref name="nowTicks"/> are

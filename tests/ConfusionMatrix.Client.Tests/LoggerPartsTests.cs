@@ -146,7 +146,7 @@ public sealed class SinkRetryTests : IDisposable
         var retry = new SinkRetry(_sink, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(1), _probe.Metrics, NullLogger.Instance, _time);
         using var cancel = new CancellationTokenSource();
         var delivery = retry.DeliverAsync(new SinkBatch("m", "v1", "p", 1, [P(0)]), cancel.Token);
-        await UntilAsync(() => !_sink.Attempts.IsEmpty, "the first attempt");
+        await Eventually.TrueAsync(() => !_sink.Attempts.IsEmpty, "the first attempt");
         await cancel.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => delivery);
     }
@@ -195,7 +195,7 @@ public sealed class BatchSenderTests : IDisposable
         sender.Enqueue(new SinkBatch("m", "v1", "p", 1, [P(0), P(1)]));
         sender.Enqueue(new SinkBatch("m", "v1", "p", 2, [P(2)]));
         var flush = sender.WhenQueuedResolved();
-        await UntilAsync(() => !_sink.Attempts.IsEmpty, "the first send");
+        await Eventually.TrueAsync(() => !_sink.Attempts.IsEmpty, "the first send");
 
         var byModel = new Dictionary<string, long>();
         sender.Finalize(byModel);
