@@ -124,11 +124,12 @@ internal static class BatchSplitter
         if (pendingRows.Count > 0)
         {
             var setIndex = new Dictionary<string, int>(StringComparer.Ordinal);
+            var written = new Dictionary<(int Dimension, int Value), string>();
             var names = new List<string>(dims + 1);
             foreach (var i in pendingRows)
             {
                 names.Clear();
-                names.Add(Segments.All);
+                names.Add(SegmentKey.All);
                 for (var d = 0; d < dims; d++)
                 {
                     var v = batch.SegmentValueIndex[(i * dims) + d];
@@ -143,7 +144,14 @@ internal static class BatchSplitter
                         continue;
                     }
 
-                    names.Add(Segments.For(batch.Dimensions[d], batch.SegmentValues[v]));
+                    // Written once per (dimension, value) of the batch, not once per row.
+                    if (!written.TryGetValue((d, v), out var name))
+                    {
+                        name = Written(batch, d, v);
+                        written.Add((d, v), name);
+                    }
+
+                    names.Add(name);
                 }
 
                 var key = string.Join('\n', names);
@@ -166,7 +174,7 @@ internal static class BatchSplitter
             // (bucket, cell) pairs, not by its predictions.
             var aggregator = SegmentCountAggregator.Current;
             aggregator.Begin(cells, batch.TimestampUtcTicks, k, now.UtcTicks, RollingConfusionWindows.DefaultEventTimeResolutionTicks);
-            aggregator.Aggregate(null, 0, 0, 1, segments, static (list, _, e) => list.Add(new SegmentShare(Segments.All, e.EventTimeUtcTicks, e.Cells, e.Counts)));
+            aggregator.Aggregate(null, 0, 0, 1, segments, static (list, _, e) => list.Add(new SegmentShare(SegmentKey.All, e.EventTimeUtcTicks, e.Cells, e.Counts)));
             for (var d = 0; d < dims; d++)
             {
                 if (dimToRegistered[d] < 0)
@@ -188,10 +196,16 @@ internal static class BatchSplitter
                     d,
                     batch.SegmentValues.Length,
                     (segments, batch, d),
-                    static (s, v, e) => s.segments.Add(new SegmentShare(Segments.For(s.batch.Dimensions[s.d], s.batch.SegmentValues[v]), e.EventTimeUtcTicks, e.Cells, e.Counts)));
+                    static (s, v, e) => s.segments.Add(new SegmentShare(Written(s.batch, s.d, v), e.EventTimeUtcTicks, e.Cells, e.Counts)));
             }
         }
 
         return new BatchSplit(accepted, rejected.ToImmutableDictionary(StringComparer.Ordinal), ignored, segments, pending, sets.ToImmutable());
     }
+
+    /// <summary>
+    /// The written segment (grain-key form) of value <paramref name="v"/> of dimension <paramref name="d"/>. Only values
+    /// of accepted rows of registered dimensions get here, and those passed the segment rule, so this does not throw.
+    /// </summary>
+    private static string Written(PredictionBatch batch, int d, int v) => SegmentKey.Of(batch.Dimensions[d], batch.SegmentValues[v]).ToString();
 }

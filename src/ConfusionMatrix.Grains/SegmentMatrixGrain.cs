@@ -157,7 +157,10 @@ public sealed class SegmentMatrixGrain(
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        (_model, _version, _segment) = Segments.ParseMatrixKey(this.GetPrimaryKeyString());
+        (_model, _version, var segment) = Segments.ParseMatrixKey(this.GetPrimaryKeyString());
+
+        // Keys are composed from a SegmentKey (router, label join, API, drift watcher); one that does not parse is a bug.
+        _segment = SegmentKey.Parse(segment).ToString();
         RestoreFromState();
         if (!options.Value.WriteBeforeAcknowledge)
         {
@@ -484,7 +487,7 @@ public sealed class SegmentMatrixGrain(
             _version,
             _segment,
             WindowSpec.Format(window),
-            ToSparse(counts),
+            WireMapping.ToSparse(counts),
             clock.GetUtcNow(),
             _batchesApplied,
             pending,
@@ -497,11 +500,11 @@ public sealed class SegmentMatrixGrain(
         await ReloadIfNeededAsync();
         if (_windows is null)
         {
-            return new MatrixView(_model, _version, _segment, $"{from:O}/{to:O}", ToSparse(null), clock.GetUtcNow(), _batchesApplied);
+            return new MatrixView(_model, _version, _segment, $"{from:O}/{to:O}", WireMapping.ToSparse(null), clock.GetUtcNow(), _batchesApplied);
         }
 
         var range = _windows.QueryEventTimeRange(from, to);
-        return new MatrixView(_model, _version, _segment, $"{range.From:O}/{range.To:O}", ToSparse(range.Counts), clock.GetUtcNow(), _batchesApplied);
+        return new MatrixView(_model, _version, _segment, $"{range.From:O}/{range.To:O}", WireMapping.ToSparse(range.Counts), clock.GetUtcNow(), _batchesApplied);
     }
 
     public async Task SetBaselineAsync(SparseMatrix baseline)
@@ -537,7 +540,7 @@ public sealed class SegmentMatrixGrain(
 
         if (_windows is not null && _windows.RollingBaselineTotal > 0)
         {
-            return ValueTask.FromResult(new BaselineView(BaselineKind.Rolling, ToSparse(_windows.RollingBaseline()), null));
+            return ValueTask.FromResult(new BaselineView(BaselineKind.Rolling, WireMapping.ToSparse(_windows.RollingBaseline()), null));
         }
 
         return ValueTask.FromResult(new BaselineView(BaselineKind.None, null, null));
@@ -556,19 +559,6 @@ public sealed class SegmentMatrixGrain(
         _ = GrainFactory.GetGrain<IDriftWatcherGrain>(_model).NotifyEvidenceAsync(_version, _segment, _unreported);
         _unreported = 0;
         _lastNotified = now;
-    }
-
-    internal static SparseMatrix ToSparse(ConfusionCounts? counts)
-    {
-        if (counts is null)
-        {
-            return new SparseMatrix(0, [], []);
-        }
-
-        var cells = new List<int>();
-        var values = new List<long>();
-        counts.CopyNonZeroCells(cells, values);
-        return new SparseMatrix(counts.ClassCount, [.. cells], [.. values]);
     }
 
     /// <summary>
