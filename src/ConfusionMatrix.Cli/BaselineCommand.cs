@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Net.Http.Json;
+using ConfusionMatrix.Abstractions;
 using ConfusionMatrix.MLflow;
 
 namespace ConfusionMatrix.Cli;
@@ -15,7 +16,7 @@ internal static class BaselineCommand
         var tracking = new Option<string?>("--tracking-uri") { Description = "MLflow tracking server (default: MLFLOW_TRACKING_URI; token from MLFLOW_TRACKING_TOKEN)." };
         var model = new Option<string?>("--model") { Description = "Silo model name (when the target or source is a silo URL)." };
         var version = new Option<string?>("--version") { Description = "Silo model version." };
-        var segment = new Option<string>("--segment") { Description = "Silo segment.", DefaultValueFactory = _ => "all" };
+        var segment = new Option<string>("--segment") { Description = "Silo segment.", DefaultValueFactory = _ => Segments.All };
 
         var pushSource = new Argument<string>("SOURCE") { Description = "A matrix file (confusion_matrix.json, cmx evaluate output), a prediction file, or mlflow:MODEL@ALIAS." };
         var to = new Option<string>("--to") { Description = "mlflow:MODEL@ALIAS|MODEL/VERSION (uploads confusion_matrix.json to that version's run) or the silo's base URL.", Required = true };

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using ConfusionMatrix.Abstractions;
 using ConfusionMatrix.Core.Drift;
 
 namespace ConfusionMatrix.Cli;
@@ -14,7 +15,7 @@ internal static class CompareCommand
     {
         var candidate = new Option<string>("--candidate") { Description = "Candidate: a prediction or matrix JSON file, or a URL of the silo's matrix endpoint.", Required = true };
         var baseline = new Option<string>("--baseline") { Description = "Baseline: a file, a URL (matrix or baseline endpoint), or mlflow:MODEL@ALIAS / mlflow:MODEL/VERSION.", Required = true };
-        var segment = new Option<string>("--segment") { Description = "Segment to compare when a source holds several (all, region=EU…).", DefaultValueFactory = _ => "all" };
+        var segment = new Option<string>("--segment") { Description = "Segment to compare when a source holds several (all, region=EU…).", DefaultValueFactory = _ => Segments.All };
         var minDrop = new Option<double?>("--min-drop") { Description = "Tolerance: a recall drop (or false-positive-rate rise) whose lower confidence bound exceeds it counts (default: the drift policy's 0.02)." };
         var alpha = new Option<double?>("--alpha") { Description = "False-alarm rate of the comparison (default: the drift policy's 0.05)." };
         var minSamples = new Option<long?>("--min-samples") { Description = "Predictions each side needs before anything is judged (default: the drift policy's 200)." };

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using ConfusionMatrix.Abstractions;
 using ConfusionMatrix.Cli.Input;
 using ConfusionMatrix.Core;
 
@@ -113,12 +114,12 @@ public sealed class PredictionEvaluator
         var reports = new List<MatrixReport>();
         foreach (var ((model, version), group) in _groups.OrderBy(g => g.Key.Model, StringComparer.Ordinal).ThenBy(g => g.Key.Version, StringComparer.Ordinal))
         {
-            reports.Add(MatrixReport.Create(model, version, "all", classes, group.All.ToCounts(order), asOf));
+            reports.Add(MatrixReport.Create(model, version, Segments.All, classes, group.All.ToCounts(order), asOf));
             for (int d = 0; d < _dimensions.Length; d++)
             {
                 foreach (var (value, matrix) in group.Segments[d].OrderBy(kv => kv.Key, StringComparer.Ordinal))
                 {
-                    reports.Add(MatrixReport.Create(model, version, $"{_dimensions[d]}={value}", classes, matrix.ToCounts(order), asOf));
+                    reports.Add(MatrixReport.Create(model, version, Segments.For(_dimensions[d], value), classes, matrix.ToCounts(order), asOf));
                 }
             }
         }
