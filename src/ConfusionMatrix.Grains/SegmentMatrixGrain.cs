@@ -500,7 +500,7 @@ public sealed class SegmentMatrixGrain(
         await ReloadIfNeededAsync();
         if (_windows is null)
         {
-            return new MatrixView(_model, _version, _segment, $"{from:O}/{to:O}", WireMapping.ToSparse(null), clock.GetUtcNow(), _batchesApplied);
+            return new MatrixView(_model, _version, _segment, $"{from:O}/{to:O}", WireMapping.ToSparse(counts: null), clock.GetUtcNow(), _batchesApplied);
         }
 
         var range = _windows.QueryEventTimeRange(from, to);
