@@ -21,7 +21,7 @@ public sealed class CompareTests
 
         var result = await CliRunner.RunAsync("compare", "--candidate", candidate, "--baseline", baseline);
 
-        Assert.True(result.ExitCode == 1, result.ToString());
+        Expect.Equal(1, result.ExitCode, result.ToString());
         Assert.Contains("recall of 'fraud' fell from 0.920 to 0.780", result.Out);
     }
 
@@ -34,7 +34,7 @@ public sealed class CompareTests
 
         var result = await CliRunner.RunAsync("compare", "--candidate", candidate, "--baseline", baseline);
 
-        Assert.True(result.ExitCode == 0, result.ToString());
+        Expect.Equal(0, result.ExitCode, result.ToString());
         Assert.StartsWith("OK: NoDrift", result.Out);
     }
 
@@ -52,8 +52,8 @@ public sealed class CompareTests
         var drop = await CliRunner.RunAsync("compare", "--candidate", file, "--baseline", baseline);
         var withinTolerance = await CliRunner.RunAsync("compare", "--candidate", file, "--baseline", baseline, "--min-drop", "0.2");
 
-        Assert.True(drop.ExitCode == 1, drop.ToString());
-        Assert.True(withinTolerance.ExitCode == 0, withinTolerance.ToString());
+        Expect.Equal(1, drop.ExitCode, drop.ToString());
+        Expect.Equal(0, withinTolerance.ExitCode, withinTolerance.ToString());
     }
 
     [Fact]
@@ -71,10 +71,14 @@ public sealed class CompareTests
         var malformed = await CliRunner.RunAsync("compare", "--candidate", broken, "--baseline", baseline);
         var usage = await CliRunner.RunAsync("compare", "--candidate", baseline);
 
-        Assert.True(missing.ExitCode == 2 && missing.Error.Contains("no such file"), missing.ToString());
-        Assert.True(mismatch.ExitCode == 2 && mismatch.Error.Contains("class sets must be the same"), mismatch.ToString());
-        Assert.True(malformed.ExitCode == 2 && malformed.Error.Contains("2x2"), malformed.ToString());
-        Assert.True(usage.ExitCode == 2 && usage.Error.Contains("--baseline"), usage.ToString());
+        Expect.Equal(2, missing.ExitCode, missing.ToString());
+        Assert.Contains("no such file", missing.Error, StringComparison.Ordinal);
+        Expect.Equal(2, mismatch.ExitCode, mismatch.ToString());
+        Assert.Contains("class sets must be the same", mismatch.Error, StringComparison.Ordinal);
+        Expect.Equal(2, malformed.ExitCode, malformed.ToString());
+        Assert.Contains("2x2", malformed.Error, StringComparison.Ordinal);
+        Expect.Equal(2, usage.ExitCode, usage.ToString());
+        Assert.Contains("--baseline", usage.Error, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -88,9 +92,10 @@ public sealed class CompareTests
         var result = await CliRunner.RunAsync("compare", "--candidate", candidate, "--baseline", "mlflow:fraud@champion", "--tracking-uri", mlflow.Address.ToString());
         var unknownAlias = await CliRunner.RunAsync("compare", "--candidate", candidate, "--baseline", "mlflow:fraud@nope", "--tracking-uri", mlflow.Address.ToString());
 
-        Assert.True(result.ExitCode == 1, result.ToString());
+        Expect.Equal(1, result.ExitCode, result.ToString());
         Assert.Contains("mlflow:fraud@champion (version 3", result.Out);
-        Assert.True(unknownAlias.ExitCode == 2 && unknownAlias.Error.Contains("RESOURCE_DOES_NOT_EXIST"), unknownAlias.ToString());
+        Expect.Equal(2, unknownAlias.ExitCode, unknownAlias.ToString());
+        Assert.Contains("RESOURCE_DOES_NOT_EXIST", unknownAlias.Error, StringComparison.Ordinal);
     }
 
     internal static async Task<string> WriteMatrixAsync(string dir, string name, long[][] counts)

@@ -18,11 +18,11 @@ public sealed class GateTests(LiveSiloFixture silo)
         var paused = await CliRunner.RunAsync("gate", "--url", url, "--model", "gate-model", "--wait", "5s", "--interval", "1s");
 
         // Nothing measured is never a pass: with no canary the gate is inconclusive.
-        Assert.True(idle.ExitCode == 3, idle.ToString());
+        Expect.Equal(3, idle.ExitCode, idle.ToString());
         Assert.Contains("INCONCLUSIVE", idle.Out);
         Assert.Equal("inconclusive", silo.MLflow.Tags[("gate-train", "5", "confusionmatrix.gate")]);
         Assert.Equal("no canary in progress: nothing to judge", silo.MLflow.Tags[("gate-train", "5", "confusionmatrix.gate.reason")]);
-        Assert.True(paused.ExitCode == 1, paused.ToString());
+        Expect.Equal(1, paused.ExitCode, paused.ToString());
         Assert.Contains("canary v2 is paused", paused.Out);
     }
 
@@ -33,7 +33,7 @@ public sealed class GateTests(LiveSiloFixture silo)
 
         var result = await CliRunner.RunAsync("gate", "--url", $"http://127.0.0.1:{port}", "--model", "m", "--wait", "2s", "--interval", "500ms");
 
-        Assert.True(result.ExitCode == 2, result.ToString());
+        Expect.Equal(2, result.ExitCode, result.ToString());
         Assert.Contains("did not answer", result.Error);
     }
 

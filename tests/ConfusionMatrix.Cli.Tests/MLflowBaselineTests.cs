@@ -22,7 +22,7 @@ public sealed class MLflowBaselineTests(LiveSiloFixture silo)
         var aliasBody = await byAlias.Content.ReadAsStringAsync();
         using var byVersion = await silo.Http.PutAsJsonAsync(path, new { mlflow = new { model = "fraud-train", version = "4" } });
 
-        Assert.True(byAlias.StatusCode == HttpStatusCode.OK, aliasBody);
+        Expect.Equal(HttpStatusCode.OK, byAlias.StatusCode, aliasBody);
         Assert.Equal(HttpStatusCode.OK, byVersion.StatusCode);
         using var doc = JsonDocument.Parse(await silo.Http.GetStringAsync(path));
         Assert.Equal("holdout", doc.RootElement.GetProperty("kind").GetString());
@@ -64,14 +64,15 @@ public sealed class MLflowBaselineTests(LiveSiloFixture silo)
         var fromSilo = await CliRunner.RunAsync("baseline", "pull", url, "--model", "push-model", "--version", "v3", "-o", pulled);
         var unknownModel = await CliRunner.RunAsync("baseline", "push", file, "--to", url, "--model", "nobody", "--version", "v1");
 
-        Assert.True(toMLflow.ExitCode == 0, toMLflow.ToString());
+        Expect.Equal(0, toMLflow.ExitCode, toMLflow.ToString());
         Assert.Equal(Logged.Replace(" ", ""), System.Text.Encoding.UTF8.GetString(silo.MLflow.Artifact(runId, "confusion_matrix.json")!).Replace(" ", "").Replace("\n", "").Replace("\r", ""));
-        Assert.True(toSilo.ExitCode == 0, toSilo.ToString());
-        Assert.True(fromSilo.ExitCode == 0, fromSilo.ToString());
+        Expect.Equal(0, toSilo.ExitCode, toSilo.ToString());
+        Expect.Equal(0, fromSilo.ExitCode, fromSilo.ToString());
         var back = ConfusionMatrixArtifact.Parse(await File.ReadAllBytesAsync(pulled));
         Assert.Equal(["legit", "fraud"], back.Classes);
         Assert.Equal([[9500L, 100L], [30L, 370L]], back.Counts);
-        Assert.True(unknownModel.ExitCode == 2 && unknownModel.Error.Contains("404"), unknownModel.ToString());
+        Expect.Equal(2, unknownModel.ExitCode, unknownModel.ToString());
+        Assert.Contains("404", unknownModel.Error, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -39,7 +39,9 @@ public sealed class MLflowClientTests
         var version = await Assert.ThrowsAsync<MLflowException>(() => client.GetBaselineAsync(new MLflowModelReference("fraud", null, "9")));
         var artifact = await Assert.ThrowsAsync<MLflowException>(() => client.GetBaselineAsync(new MLflowModelReference("fraud", "no-matrix", null)));
 
-        Assert.True(alias.IsNotFound && alias.StatusCode == HttpStatusCode.NotFound && alias.ErrorCode == "RESOURCE_DOES_NOT_EXIST", alias.Message);
+        Assert.True(alias.IsNotFound, alias.Message);
+        Expect.Equal(HttpStatusCode.NotFound, alias.StatusCode, alias.Message);
+        Expect.Equal("RESOURCE_DOES_NOT_EXIST", alias.ErrorCode, alias.Message);
         Assert.True(version.IsNotFound, version.Message);
         Assert.True(artifact.IsNotFound && artifact.Message.Contains("no confusion_matrix.json"), artifact.Message);
     }
@@ -78,8 +80,11 @@ public sealed class MLflowClientTests
         Assert.Throws<FormatException>(() => ConfusionMatrixArtifact.Parse("""{"classes":["a","a"],"counts":[[1,0],[0,1]]}"""u8));
         Assert.Throws<FormatException>(() => ConfusionMatrixArtifact.Parse("""{"classes":["a","b"],"counts":[[1,-1],[0,1]]}"""u8));
         Assert.Throws<ArgumentException>(() => new MLflowClient(new HttpClient(), new MLflowOptions { TrackingUri = new Uri("ftp://x/") }));
-        Assert.True(MLflowModelReference.TryParse("mlflow:fraud@champion", out var r, out _) && r!.Alias == "champion");
-        Assert.True(MLflowModelReference.TryParse("mlflow:team/fraud/12", out var v, out _) && v!.Model == "team/fraud" && v.Version == "12");
+        Assert.True(MLflowModelReference.TryParse("mlflow:fraud@champion", out var r, out _));
+        Assert.Equal("champion", r!.Alias);
+        Assert.True(MLflowModelReference.TryParse("mlflow:team/fraud/12", out var v, out _));
+        Assert.Equal("team/fraud", v!.Model);
+        Assert.Equal("12", v.Version);
         Assert.False(MLflowModelReference.TryParse("mlflow:fraud", out _, out var error));
         Assert.Contains("alias", error);
     }

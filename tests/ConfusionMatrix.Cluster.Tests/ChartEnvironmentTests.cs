@@ -158,7 +158,7 @@ public sealed class ChartEnvironmentTests(ITestOutputHelper output)
         }
 
         await process.WaitForExitAsync();
-        Assert.True(process.ExitCode == 0, $"{file} {string.Join(' ', arguments.Take(3))} failed: {await stderr}");
+        Expect.Equal(0, process.ExitCode, $"{file} {string.Join(' ', arguments.Take(3))} failed: {await stderr}");
         return await stdout;
     }
 }

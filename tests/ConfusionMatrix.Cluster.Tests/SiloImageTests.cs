@@ -54,7 +54,7 @@ public sealed partial class SiloImageTests(ITestOutputHelper output)
                 {
                     var command = step.Argument.Replace(" /app", " " + app, StringComparison.Ordinal);
                     var (exit, log) = await RunAsync(work, command);
-                    Assert.True(exit == 0, $"RUN {command} failed with {exit}:\n{log[^Math.Min(log.Length, 6000)..]}");
+                    Expect.Equal(0, exit, $"RUN {command} failed:\n{log[^Math.Min(log.Length, 6000)..]}");
                     output.WriteLine($"RUN {command}: ok");
                     ran++;
                 }

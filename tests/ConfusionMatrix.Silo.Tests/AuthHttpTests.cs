@@ -167,7 +167,7 @@ public sealed class AuthHttpTests(AuthSiloFixture fixture, Xunit.Abstractions.IT
             checkedRoutes++;
         }
 
-        Assert.True(wrong.Count == 0, $"{wrong.Count} of {checkedRoutes} routes:\n{string.Join("\n", wrong)}");
+        Expect.Equal(0, wrong.Count, $"routes answering wrongly, of {checkedRoutes}:\n{string.Join("\n", wrong)}");
         Assert.True(checkedRoutes >= 25, $"only {checkedRoutes} routes");
         output.WriteLine($"{checkedRoutes} routes checked: {checkedRoutes - OpenPaths.Length} answered 401, {OpenPaths.Length} health routes 200");
 
@@ -197,7 +197,7 @@ public sealed class AuthHttpTests(AuthSiloFixture fixture, Xunit.Abstractions.IT
         using var viewer = fixture.Client(AuthSiloFixture.ViewerKey);
         using var response = await viewer.GetAsync("openapi/v1.json");
         var text = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == HttpStatusCode.OK, text);
+        Expect.Equal(HttpStatusCode.OK, response.StatusCode, text);
         using var document = JsonDocument.Parse(text);
         Assert.StartsWith("3.", document.RootElement.GetProperty("openapi").GetString(), StringComparison.Ordinal);
         var paths = document.RootElement.GetProperty("paths");

@@ -21,7 +21,7 @@ public sealed class ConfigurationValidationTests
         ]);
 
         Assert.True(await silo.WaitForExitAsync(TimeSpan.FromSeconds(60)), $"The silo with {argument} was still running after 60 s.\n{silo.OutputTail()}");
-        Assert.True(silo.ExitCode == 2, $"exit code {silo.ExitCode}\n{silo.OutputTail()}");
+        Expect.Equal(2, silo.ExitCode, silo.OutputTail());
         var lines = silo.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var line = Assert.Single(lines);
         Assert.StartsWith("Configuration error: ", line, StringComparison.Ordinal);
@@ -40,7 +40,7 @@ public sealed class ConfigurationValidationTests
         ]);
 
         Assert.True(await silo.WaitForExitAsync(TimeSpan.FromSeconds(60)), $"still running after 60 s.\n{silo.OutputTail()}");
-        Assert.True(silo.ExitCode == 2, $"exit code {silo.ExitCode}\n{silo.OutputTail()}");
+        Expect.Equal(2, silo.ExitCode, silo.OutputTail());
         Assert.Contains("ConfusionMatrix:Clustering:GatewayPort must differ", silo.StandardError, StringComparison.Ordinal);
     }
 
@@ -56,7 +56,7 @@ public sealed class ConfigurationValidationTests
         ]);
 
         Assert.True(await silo.WaitForExitAsync(TimeSpan.FromSeconds(60)), $"still running after 60 s.\n{silo.OutputTail()}");
-        Assert.True(silo.ExitCode == 2, $"exit code {silo.ExitCode}\n{silo.OutputTail()}");
+        Expect.Equal(2, silo.ExitCode, silo.OutputTail());
         var line = Assert.Single(silo.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
         Assert.Contains("ConfusionMatrix:Auth:Mode=None is only allowed when the silo listens on loopback", line, StringComparison.Ordinal);
         Assert.Contains($"http://0.0.0.0:{ports[0]}", line, StringComparison.Ordinal);

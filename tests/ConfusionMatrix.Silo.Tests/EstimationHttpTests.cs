@@ -141,6 +141,6 @@ public sealed class EstimationHttpTests(SiloProcessFixture fixture)
     private static void Accepted(ApiResponse response, int count)
     {
         Expect.Status(HttpStatusCode.Accepted, response);
-        Assert.True(count == response.Json.GetProperty("accepted").GetInt32(), response.ToString());
+        Expect.Equal(count, response.Json.GetProperty("accepted").GetInt32(), response.ToString());
     }
 }

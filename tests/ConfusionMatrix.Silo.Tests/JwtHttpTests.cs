@@ -63,7 +63,7 @@ public sealed class JwtHttpTests
 
         var operatorToken = Token(key, authority, Audience, "alice", ["operator"]);
         var me = await SendAsync(http, HttpMethod.Get, "api/v1/me", bearer: operatorToken);
-        Assert.True(me.Status == HttpStatusCode.OK, me.Body + silo.OutputTail());
+        Expect.Equal(HttpStatusCode.OK, me.Status, me.Body + silo.OutputTail());
         using (var doc = JsonDocument.Parse(me.Body))
         {
             Assert.Equal("alice", doc.RootElement.GetProperty("name").GetString());

@@ -417,7 +417,7 @@ public sealed class LateLabelHttpTests(SiloProcessFixture fixture)
     private static void Accepted(ApiResponse response, int count)
     {
         Expect.Status(HttpStatusCode.Accepted, response);
-        Assert.True(count == response.Json.GetProperty("accepted").GetInt32(), response.ToString());
+        Expect.Equal(count, response.Json.GetProperty("accepted").GetInt32(), response.ToString());
     }
 
     private async Task<JsonElement> PostLabelsAsync(IEnumerable<LabelJson> labels)
@@ -425,7 +425,7 @@ public sealed class LateLabelHttpTests(SiloProcessFixture fixture)
         var body = JsonSerializer.SerializeToUtf8Bytes(labels, JsonSerializerOptions.Web);
         var response = await _api.SendBytesAsync(body, "application/json", "api/v1/labels");
         Expect.Status(HttpStatusCode.Accepted, response);
-        Assert.True(response.Json.GetProperty("rejectedCount").GetInt32() == 0, response.ToString());
+        Expect.Equal(0, response.Json.GetProperty("rejectedCount").GetInt32(), response.ToString());
         return response.Json;
     }
 

@@ -37,8 +37,8 @@ public sealed class MalformedCorpusHttpTests(SiloProcessFixture fixture, Xunit.A
 
             Expect.Status(HttpStatusCode.Accepted, response);
             var json = response.Json;
-            Assert.True(c.Good == json.GetProperty("accepted").GetInt32(), $"{c}: {response}");
-            Assert.True(c.BadIndexes.Length == json.GetProperty("rejectedCount").GetInt32(), $"{c}: {response}");
+            Expect.Equal(c.Good, json.GetProperty("accepted").GetInt32(), $"{c}: {response}");
+            Expect.Equal(c.BadIndexes.Length, json.GetProperty("rejectedCount").GetInt32(), $"{c}: {response}");
             var rejected = json.GetProperty("rejected").EnumerateArray().ToList();
             Assert.Equal(c.BadIndexes, rejected.Select(r => r.GetProperty("index").GetInt32()));
             Assert.All(rejected, r => Assert.False(string.IsNullOrEmpty(r.GetProperty("reason").GetString()), $"{c}: {r}"));

@@ -276,8 +276,9 @@ public sealed class OperatorPageTests : IAsyncLifetime
             throw new Xunit.Sdk.XunitException($"the browser script printed no result (exit {node.ExitCode}):\n{output}\n{await stderr}");
         }
 
-        Assert.True(node.ExitCode == 0 && result.GetProperty("ok").GetBoolean(),
-            $"the browser script failed (exit {node.ExitCode}): {output}\n{await stderr}\n{_silo!.OutputTail()}");
+        var failure = $"the browser script failed (exit {node.ExitCode}): {output}\n{await stderr}\n{_silo!.OutputTail()}";
+        Expect.Equal(0, node.ExitCode, failure);
+        Assert.True(result.GetProperty("ok").GetBoolean(), failure);
         return result;
     }
 }

@@ -66,7 +66,7 @@ public sealed class PredictionIntakeHttpTests(SiloProcessFixture fixture)
         var response = await _api.SendRawAsync(HttpMethod.Post, "api/v1/predictions", "[" + string.Join(",", elements) + "]");
         Expect.Status(HttpStatusCode.Accepted, response);
         var body = response.Json;
-        Assert.True(good.Count == body.GetProperty("accepted").GetInt32(), response.ToString());
+        Expect.Equal(good.Count, body.GetProperty("accepted").GetInt32(), response.ToString());
         Assert.Equal(bad.Count, body.GetProperty("rejectedCount").GetInt32());
         var rejected = body.GetProperty("rejected").EnumerateArray()
             .ToDictionary(r => r.GetProperty("index").GetInt32(), r => r);
@@ -74,7 +74,7 @@ public sealed class PredictionIntakeHttpTests(SiloProcessFixture fixture)
         foreach (var (index, reason) in bad)
         {
             var r = rejected[index];
-            Assert.True(reason == r.GetProperty("reason").GetString(), $"element {index}: expected {reason}, got {r}");
+            Expect.Equal(reason, r.GetProperty("reason").GetString(), $"element {index}: {r}");
             Assert.False(string.IsNullOrWhiteSpace(r.GetProperty("detail").GetString()), $"element {index} has no detail: {r}");
         }
 

@@ -57,7 +57,7 @@ public sealed class RolloutHttpTests(SiloProcessFixture fixture)
 
         // The same history a page at a time: each page says where the next starts.
         var first = await _api.GetAsync($"{rollout}/history?limit=3");
-        Assert.True(first.Status == HttpStatusCode.OK, first.ToString());
+        Expect.Status(HttpStatusCode.OK, first);
         Assert.Equal(["set-stable", "start-canary", "pause"], first.Json.GetProperty("transitions").EnumerateArray().Select(t => t.GetProperty("action").GetString()));
         var next = first.Json.GetProperty("next").GetInt64();
         var second = await _api.GetAsync($"{rollout}/history?after={next}&limit=3");
@@ -125,10 +125,10 @@ public sealed class RolloutHttpTests(SiloProcessFixture fixture)
 
         // A segment is "all" or "dimension=value".
         var badSegment = await _api.GetAsync(SiloApi.MatrixPath(model, "v1", "region"));
-        Assert.True(badSegment.Status == HttpStatusCode.BadRequest, badSegment.ToString());
+        Expect.Status(HttpStatusCode.BadRequest, badSegment);
         Assert.Contains("dimension=value", badSegment.Json.GetProperty("detail").GetString());
         var badLimit = await _api.GetAsync($"{rollout}/history?limit=0");
-        Assert.True(badLimit.Status == HttpStatusCode.BadRequest, badLimit.ToString());
+        Expect.Status(HttpStatusCode.BadRequest, badLimit);
 
         var badPolicy = await _api.PutJsonAsync($"api/v1/models/{model}/drift/policy", new { alpha = 0.9 });
         Expect.Status(HttpStatusCode.BadRequest, badPolicy);
