@@ -6,7 +6,7 @@ namespace ConfusionMatrix.Cli.Tests;
 public sealed class ApiKeyTests
 {
     [Fact]
-    public async Task Gate_sends_the_key_from_CMX_API_KEY_and_is_refused_without_it()
+    public async Task Gate_SendsTheKeyFromCmxApiKey_AndIsRefusedWithoutIt()
     {
         const string key = "cli-viewer-key-0123456789";
         var ports = SiloProcess.FreePorts(3);

@@ -9,7 +9,7 @@ public sealed class BackfillTests(LiveSiloFixture silo, Xunit.Abstractions.ITest
     private const int Records = 200_000;
 
     [Fact]
-    public async Task A_backfill_killed_with_SIGKILL_and_resumed_counts_every_record_exactly_once()
+    public async Task BackfillKilledWithSigkillAndResumed_CountsEveryRecordExactlyOnce()
     {
         await silo.RegisterAsync("backfill-model", ["legit", "fraud", "review"], ["region"]);
         var dir = CliRunner.TempDirectory();

@@ -13,7 +13,7 @@ public sealed class CompareTests
     internal static readonly long[][] EquallyGood = [[8905, 95], [76, 924]];
 
     [Fact]
-    public async Task The_story_recall_drop_exits_1_and_says_which_class()
+    public async Task StoryRecallDrop_Exits1_AndSaysWhichClass()
     {
         var dir = CliRunner.TempDirectory();
         var baseline = await WriteMatrixAsync(dir, "baseline.json", Baseline);
@@ -26,7 +26,7 @@ public sealed class CompareTests
     }
 
     [Fact]
-    public async Task An_equally_good_candidate_exits_0()
+    public async Task EquallyGoodCandidate_Exits0()
     {
         var dir = CliRunner.TempDirectory();
         var baseline = await WriteMatrixAsync(dir, "baseline.json", Baseline);
@@ -39,7 +39,7 @@ public sealed class CompareTests
     }
 
     [Fact]
-    public async Task A_candidate_prediction_file_is_evaluated_and_compared_with_classes_in_another_order()
+    public async Task CandidatePredictionFile_IsEvaluatedAndCompared_WithClassesInAnotherOrder()
     {
         var dir = CliRunner.TempDirectory();
         var (actual, predicted) = Labels(RecallDrop);
@@ -57,7 +57,7 @@ public sealed class CompareTests
     }
 
     [Fact]
-    public async Task Bad_input_exits_2_with_the_reason()
+    public async Task BadInput_Exits2_WithTheReason()
     {
         var dir = CliRunner.TempDirectory();
         var baseline = await WriteMatrixAsync(dir, "baseline.json", Baseline);
@@ -82,7 +82,7 @@ public sealed class CompareTests
     }
 
     [Fact]
-    public async Task The_baseline_can_come_from_MLflow_by_alias()
+    public async Task Baseline_CanComeFromMLflowByAlias()
     {
         await using var mlflow = await FakeMLflowServer.StartAsync();
         mlflow.Register("fraud", "3", "champion", System.Text.Encoding.UTF8.GetString(new ConfusionMatrixArtifact(Classes, Baseline).ToUtf8Json()));

@@ -11,7 +11,7 @@ public sealed class EvaluateTests
 
     [Theory]
     [MemberData(nameof(CasesAndFormats))]
-    public async Task Every_reference_case_gives_exactly_the_expected_matrix_and_metrics(string source, string caseName, string format)
+    public async Task EveryReferenceCase_GivesExactlyTheExpectedMatrixAndMetrics(string source, string caseName, string format)
     {
         var c = ReferenceData.LabelledCase(source, caseName);
         var dir = CliRunner.TempDirectory();

@@ -4,7 +4,7 @@ namespace ConfusionMatrix.Cli.Tests;
 public sealed class GateTests(LiveSiloFixture silo)
 {
     [Fact]
-    public async Task The_exit_code_is_the_live_gates_answer()
+    public async Task ExitCode_IsTheLiveGatesAnswer()
     {
         await silo.RegisterAsync("gate-model", ["legit", "fraud"]);
         var url = silo.BaseAddress.ToString();
@@ -27,7 +27,7 @@ public sealed class GateTests(LiveSiloFixture silo)
     }
 
     [Fact]
-    public async Task An_unreachable_silo_exits_2_after_the_wait()
+    public async Task UnreachableSilo_Exits2_AfterTheWait()
     {
         var port = SiloProcess.FreePorts(1)[0];
 
@@ -42,5 +42,5 @@ public sealed class GateTests(LiveSiloFixture silo)
     [InlineData("""{"pass":false,"reason":"drift","phase":"Paused"}""", 1)]
     [InlineData("""{"pass":false,"inconclusive":true,"reason":"not enough evidence yet","phase":"Progressing"}""", 3)]
     [InlineData("""{"pass":true,"inconclusive":true,"reason":"odd","phase":"Progressing"}""", 3)]
-    public void Inconclusive_is_never_a_pass(string json, int exitCode) => Assert.Equal(exitCode, GateAnswer.Parse(json).ExitCode);
+    public void Inconclusive_IsNeverAPass(string json, int exitCode) => Assert.Equal(exitCode, GateAnswer.Parse(json).ExitCode);
 }

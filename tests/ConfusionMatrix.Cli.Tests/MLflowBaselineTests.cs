@@ -12,7 +12,7 @@ public sealed class MLflowBaselineTests(LiveSiloFixture silo)
     private const string Logged = """{"classes":["fraud","legit"],"counts":[[370,30],[100,9500]]}""";
 
     [Fact]
-    public async Task The_silo_resolves_a_baseline_by_MLflow_alias_or_version_in_the_models_class_order()
+    public async Task Silo_ResolvesABaselineByMLflowAliasOrVersion_InTheModelsClassOrder()
     {
         await silo.RegisterAsync("mlflow-model", ["legit", "fraud"]);
         silo.MLflow.Register("fraud-train", "4", "champion", Logged);
@@ -30,7 +30,7 @@ public sealed class MLflowBaselineTests(LiveSiloFixture silo)
     }
 
     [Fact]
-    public async Task MLflow_baselines_that_do_not_resolve_are_clear_4xx_problems()
+    public async Task MLflowBaselinesThatDoNotResolve_AreClear4xxProblems()
     {
         await silo.RegisterAsync("mlflow-bad", ["legit", "fraud"]);
         silo.MLflow.Register("other-train", "1", "champion", """{"classes":["cat","dog"],"counts":[[5,1],[1,5]]}""");
@@ -48,7 +48,7 @@ public sealed class MLflowBaselineTests(LiveSiloFixture silo)
     }
 
     [Fact]
-    public async Task Baseline_push_and_pull_move_a_matrix_between_a_file_MLflow_and_the_silo()
+    public async Task BaselinePushAndPull_MoveAMatrixBetweenAFileMLflowAndTheSilo()
     {
         await silo.RegisterAsync("push-model", ["legit", "fraud"]);
         var runId = silo.MLflow.Register("push-train", "2", "candidate");
@@ -76,7 +76,7 @@ public sealed class MLflowBaselineTests(LiveSiloFixture silo)
     }
 
     [Fact]
-    public async Task A_bad_tracking_uri_stops_the_silo_at_start_with_one_line_naming_the_key()
+    public async Task BadTrackingUri_StopsTheSiloAtStart_WithOneLineNamingTheKey()
     {
         var ports = SiloProcess.FreePorts(3);
         using var bad = SiloProcess.Start(

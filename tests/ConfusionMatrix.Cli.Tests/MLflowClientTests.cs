@@ -9,7 +9,7 @@ public sealed class MLflowClientTests
     private const string Matrix = """{"classes":["legit","fraud"],"counts":[[9500,100],[30,370]]}""";
 
     [Fact]
-    public async Task Alias_and_version_resolve_to_the_runs_confusion_matrix_with_the_token()
+    public async Task AliasAndVersion_ResolveToTheRunsConfusionMatrix_WithTheToken()
     {
         await using var server = await FakeMLflowServer.StartAsync();
         var runId = server.Register("fraud", "7", "champion", Matrix);
@@ -28,7 +28,7 @@ public sealed class MLflowClientTests
     }
 
     [Fact]
-    public async Task Missing_alias_version_or_artifact_is_a_not_found_with_mlflows_error_code()
+    public async Task MissingAliasVersionOrArtifact_IsANotFound_WithMLflowsErrorCode()
     {
         await using var server = await FakeMLflowServer.StartAsync();
         server.Register("fraud", "1", "no-matrix");
@@ -47,7 +47,7 @@ public sealed class MLflowClientTests
     }
 
     [Fact]
-    public async Task A_baseline_uploads_to_the_run_and_tags_are_written_on_the_model_version()
+    public async Task Baseline_UploadsToTheRun_AndTagsAreWrittenOnTheModelVersion()
     {
         await using var server = await FakeMLflowServer.StartAsync();
         var runId = server.Register("fraud", "2", "challenger");
@@ -67,7 +67,7 @@ public sealed class MLflowClientTests
     }
 
     [Fact]
-    public async Task An_unreachable_server_and_bad_artifacts_are_reported_not_thrown_raw()
+    public async Task UnreachableServerAndBadArtifacts_AreReported_NotThrownRaw()
     {
         var port = ConfusionMatrix.Tests.Shared.SiloProcess.FreePorts(1)[0];
         using var http = new HttpClient();
@@ -90,7 +90,7 @@ public sealed class MLflowClientTests
     }
 
     [Fact]
-    public void Artifact_addresses_follow_the_artifact_store()
+    public void ArtifactAddresses_FollowTheArtifactStore()
     {
         var proxied = new MLflowRunInfo("r1", "1", "mlflow-artifacts:/1/r1/artifacts");
         var withAuthority = new MLflowRunInfo("r1", "1", "mlflow-artifacts://mlflow:5000/1/r1/artifacts");

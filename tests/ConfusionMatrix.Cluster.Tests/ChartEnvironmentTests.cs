@@ -18,7 +18,7 @@ namespace ConfusionMatrix.Cluster.Tests;
 public sealed class ChartEnvironmentTests(ITestOutputHelper output)
 {
     [Fact]
-    public async Task A_silo_started_with_the_rendered_environment_joins_stores_and_counts()
+    public async Task SiloWithTheRenderedEnvironment_JoinsStoresAndCounts()
     {
         await using var azurite = await Azurite.StartAsync();
         var manifests = await RenderAsync(

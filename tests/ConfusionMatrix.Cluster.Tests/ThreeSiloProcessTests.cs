@@ -25,7 +25,7 @@ public sealed class ThreeSiloProcessTests(ITestOutputHelper output)
     private static readonly TimeSpan StartDeadline = TimeSpan.FromSeconds(90);
 
     [Fact]
-    public async Task Kill_and_rolling_restart_keep_every_acknowledged_prediction_exactly_once()
+    public async Task KillAndRollingRestart_KeepEveryAcknowledgedPredictionExactlyOnce()
     {
         var total = Stopwatch.StartNew();
         await using var azurite = await Azurite.StartAsync();

@@ -128,7 +128,7 @@ public sealed class AuthHttpTests(AuthSiloFixture fixture, Xunit.Abstractions.IT
     }
 
     [Fact]
-    public async Task Without_a_key_every_endpoint_but_health_answers_401_problem_details()
+    public async Task WithoutAKey_EveryEndpointButHealth_Answers401ProblemDetails()
     {
         var routes = await RoutesAsync();
 
@@ -186,7 +186,7 @@ public sealed class AuthHttpTests(AuthSiloFixture fixture, Xunit.Abstractions.IT
     }
 
     [Fact]
-    public async Task The_OpenAPI_document_is_served_to_readers_and_lists_the_contract()
+    public async Task OpenApiDocument_IsServedToReaders_AndListsTheContract()
     {
         using var anonymous = fixture.Client(null);
         using (var refused = await anonymous.GetAsync("openapi/v1.json"))
@@ -219,7 +219,7 @@ public sealed class AuthHttpTests(AuthSiloFixture fixture, Xunit.Abstractions.IT
     }
 
     [Fact]
-    public async Task Each_key_has_its_roles_and_the_operators_rollback_is_audited_with_its_name()
+    public async Task EachKey_HasItsRoles_AndTheOperatorsRollbackIsAuditedWithItsName()
     {
         const string model = "auth-rollout";
         using var admin = fixture.Client(AuthSiloFixture.AdminKey);
@@ -302,7 +302,7 @@ public sealed class AuthHttpTests(AuthSiloFixture fixture, Xunit.Abstractions.IT
     }
 
     [Fact]
-    public async Task A_webhook_to_a_loopback_address_is_refused_and_counted()
+    public async Task WebhookToALoopbackAddress_IsRefusedAndCounted()
     {
         const string model = "auth-webhooks";
         using var admin = fixture.Client(AuthSiloFixture.AdminKey);

@@ -18,7 +18,7 @@ public sealed class JwtHttpTests
     private const string Audience = "confusionmatrix";
 
     [Fact]
-    public async Task Tokens_from_the_issuer_carry_name_and_roles_and_anything_else_is_refused()
+    public async Task TokensFromTheIssuer_CarryNameAndRoles_AndAnythingElseIsRefused()
     {
         var ports = SiloProcess.FreePorts(4);
         var authority = $"http://127.0.0.1:{ports[3]}/realms/ml";

@@ -15,7 +15,7 @@ public sealed class MalformedCorpusHttpTests(SiloProcessFixture fixture, Xunit.A
     private readonly SiloApi _api = fixture.Api;
 
     [Fact]
-    public async Task No_malformed_input_gets_a_server_error_and_every_good_record_of_it_counts_once()
+    public async Task MalformedInput_NeverGetsAServerError_AndEveryGoodRecordOfItCountsOnce()
     {
         await _api.RegisterModelAsync(Model, ["legit", "fraud"], "fraud", ["region"]);
         var corpus = MalformedCorpus.Build(Model, "v1", DateTimeOffset.UtcNow);

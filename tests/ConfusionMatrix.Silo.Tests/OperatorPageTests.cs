@@ -76,7 +76,7 @@ public sealed class OperatorPageTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Operator_logs_in_reads_the_canary_matrix_and_pauses_it_in_headless_chromium()
+    public async Task Operator_LogsInReadsTheCanaryMatrixAndPausesIt_InHeadlessChromium()
     {
         Assert.True(File.Exists(Chromium), $"{Chromium} is missing: scripts/test.sh installs Debian's chromium package.");
         var tools = Path.Combine(SiloBinaries.RepositoryRoot, ".tools", "ops");

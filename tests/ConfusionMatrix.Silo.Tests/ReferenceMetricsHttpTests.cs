@@ -18,7 +18,7 @@ public sealed class ReferenceMetricsHttpTests(SiloProcessFixture fixture)
 
     [Theory]
     [MemberData(nameof(CaseNames))]
-    public async Task Reference_case_reads_back_with_the_oracle_metrics_overall_and_per_shard(string source, string caseName)
+    public async Task ReferenceCase_ReadsBackWithTheOracleMetrics_OverallAndPerShard(string source, string caseName)
     {
         var c = ReferenceData.LabelledCase(source, caseName);
         var n = c.Actual.Length;

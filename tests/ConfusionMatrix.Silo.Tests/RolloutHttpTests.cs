@@ -10,7 +10,7 @@ public sealed class RolloutHttpTests(SiloProcessFixture fixture)
     private readonly SiloApi _api = fixture.Api;
 
     [Fact]
-    public async Task Operator_rollout_is_audited_and_gate_follows_the_state()
+    public async Task OperatorRollout_IsAudited_AndTheGateFollowsTheState()
     {
         const string model = "rollout-http";
         await _api.RegisterModelAsync(model, ["legit", "fraud"], "fraud", ["region"]);
@@ -67,7 +67,7 @@ public sealed class RolloutHttpTests(SiloProcessFixture fixture)
     }
 
     [Fact]
-    public async Task Verdicts_with_unjudged_comparisons_serialise_and_the_gate_stays_inconclusive()
+    public async Task VerdictsWithUnjudgedComparisons_Serialise_AndTheGateStaysInconclusive()
     {
         const string model = "rollout-unjudged";
         await _api.RegisterModelAsync(model, ["legit", "fraud"], "fraud", []);
@@ -97,7 +97,7 @@ public sealed class RolloutHttpTests(SiloProcessFixture fixture)
     }
 
     [Fact]
-    public async Task Bad_rollout_requests_get_problem_details_never_500()
+    public async Task BadRolloutRequests_GetProblemDetails_Never500()
     {
         const string model = "rollout-bad";
         await _api.RegisterModelAsync(model, ["a", "b"], null, []);

@@ -16,7 +16,7 @@ public sealed class MalformedCorpusAdapterTests(Xunit.Abstractions.ITestOutputHe
     public void Dispose() => _h.Dispose();
 
     [Fact]
-    public void Every_corpus_input_as_an_event_keeps_its_good_records_and_counts_its_bad_ones()
+    public void EveryCorpusInputAsAnEvent_KeepsItsGoodRecords_AndCountsItsBadOnes()
     {
         var corpus = MalformedCorpus.Build("corpus", "v1", DateTimeOffset.UtcNow);
         Assert.True(corpus.Count >= 200, $"the corpus has {corpus.Count} inputs");
