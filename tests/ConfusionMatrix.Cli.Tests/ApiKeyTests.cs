@@ -6,7 +6,7 @@ namespace ConfusionMatrix.Cli.Tests;
 public sealed class ApiKeyTests
 {
     [Fact]
-    public async Task Gate_sends_the_key_from_CMX_API_KEY_and_is_refused_without_it()
+    public async Task Gate_SendsTheKeyFromCmxApiKey_AndIsRefusedWithoutIt()
     {
         const string key = "cli-viewer-key-0123456789";
         var ports = SiloProcess.FreePorts(3);
@@ -45,9 +45,10 @@ public sealed class ApiKeyTests
         var refused = await RunAsync(new Dictionary<string, string>(), "gate", "--url", url, "--model", "cli-auth");
         var allowed = await RunAsync(new Dictionary<string, string> { ["CMX_API_KEY"] = key }, "gate", "--url", url, "--model", "cli-auth");
 
-        Assert.True(refused.ExitCode != 0 && refused.Error.Contains("401", StringComparison.Ordinal), refused.ToString());
+        Expect.NotEqual(0, refused.ExitCode, refused.ToString());
+        Assert.Contains("401", refused.Error, StringComparison.Ordinal);
         // With the key the gate answers: with no canary in progress there is nothing to judge, which is inconclusive (3).
-        Assert.True(allowed.ExitCode == 3, allowed.ToString());
+        Expect.Equal(3, allowed.ExitCode, allowed.ToString());
         Assert.Contains("INCONCLUSIVE", allowed.Out, StringComparison.Ordinal);
         Assert.DoesNotContain("401", allowed.Error, StringComparison.Ordinal);
     }

@@ -9,7 +9,7 @@ public sealed class BackfillTests(LiveSiloFixture silo, Xunit.Abstractions.ITest
     private const int Records = 200_000;
 
     [Fact]
-    public async Task A_backfill_killed_with_SIGKILL_and_resumed_counts_every_record_exactly_once()
+    public async Task BackfillKilledWithSigkillAndResumed_CountsEveryRecordExactlyOnce()
     {
         await silo.RegisterAsync("backfill-model", ["legit", "fraud", "review"], ["region"]);
         var dir = CliRunner.TempDirectory();
@@ -53,7 +53,7 @@ public sealed class BackfillTests(LiveSiloFixture silo, Xunit.Abstractions.ITest
         var output = await second.StandardOutput.ReadToEndAsync();
         var error = await second.StandardError.ReadToEndAsync();
         await second.WaitForExitAsync();
-        Assert.True(second.ExitCode == 0, $"exit {second.ExitCode}\n{output}\n{error}");
+        Expect.Equal(0, second.ExitCode, $"{output}\n{error}");
         Assert.Contains($"resuming {file} at record {checkpointed}", error);
         log.WriteLine($"killed with {checkpointed} records checkpointed and {countedAtKill} counted by the silo; resumed run: {output.Trim()}");
 
@@ -77,7 +77,7 @@ public sealed class BackfillTests(LiveSiloFixture silo, Xunit.Abstractions.ITest
 
         // A third run finds the checkpoint complete; a forced replay is recognised as duplicates.
         var again = await CliRunner.RunAsync([.. common, "--restart"]);
-        Assert.True(again.ExitCode == 0, again.ToString());
+        Expect.Equal(0, again.ExitCode, again.ToString());
         Assert.Equal(Records, await TotalAsync("all"));
     }
 

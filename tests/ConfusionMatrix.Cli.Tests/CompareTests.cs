@@ -13,7 +13,7 @@ public sealed class CompareTests
     internal static readonly long[][] EquallyGood = [[8905, 95], [76, 924]];
 
     [Fact]
-    public async Task The_story_recall_drop_exits_1_and_says_which_class()
+    public async Task StoryRecallDrop_Exits1_AndSaysWhichClass()
     {
         var dir = CliRunner.TempDirectory();
         var baseline = await WriteMatrixAsync(dir, "baseline.json", Baseline);
@@ -21,12 +21,12 @@ public sealed class CompareTests
 
         var result = await CliRunner.RunAsync("compare", "--candidate", candidate, "--baseline", baseline);
 
-        Assert.True(result.ExitCode == 1, result.ToString());
+        Expect.Equal(1, result.ExitCode, result.ToString());
         Assert.Contains("recall of 'fraud' fell from 0.920 to 0.780", result.Out);
     }
 
     [Fact]
-    public async Task An_equally_good_candidate_exits_0()
+    public async Task EquallyGoodCandidate_Exits0()
     {
         var dir = CliRunner.TempDirectory();
         var baseline = await WriteMatrixAsync(dir, "baseline.json", Baseline);
@@ -34,12 +34,12 @@ public sealed class CompareTests
 
         var result = await CliRunner.RunAsync("compare", "--candidate", candidate, "--baseline", baseline);
 
-        Assert.True(result.ExitCode == 0, result.ToString());
+        Expect.Equal(0, result.ExitCode, result.ToString());
         Assert.StartsWith("OK: NoDrift", result.Out);
     }
 
     [Fact]
-    public async Task A_candidate_prediction_file_is_evaluated_and_compared_with_classes_in_another_order()
+    public async Task CandidatePredictionFile_IsEvaluatedAndCompared_WithClassesInAnotherOrder()
     {
         var dir = CliRunner.TempDirectory();
         var (actual, predicted) = Labels(RecallDrop);
@@ -52,12 +52,12 @@ public sealed class CompareTests
         var drop = await CliRunner.RunAsync("compare", "--candidate", file, "--baseline", baseline);
         var withinTolerance = await CliRunner.RunAsync("compare", "--candidate", file, "--baseline", baseline, "--min-drop", "0.2");
 
-        Assert.True(drop.ExitCode == 1, drop.ToString());
-        Assert.True(withinTolerance.ExitCode == 0, withinTolerance.ToString());
+        Expect.Equal(1, drop.ExitCode, drop.ToString());
+        Expect.Equal(0, withinTolerance.ExitCode, withinTolerance.ToString());
     }
 
     [Fact]
-    public async Task Bad_input_exits_2_with_the_reason()
+    public async Task BadInput_Exits2_WithTheReason()
     {
         var dir = CliRunner.TempDirectory();
         var baseline = await WriteMatrixAsync(dir, "baseline.json", Baseline);
@@ -71,14 +71,18 @@ public sealed class CompareTests
         var malformed = await CliRunner.RunAsync("compare", "--candidate", broken, "--baseline", baseline);
         var usage = await CliRunner.RunAsync("compare", "--candidate", baseline);
 
-        Assert.True(missing.ExitCode == 2 && missing.Error.Contains("no such file"), missing.ToString());
-        Assert.True(mismatch.ExitCode == 2 && mismatch.Error.Contains("class sets must be the same"), mismatch.ToString());
-        Assert.True(malformed.ExitCode == 2 && malformed.Error.Contains("2x2"), malformed.ToString());
-        Assert.True(usage.ExitCode == 2 && usage.Error.Contains("--baseline"), usage.ToString());
+        Expect.Equal(2, missing.ExitCode, missing.ToString());
+        Assert.Contains("no such file", missing.Error, StringComparison.Ordinal);
+        Expect.Equal(2, mismatch.ExitCode, mismatch.ToString());
+        Assert.Contains("class sets must be the same", mismatch.Error, StringComparison.Ordinal);
+        Expect.Equal(2, malformed.ExitCode, malformed.ToString());
+        Assert.Contains("2x2", malformed.Error, StringComparison.Ordinal);
+        Expect.Equal(2, usage.ExitCode, usage.ToString());
+        Assert.Contains("--baseline", usage.Error, StringComparison.Ordinal);
     }
 
     [Fact]
-    public async Task The_baseline_can_come_from_MLflow_by_alias()
+    public async Task Baseline_CanComeFromMLflowByAlias()
     {
         await using var mlflow = await FakeMLflowServer.StartAsync();
         mlflow.Register("fraud", "3", "champion", System.Text.Encoding.UTF8.GetString(new ConfusionMatrixArtifact(Classes, Baseline).ToUtf8Json()));
@@ -88,9 +92,10 @@ public sealed class CompareTests
         var result = await CliRunner.RunAsync("compare", "--candidate", candidate, "--baseline", "mlflow:fraud@champion", "--tracking-uri", mlflow.Address.ToString());
         var unknownAlias = await CliRunner.RunAsync("compare", "--candidate", candidate, "--baseline", "mlflow:fraud@nope", "--tracking-uri", mlflow.Address.ToString());
 
-        Assert.True(result.ExitCode == 1, result.ToString());
+        Expect.Equal(1, result.ExitCode, result.ToString());
         Assert.Contains("mlflow:fraud@champion (version 3", result.Out);
-        Assert.True(unknownAlias.ExitCode == 2 && unknownAlias.Error.Contains("RESOURCE_DOES_NOT_EXIST"), unknownAlias.ToString());
+        Expect.Equal(2, unknownAlias.ExitCode, unknownAlias.ToString());
+        Assert.Contains("RESOURCE_DOES_NOT_EXIST", unknownAlias.Error, StringComparison.Ordinal);
     }
 
     internal static async Task<string> WriteMatrixAsync(string dir, string name, long[][] counts)

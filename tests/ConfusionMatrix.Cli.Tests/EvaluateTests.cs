@@ -11,7 +11,7 @@ public sealed class EvaluateTests
 
     [Theory]
     [MemberData(nameof(CasesAndFormats))]
-    public async Task Every_reference_case_gives_exactly_the_expected_matrix_and_metrics(string source, string caseName, string format)
+    public async Task EveryReferenceCase_GivesExactlyTheExpectedMatrixAndMetrics(string source, string caseName, string format)
     {
         var c = ReferenceData.LabelledCase(source, caseName);
         var dir = CliRunner.TempDirectory();
@@ -21,7 +21,7 @@ public sealed class EvaluateTests
 
         var result = await CliRunner.RunAsync("evaluate", file, "--classes", string.Join(',', c.Classes), "--segments", "region", "-o", report);
 
-        Assert.True(result.ExitCode == 0, result.ToString());
+        Expect.Equal(0, result.ExitCode, result.ToString());
         using var doc = JsonDocument.Parse(await File.ReadAllTextAsync(report));
         var all = doc.RootElement.EnumerateArray().Single(e => e.GetProperty("segment").GetString() == "all");
         var expected = c.Expected;

@@ -4,7 +4,7 @@ namespace ConfusionMatrix.Cli.Tests;
 public sealed class GateTests(LiveSiloFixture silo)
 {
     [Fact]
-    public async Task The_exit_code_is_the_live_gates_answer()
+    public async Task ExitCode_IsTheLiveGatesAnswer()
     {
         await silo.RegisterAsync("gate-model", ["legit", "fraud"]);
         var url = silo.BaseAddress.ToString();
@@ -18,22 +18,22 @@ public sealed class GateTests(LiveSiloFixture silo)
         var paused = await CliRunner.RunAsync("gate", "--url", url, "--model", "gate-model", "--wait", "5s", "--interval", "1s");
 
         // Nothing measured is never a pass: with no canary the gate is inconclusive.
-        Assert.True(idle.ExitCode == 3, idle.ToString());
+        Expect.Equal(3, idle.ExitCode, idle.ToString());
         Assert.Contains("INCONCLUSIVE", idle.Out);
         Assert.Equal("inconclusive", silo.MLflow.Tags[("gate-train", "5", "confusionmatrix.gate")]);
         Assert.Equal("no canary in progress: nothing to judge", silo.MLflow.Tags[("gate-train", "5", "confusionmatrix.gate.reason")]);
-        Assert.True(paused.ExitCode == 1, paused.ToString());
+        Expect.Equal(1, paused.ExitCode, paused.ToString());
         Assert.Contains("canary v2 is paused", paused.Out);
     }
 
     [Fact]
-    public async Task An_unreachable_silo_exits_2_after_the_wait()
+    public async Task UnreachableSilo_Exits2_AfterTheWait()
     {
         var port = SiloProcess.FreePorts(1)[0];
 
         var result = await CliRunner.RunAsync("gate", "--url", $"http://127.0.0.1:{port}", "--model", "m", "--wait", "2s", "--interval", "500ms");
 
-        Assert.True(result.ExitCode == 2, result.ToString());
+        Expect.Equal(2, result.ExitCode, result.ToString());
         Assert.Contains("did not answer", result.Error);
     }
 
@@ -42,5 +42,5 @@ public sealed class GateTests(LiveSiloFixture silo)
     [InlineData("""{"pass":false,"reason":"drift","phase":"Paused"}""", 1)]
     [InlineData("""{"pass":false,"inconclusive":true,"reason":"not enough evidence yet","phase":"Progressing"}""", 3)]
     [InlineData("""{"pass":true,"inconclusive":true,"reason":"odd","phase":"Progressing"}""", 3)]
-    public void Inconclusive_is_never_a_pass(string json, int exitCode) => Assert.Equal(exitCode, GateAnswer.Parse(json).ExitCode);
+    public void Inconclusive_IsNeverAPass(string json, int exitCode) => Assert.Equal(exitCode, GateAnswer.Parse(json).ExitCode);
 }

@@ -12,7 +12,7 @@ public sealed class MLflowBaselineTests(LiveSiloFixture silo)
     private const string Logged = """{"classes":["fraud","legit"],"counts":[[370,30],[100,9500]]}""";
 
     [Fact]
-    public async Task The_silo_resolves_a_baseline_by_MLflow_alias_or_version_in_the_models_class_order()
+    public async Task Silo_ResolvesABaselineByMLflowAliasOrVersion_InTheModelsClassOrder()
     {
         await silo.RegisterAsync("mlflow-model", ["legit", "fraud"]);
         silo.MLflow.Register("fraud-train", "4", "champion", Logged);
@@ -22,7 +22,7 @@ public sealed class MLflowBaselineTests(LiveSiloFixture silo)
         var aliasBody = await byAlias.Content.ReadAsStringAsync();
         using var byVersion = await silo.Http.PutAsJsonAsync(path, new { mlflow = new { model = "fraud-train", version = "4" } });
 
-        Assert.True(byAlias.StatusCode == HttpStatusCode.OK, aliasBody);
+        Expect.Equal(HttpStatusCode.OK, byAlias.StatusCode, aliasBody);
         Assert.Equal(HttpStatusCode.OK, byVersion.StatusCode);
         using var doc = JsonDocument.Parse(await silo.Http.GetStringAsync(path));
         Assert.Equal("holdout", doc.RootElement.GetProperty("kind").GetString());
@@ -30,7 +30,7 @@ public sealed class MLflowBaselineTests(LiveSiloFixture silo)
     }
 
     [Fact]
-    public async Task MLflow_baselines_that_do_not_resolve_are_clear_4xx_problems()
+    public async Task MLflowBaselinesThatDoNotResolve_AreClear4xxProblems()
     {
         await silo.RegisterAsync("mlflow-bad", ["legit", "fraud"]);
         silo.MLflow.Register("other-train", "1", "champion", """{"classes":["cat","dog"],"counts":[[5,1],[1,5]]}""");
@@ -48,7 +48,7 @@ public sealed class MLflowBaselineTests(LiveSiloFixture silo)
     }
 
     [Fact]
-    public async Task Baseline_push_and_pull_move_a_matrix_between_a_file_MLflow_and_the_silo()
+    public async Task BaselinePushAndPull_MoveAMatrixBetweenAFileMLflowAndTheSilo()
     {
         await silo.RegisterAsync("push-model", ["legit", "fraud"]);
         var runId = silo.MLflow.Register("push-train", "2", "candidate");
@@ -64,18 +64,19 @@ public sealed class MLflowBaselineTests(LiveSiloFixture silo)
         var fromSilo = await CliRunner.RunAsync("baseline", "pull", url, "--model", "push-model", "--version", "v3", "-o", pulled);
         var unknownModel = await CliRunner.RunAsync("baseline", "push", file, "--to", url, "--model", "nobody", "--version", "v1");
 
-        Assert.True(toMLflow.ExitCode == 0, toMLflow.ToString());
+        Expect.Equal(0, toMLflow.ExitCode, toMLflow.ToString());
         Assert.Equal(Logged.Replace(" ", ""), System.Text.Encoding.UTF8.GetString(silo.MLflow.Artifact(runId, "confusion_matrix.json")!).Replace(" ", "").Replace("\n", "").Replace("\r", ""));
-        Assert.True(toSilo.ExitCode == 0, toSilo.ToString());
-        Assert.True(fromSilo.ExitCode == 0, fromSilo.ToString());
+        Expect.Equal(0, toSilo.ExitCode, toSilo.ToString());
+        Expect.Equal(0, fromSilo.ExitCode, fromSilo.ToString());
         var back = ConfusionMatrixArtifact.Parse(await File.ReadAllBytesAsync(pulled));
         Assert.Equal(["legit", "fraud"], back.Classes);
         Assert.Equal([[9500L, 100L], [30L, 370L]], back.Counts);
-        Assert.True(unknownModel.ExitCode == 2 && unknownModel.Error.Contains("404"), unknownModel.ToString());
+        Expect.Equal(2, unknownModel.ExitCode, unknownModel.ToString());
+        Assert.Contains("404", unknownModel.Error, StringComparison.Ordinal);
     }
 
     [Fact]
-    public async Task A_bad_tracking_uri_stops_the_silo_at_start_with_one_line_naming_the_key()
+    public async Task BadTrackingUri_StopsTheSiloAtStart_WithOneLineNamingTheKey()
     {
         var ports = SiloProcess.FreePorts(3);
         using var bad = SiloProcess.Start(

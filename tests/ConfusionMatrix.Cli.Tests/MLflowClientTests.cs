@@ -9,7 +9,7 @@ public sealed class MLflowClientTests
     private const string Matrix = """{"classes":["legit","fraud"],"counts":[[9500,100],[30,370]]}""";
 
     [Fact]
-    public async Task Alias_and_version_resolve_to_the_runs_confusion_matrix_with_the_token()
+    public async Task AliasAndVersion_ResolveToTheRunsConfusionMatrix_WithTheToken()
     {
         await using var server = await FakeMLflowServer.StartAsync();
         var runId = server.Register("fraud", "7", "champion", Matrix);
@@ -28,7 +28,7 @@ public sealed class MLflowClientTests
     }
 
     [Fact]
-    public async Task Missing_alias_version_or_artifact_is_a_not_found_with_mlflows_error_code()
+    public async Task MissingAliasVersionOrArtifact_IsANotFound_WithMLflowsErrorCode()
     {
         await using var server = await FakeMLflowServer.StartAsync();
         server.Register("fraud", "1", "no-matrix");
@@ -39,13 +39,15 @@ public sealed class MLflowClientTests
         var version = await Assert.ThrowsAsync<MLflowException>(() => client.GetBaselineAsync(new MLflowModelReference("fraud", null, "9")));
         var artifact = await Assert.ThrowsAsync<MLflowException>(() => client.GetBaselineAsync(new MLflowModelReference("fraud", "no-matrix", null)));
 
-        Assert.True(alias.IsNotFound && alias.StatusCode == HttpStatusCode.NotFound && alias.ErrorCode == "RESOURCE_DOES_NOT_EXIST", alias.Message);
+        Assert.True(alias.IsNotFound, alias.Message);
+        Expect.Equal(HttpStatusCode.NotFound, alias.StatusCode, alias.Message);
+        Expect.Equal("RESOURCE_DOES_NOT_EXIST", alias.ErrorCode, alias.Message);
         Assert.True(version.IsNotFound, version.Message);
         Assert.True(artifact.IsNotFound && artifact.Message.Contains("no confusion_matrix.json"), artifact.Message);
     }
 
     [Fact]
-    public async Task A_baseline_uploads_to_the_run_and_tags_are_written_on_the_model_version()
+    public async Task Baseline_UploadsToTheRun_AndTagsAreWrittenOnTheModelVersion()
     {
         await using var server = await FakeMLflowServer.StartAsync();
         var runId = server.Register("fraud", "2", "challenger");
@@ -65,7 +67,7 @@ public sealed class MLflowClientTests
     }
 
     [Fact]
-    public async Task An_unreachable_server_and_bad_artifacts_are_reported_not_thrown_raw()
+    public async Task UnreachableServerAndBadArtifacts_AreReported_NotThrownRaw()
     {
         var port = ConfusionMatrix.Tests.Shared.SiloProcess.FreePorts(1)[0];
         using var http = new HttpClient();
@@ -78,14 +80,17 @@ public sealed class MLflowClientTests
         Assert.Throws<FormatException>(() => ConfusionMatrixArtifact.Parse("""{"classes":["a","a"],"counts":[[1,0],[0,1]]}"""u8));
         Assert.Throws<FormatException>(() => ConfusionMatrixArtifact.Parse("""{"classes":["a","b"],"counts":[[1,-1],[0,1]]}"""u8));
         Assert.Throws<ArgumentException>(() => new MLflowClient(new HttpClient(), new MLflowOptions { TrackingUri = new Uri("ftp://x/") }));
-        Assert.True(MLflowModelReference.TryParse("mlflow:fraud@champion", out var r, out _) && r!.Alias == "champion");
-        Assert.True(MLflowModelReference.TryParse("mlflow:team/fraud/12", out var v, out _) && v!.Model == "team/fraud" && v.Version == "12");
+        Assert.True(MLflowModelReference.TryParse("mlflow:fraud@champion", out var r, out _));
+        Assert.Equal("champion", r!.Alias);
+        Assert.True(MLflowModelReference.TryParse("mlflow:team/fraud/12", out var v, out _));
+        Assert.Equal("team/fraud", v!.Model);
+        Assert.Equal("12", v.Version);
         Assert.False(MLflowModelReference.TryParse("mlflow:fraud", out _, out var error));
         Assert.Contains("alias", error);
     }
 
     [Fact]
-    public void Artifact_addresses_follow_the_artifact_store()
+    public void ArtifactAddresses_FollowTheArtifactStore()
     {
         var proxied = new MLflowRunInfo("r1", "1", "mlflow-artifacts:/1/r1/artifacts");
         var withAuthority = new MLflowRunInfo("r1", "1", "mlflow-artifacts://mlflow:5000/1/r1/artifacts");

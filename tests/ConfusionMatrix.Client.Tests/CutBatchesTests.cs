@@ -12,7 +12,7 @@ public sealed class CutBatchesTests : IDisposable
     public void Dispose() => _probe.Dispose();
 
     [Fact]
-    public async Task A_cut_seals_open_batches_and_numbers_every_streams_next_batch_from_the_cut()
+    public async Task Cut_SealsOpenBatches_AndNumbersEveryStreamsNextBatchFromTheCut()
     {
         var sink = new RecordingSink();
         await using var logger = CreateLogger(sink, _time, _probe, o => { o.ProducerId = "replay"; o.BatchSize = 100; o.BatchInterval = TimeSpan.FromMinutes(5); });
@@ -29,7 +29,7 @@ public sealed class CutBatchesTests : IDisposable
     }
 
     [Fact]
-    public async Task A_resumed_replay_sends_the_same_chunk_under_the_same_sequence()
+    public async Task ResumedReplay_SendsTheSameChunkUnderTheSameSequence()
     {
         async Task<List<(long, string[])>> ReplayAsync(int fromChunk)
         {

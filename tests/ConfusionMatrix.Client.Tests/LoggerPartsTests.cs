@@ -11,7 +11,7 @@ public sealed class StreamBatcherTests
     private readonly List<SinkBatch> _cut = [];
 
     [Fact]
-    public void A_full_batch_is_cut_and_each_stream_is_numbered_on_its_own()
+    public void FullBatch_IsCut_AndEachStreamIsNumberedOnItsOwn()
     {
         var batcher = new StreamBatcher("p", batchSize: 2, TimeSpan.FromSeconds(1), _time, _cut.Add);
         batcher.Add(P(0), _time.GetTimestamp());
@@ -28,7 +28,7 @@ public sealed class StreamBatcherTests
     }
 
     [Fact]
-    public void An_old_enough_batch_is_cut_however_small()
+    public void OldEnoughBatch_IsCut_HoweverSmall()
     {
         var batcher = new StreamBatcher("p", batchSize: 100, TimeSpan.FromMilliseconds(200), _time, _cut.Add);
         Assert.Null(batcher.TimeUntilNextCut());
@@ -45,7 +45,7 @@ public sealed class StreamBatcherTests
     }
 
     [Fact]
-    public void Skipping_ahead_numbers_the_next_batch_of_every_stream_also_new_ones()
+    public void SkippingAhead_NumbersTheNextBatchOfEveryStream_AlsoNewOnes()
     {
         var batcher = new StreamBatcher("p", batchSize: 100, TimeSpan.FromSeconds(1), _time, _cut.Add);
         batcher.Add(P(0), _time.GetTimestamp());
@@ -58,7 +58,7 @@ public sealed class StreamBatcherTests
     }
 
     [Fact]
-    public void Discarding_counts_the_open_predictions_per_model()
+    public void Discarding_CountsTheOpenPredictionsPerModel()
     {
         var batcher = new StreamBatcher("p", batchSize: 100, TimeSpan.FromSeconds(1), _time, _cut.Add);
         batcher.Add(P(0), _time.GetTimestamp());
@@ -78,7 +78,7 @@ public sealed class StreamBatcherTests
 public sealed class PredictionBufferTests
 {
     [Fact]
-    public async Task Reservations_stop_at_the_capacity_and_a_release_wakes_waiters()
+    public async Task Reservations_StopAtTheCapacity_AndAReleaseWakesWaiters()
     {
         var buffer = new PredictionBuffer(2);
         Assert.True(buffer.TryReserve());
@@ -95,7 +95,7 @@ public sealed class PredictionBufferTests
     }
 
     [Fact]
-    public void A_full_buffer_is_reported_once_until_space_is_released()
+    public void FullBuffer_IsReportedOnce_UntilSpaceIsReleased()
     {
         var buffer = new PredictionBuffer(1);
         Assert.True(buffer.FirstFullSinceRelease());
@@ -115,7 +115,7 @@ public sealed class SinkRetryTests : IDisposable
     public void Dispose() => _probe.Dispose();
 
     [Fact]
-    public async Task Transient_failures_are_retried_with_the_same_batch_until_it_goes_through()
+    public async Task TransientFailures_AreRetriedWithTheSameBatch_UntilItGoesThrough()
     {
         _sink.FailNext(2);
         var retry = new SinkRetry(_sink, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(1), _probe.Metrics, NullLogger.Instance, _time);
@@ -130,7 +130,7 @@ public sealed class SinkRetryTests : IDisposable
     }
 
     [Fact]
-    public async Task A_permanent_refusal_is_not_retried()
+    public async Task PermanentRefusal_IsNotRetried()
     {
         _sink.Refuse.Add("m/v1");
         var retry = new SinkRetry(_sink, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(1), _probe.Metrics, NullLogger.Instance, _time);
@@ -140,7 +140,7 @@ public sealed class SinkRetryTests : IDisposable
     }
 
     [Fact]
-    public async Task Cancellation_stops_the_retries()
+    public async Task Cancellation_StopsTheRetries()
     {
         _sink.FailNext(int.MaxValue);
         var retry = new SinkRetry(_sink, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(1), _probe.Metrics, NullLogger.Instance, _time);
@@ -168,7 +168,7 @@ public sealed class BatchSenderTests : IDisposable
     }
 
     [Fact]
-    public async Task Batches_of_a_stream_go_one_at_a_time_in_order_and_a_flush_waits_for_them()
+    public async Task BatchesOfAStream_GoOneAtATimeInOrder_AndAFlushWaitsForThem()
     {
         var sender = NewSender();
         for (var i = 1; i <= 5; i++)
@@ -188,7 +188,7 @@ public sealed class BatchSenderTests : IDisposable
     }
 
     [Fact]
-    public async Task Finalize_counts_what_was_never_resolved_and_fails_the_flush()
+    public async Task Finalize_CountsWhatWasNeverResolved_AndFailsTheFlush()
     {
         _sink.Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var sender = NewSender();

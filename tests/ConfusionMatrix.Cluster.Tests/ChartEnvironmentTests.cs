@@ -18,7 +18,7 @@ namespace ConfusionMatrix.Cluster.Tests;
 public sealed class ChartEnvironmentTests(ITestOutputHelper output)
 {
     [Fact]
-    public async Task A_silo_started_with_the_rendered_environment_joins_stores_and_counts()
+    public async Task SiloWithTheRenderedEnvironment_JoinsStoresAndCounts()
     {
         await using var azurite = await Azurite.StartAsync();
         var manifests = await RenderAsync(
@@ -158,7 +158,7 @@ public sealed class ChartEnvironmentTests(ITestOutputHelper output)
         }
 
         await process.WaitForExitAsync();
-        Assert.True(process.ExitCode == 0, $"{file} {string.Join(' ', arguments.Take(3))} failed: {await stderr}");
+        Expect.Equal(0, process.ExitCode, $"{file} {string.Join(' ', arguments.Take(3))} failed: {await stderr}");
         return await stdout;
     }
 }

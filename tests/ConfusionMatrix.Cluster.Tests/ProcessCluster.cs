@@ -113,7 +113,7 @@ public sealed class ProcessCluster : IAsyncDisposable
         }
 
         Assert.True(await silo.WaitForExitAsync(deadline), $"silo {i} did not stop within {deadline.TotalSeconds} s\n{silo.OutputTail()}");
-        Assert.True(silo.ExitCode == 0, $"silo {i} exited with {silo.ExitCode}\n{silo.OutputTail()}");
+        Expect.Equal(0, silo.ExitCode, $"exit code of silo {i}\n{silo.OutputTail()}");
     }
 
     /// <summary>An Orleans client of this cluster, through the gateways listed in the membership table.</summary>

@@ -16,7 +16,7 @@ public sealed partial class SiloImageTests(ITestOutputHelper output)
     private static string Root => SiloBinaries.RepositoryRoot;
 
     [Fact]
-    public void Every_project_the_silo_references_is_copied_before_the_restore()
+    public void EveryProjectTheSiloReferences_IsCopiedBeforeTheRestore()
     {
         var projects = ReferencedProjects(SiloProject);
         Assert.Contains("src/ConfusionMatrix.Streaming.EventHubs/ConfusionMatrix.Streaming.EventHubs.csproj", projects);
@@ -24,7 +24,7 @@ public sealed partial class SiloImageTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void The_check_notices_a_project_copied_after_the_restore()
+    public void Check_NoticesAProjectCopiedAfterTheRestore()
     {
         var projects = ReferencedProjects(SiloProject);
         var dockerfile = string.Join('\n', File.ReadAllLines(Path.Combine(Root, "Dockerfile")).Where(l => !l.Contains("ConfusionMatrix.Streaming.EventHubs.csproj", StringComparison.Ordinal)));
@@ -32,7 +32,7 @@ public sealed partial class SiloImageTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task The_build_stage_restores_and_publishes_the_silo_outside_docker()
+    public async Task BuildStage_RestoresAndPublishesTheSilo_OutsideDocker()
     {
         var context = Directory.CreateTempSubdirectory("image-build-").FullName;
         var app = Path.Combine(context, "app");
@@ -54,7 +54,7 @@ public sealed partial class SiloImageTests(ITestOutputHelper output)
                 {
                     var command = step.Argument.Replace(" /app", " " + app, StringComparison.Ordinal);
                     var (exit, log) = await RunAsync(work, command);
-                    Assert.True(exit == 0, $"RUN {command} failed with {exit}:\n{log[^Math.Min(log.Length, 6000)..]}");
+                    Expect.Equal(0, exit, $"RUN {command} failed:\n{log[^Math.Min(log.Length, 6000)..]}");
                     output.WriteLine($"RUN {command}: ok");
                     ran++;
                 }

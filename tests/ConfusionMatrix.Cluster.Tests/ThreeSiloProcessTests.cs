@@ -25,7 +25,7 @@ public sealed class ThreeSiloProcessTests(ITestOutputHelper output)
     private static readonly TimeSpan StartDeadline = TimeSpan.FromSeconds(90);
 
     [Fact]
-    public async Task Kill_and_rolling_restart_keep_every_acknowledged_prediction_exactly_once()
+    public async Task KillAndRollingRestart_KeepEveryAcknowledgedPredictionExactlyOnce()
     {
         var total = Stopwatch.StartNew();
         await using var azurite = await Azurite.StartAsync();
@@ -124,7 +124,10 @@ public sealed class ThreeSiloProcessTests(ITestOutputHelper output)
         await Task.Delay(TimeSpan.FromSeconds(5));
         var held = await CountAsync(grains, requests);
         output.WriteLine($"after a 5 s hold: lost {held.Lost}, doubled {held.Doubled}, partial {held.Partial}");
-        Assert.True(held.Lost == 0 && held.Doubled == 0 && held.Partial == 0, $"lost {held.Lost}, doubled {held.Doubled}, partial {held.Partial}: {string.Join("; ", held.Problems.Take(10))}");
+        var problems = $"lost {held.Lost}, doubled {held.Doubled}, partial {held.Partial}: {string.Join("; ", held.Problems.Take(10))}";
+        Expect.Equal(0L, held.Lost, problems);
+        Expect.Equal(0L, held.Doubled, problems);
+        Expect.Equal(0, held.Partial, problems);
 
         // The version's own segment agrees with the sum of the requests' segments.
         var allSegment = grains.GetGrain<ISegmentMatrixGrain>(Segments.MatrixKey(Model, "v1", Segments.All));

@@ -51,7 +51,7 @@ public sealed class ReplayWindowTests
     }
 
     [Fact]
-    public void A_batch_redelivered_thousands_of_numbers_late_is_counted_once()
+    public void BatchRedeliveredThousandsOfNumbersLate_IsCountedOnce()
     {
         // An Azure Queue message held by a killed silo returns after its visibility timeout, behind later batches.
         var w = new ReplayWindow();
@@ -75,7 +75,7 @@ public sealed class ReplayWindowTests
     }
 
     [Fact]
-    public void Random_reordering_across_the_whole_width_never_accepts_twice_nor_rejects_new()
+    public void RandomReorderingAcrossTheWholeWidth_NeverAcceptsTwice_NorRejectsNew()
     {
         var random = new Random(11);
         var w = new ReplayWindow();

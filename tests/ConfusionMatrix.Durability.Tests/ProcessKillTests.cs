@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
@@ -188,7 +189,7 @@ public sealed partial class ProcessKillTests(AzuriteFixture fixture)
         {
             using var response = await http.PostAsync("api/v1/labels", new StringContent(body, Encoding.UTF8, "application/json"));
             var text = await response.Content.ReadAsStringAsync();
-            Assert.True((int)response.StatusCode < 500 || (int)response.StatusCode == 503, text);
+            Assert.True(response.StatusCode is < HttpStatusCode.InternalServerError or HttpStatusCode.ServiceUnavailable, text);
             if ((int)response.StatusCode == 202 && JsonDocument.Parse(text).RootElement.GetProperty("rejectedCount").GetInt32() == 0)
             {
                 return;
@@ -223,7 +224,7 @@ public sealed partial class ProcessKillTests(AzuriteFixture fixture)
         body.Append(']');
         using var response = await http.PostAsync("api/v1/predictions", new StringContent(body.ToString(), Encoding.UTF8, "application/json"));
         var text = await response.Content.ReadAsStringAsync();
-        Assert.True((int)response.StatusCode == 202, text);
+        Expect.Equal(HttpStatusCode.Accepted, response.StatusCode, text);
         var accepted = JsonDocument.Parse(text).RootElement.GetProperty("accepted").GetInt32();
         Assert.Equal(400, accepted);
         foreach (var (region, actual, predicted) in rows)

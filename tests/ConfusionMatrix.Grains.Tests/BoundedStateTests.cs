@@ -16,7 +16,7 @@ public sealed class BoundedStateTests(ClusterFixture fixture)
     private const int AzureTableEntityBytes = 1024 * 1024;
 
     [Fact]
-    public async Task Rollout_history_written_past_its_bounds_stays_small_and_pages_through_what_is_kept()
+    public async Task RolloutHistoryWrittenPastItsBounds_StaysSmall_AndPagesThroughWhatIsKept()
     {
         var model = UniqueModel("bounded-rollout");
         var rollout = fixture.Client.GetGrain<IRolloutControllerGrain>(model);
@@ -65,7 +65,7 @@ public sealed class BoundedStateTests(ClusterFixture fixture)
     }
 
     [Fact]
-    public async Task Audit_trail_written_past_its_bounds_stays_small_and_pages_through_what_is_kept()
+    public async Task AuditTrailWrittenPastItsBounds_StaysSmall_AndPagesThroughWhatIsKept()
     {
         var model = UniqueModel("bounded-audit");
         var trail = fixture.Client.GetGrain<IAuditTrailGrain>(model);

@@ -11,7 +11,7 @@ public sealed class LabelJoinTests(ClusterFixture fixture)
     private static readonly string[] Classes = ["legit", "fraud"];
 
     [Fact]
-    public async Task Labels_on_the_label_stream_join_predictions_and_replays_change_nothing()
+    public async Task LabelsOnTheLabelStream_JoinPredictions_AndReplaysChangeNothing()
     {
         var model = UniqueModel("join-stream");
         await RegisterAsync(fixture.Client, model, Classes, "region");
@@ -58,7 +58,7 @@ public sealed class LabelJoinTests(ClusterFixture fixture)
     }
 
     [Fact]
-    public async Task Predictions_past_their_time_to_live_expire_and_their_late_labels_are_orphaned()
+    public async Task PredictionsPastTheirTimeToLive_Expire_AndTheirLateLabelsAreOrphaned()
     {
         var model = UniqueModel("join-ttl");
         await fixture.Client.GetGrain<IModelRegistryGrain>(model).RegisterAsync(
@@ -92,7 +92,7 @@ public sealed class LabelJoinTests(ClusterFixture fixture)
     }
 
     [Fact]
-    public async Task A_correction_moves_the_prediction_once_and_an_older_label_is_stale()
+    public async Task Correction_MovesThePredictionOnce_AndAnOlderLabelIsStale()
     {
         var model = UniqueModel("join-correct");
         await RegisterAsync(fixture.Client, model, Classes);
@@ -114,7 +114,7 @@ public sealed class LabelJoinTests(ClusterFixture fixture)
     }
 
     [Fact]
-    public async Task A_full_shard_evicts_its_oldest_predictions_as_expired()
+    public async Task FullShard_EvictsItsOldestPredictionsAsExpired()
     {
         var model = UniqueModel("join-bound");
         await RegisterAsync(fixture.Client, model, Classes);

@@ -6,7 +6,7 @@ namespace ConfusionMatrix.Grains.Tests;
 public sealed class SegmentKeyTests
 {
     [Fact]
-    public void All_is_the_default_and_round_trips()
+    public void All_IsTheDefault_AndRoundTrips()
     {
         Assert.True(SegmentKey.TryParse("all", out var all));
         Assert.True(all.IsAll);
@@ -19,7 +19,7 @@ public sealed class SegmentKeyTests
     [InlineData("region=EU", "region", "EU")]
     [InlineData("channel=web=mobile", "channel", "web=mobile")]
     [InlineData("zip=1/2", "zip", "1/2")]
-    public void A_dimension_value_splits_at_the_first_equals_sign(string text, string dimension, string value)
+    public void DimensionValue_SplitsAtTheFirstEqualsSign(string text, string dimension, string value)
     {
         var key = SegmentKey.Parse(text);
         Assert.Equal(dimension, key.Dimension);
@@ -39,7 +39,7 @@ public sealed class SegmentKeyTests
     [InlineData(" =EU")]
     [InlineData("region=")]
     [InlineData("region= ")]
-    public void Anything_else_is_refused_with_a_reason(string? text)
+    public void AnythingElse_IsRefusedWithAReason(string? text)
     {
         Assert.False(SegmentKey.TryParse(text, out _, out var error));
         Assert.False(string.IsNullOrWhiteSpace(error));
@@ -47,7 +47,7 @@ public sealed class SegmentKeyTests
     }
 
     [Fact]
-    public void A_value_longer_than_the_limit_is_refused_as_the_intake_refuses_it()
+    public void ValueLongerThanTheLimit_IsRefused_AsTheIntakeRefusesIt()
     {
         var value = new string('v', PredictionLimits.MaxSegmentValueLength + 1);
         Assert.False(SegmentKey.TryParse($"region={value}", out _));

@@ -18,7 +18,7 @@ public sealed class WebhookSenderTests
     private const string Secret = "webhook-secret-for-tests-0123456789";
 
     [Fact]
-    public void A_full_queue_counts_each_delivery_it_drops()
+    public void FullQueue_CountsEachDeliveryItDrops()
     {
         using var host = new SenderHost([]);
         var sender = new WebhookSender(host.Instruments, host.Services.GetRequiredService<IHttpClientFactory>(), NullLogger<WebhookSender>.Instance, queueCapacity: 2);
@@ -31,7 +31,7 @@ public sealed class WebhookSenderTests
     }
 
     [Fact]
-    public void Without_a_secret_nothing_is_queued_and_the_drop_is_counted()
+    public void WithoutASecret_NothingIsQueued_AndTheDropIsCounted()
     {
         using var host = new SenderHost([]);
         var sender = host.Services.GetRequiredService<WebhookSender>();
@@ -40,7 +40,7 @@ public sealed class WebhookSenderTests
     }
 
     [Fact]
-    public async Task Failed_answers_are_retried_until_the_receiver_accepts()
+    public async Task FailedAnswers_AreRetried_UntilTheReceiverAccepts()
     {
         using var receiver = new Receiver(failFirst: 2);
         using var host = new SenderHost(["127.0.0.1"]);
@@ -60,7 +60,7 @@ public sealed class WebhookSenderTests
     }
 
     [Fact]
-    public async Task A_refused_target_is_dropped_without_a_retry()
+    public async Task RefusedTarget_IsDroppedWithoutARetry()
     {
         using var receiver = new Receiver(failFirst: 0);
 

@@ -128,7 +128,7 @@ public sealed class AuthHttpTests(AuthSiloFixture fixture, Xunit.Abstractions.IT
     }
 
     [Fact]
-    public async Task Without_a_key_every_endpoint_but_health_answers_401_problem_details()
+    public async Task WithoutAKey_EveryEndpointButHealth_Answers401ProblemDetails()
     {
         var routes = await RoutesAsync();
 
@@ -167,7 +167,7 @@ public sealed class AuthHttpTests(AuthSiloFixture fixture, Xunit.Abstractions.IT
             checkedRoutes++;
         }
 
-        Assert.True(wrong.Count == 0, $"{wrong.Count} of {checkedRoutes} routes:\n{string.Join("\n", wrong)}");
+        Expect.Equal(0, wrong.Count, $"routes answering wrongly, of {checkedRoutes}:\n{string.Join("\n", wrong)}");
         Assert.True(checkedRoutes >= 25, $"only {checkedRoutes} routes");
         output.WriteLine($"{checkedRoutes} routes checked: {checkedRoutes - OpenPaths.Length} answered 401, {OpenPaths.Length} health routes 200");
 
@@ -186,7 +186,7 @@ public sealed class AuthHttpTests(AuthSiloFixture fixture, Xunit.Abstractions.IT
     }
 
     [Fact]
-    public async Task The_OpenAPI_document_is_served_to_readers_and_lists_the_contract()
+    public async Task OpenApiDocument_IsServedToReaders_AndListsTheContract()
     {
         using var anonymous = fixture.Client(null);
         using (var refused = await anonymous.GetAsync("openapi/v1.json"))
@@ -197,7 +197,7 @@ public sealed class AuthHttpTests(AuthSiloFixture fixture, Xunit.Abstractions.IT
         using var viewer = fixture.Client(AuthSiloFixture.ViewerKey);
         using var response = await viewer.GetAsync("openapi/v1.json");
         var text = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == HttpStatusCode.OK, text);
+        Expect.Equal(HttpStatusCode.OK, response.StatusCode, text);
         using var document = JsonDocument.Parse(text);
         Assert.StartsWith("3.", document.RootElement.GetProperty("openapi").GetString(), StringComparison.Ordinal);
         var paths = document.RootElement.GetProperty("paths");
@@ -219,7 +219,7 @@ public sealed class AuthHttpTests(AuthSiloFixture fixture, Xunit.Abstractions.IT
     }
 
     [Fact]
-    public async Task Each_key_has_its_roles_and_the_operators_rollback_is_audited_with_its_name()
+    public async Task EachKey_HasItsRoles_AndTheOperatorsRollbackIsAuditedWithItsName()
     {
         const string model = "auth-rollout";
         using var admin = fixture.Client(AuthSiloFixture.AdminKey);
@@ -302,7 +302,7 @@ public sealed class AuthHttpTests(AuthSiloFixture fixture, Xunit.Abstractions.IT
     }
 
     [Fact]
-    public async Task A_webhook_to_a_loopback_address_is_refused_and_counted()
+    public async Task WebhookToALoopbackAddress_IsRefusedAndCounted()
     {
         const string model = "auth-webhooks";
         using var admin = fixture.Client(AuthSiloFixture.AdminKey);

@@ -10,7 +10,7 @@ public sealed class BaselineHttpTests(SiloProcessFixture fixture)
     private readonly SiloApi _api = fixture.Api;
 
     [Fact]
-    public async Task Holdout_baseline_round_trips_and_can_be_cleared()
+    public async Task HoldoutBaseline_RoundTrips_AndCanBeCleared()
     {
         const string model = "baseline-roundtrip";
         await _api.RegisterModelAsync(model, ["x", "y", "z"], null, ["region"]);
@@ -56,7 +56,7 @@ public sealed class BaselineHttpTests(SiloProcessFixture fixture)
 
     [Theory]
     [MemberData(nameof(WrongShapes))]
-    public async Task Baseline_of_the_wrong_shape_is_a_400_problem_and_changes_nothing(string body, string detail)
+    public async Task BaselineOfTheWrongShape_IsA400Problem_AndChangesNothing(string body, string detail)
     {
         const string model = "baseline-shapes";
         await _api.RegisterModelAsync(model, ["x", "y", "z"], null, []);

@@ -9,7 +9,7 @@ public sealed class ConfigurationValidationTests
     [InlineData("--ConfusionMatrix:Storage:Provider=Foo", "ConfusionMatrix:Storage:Provider")]
     [InlineData("--ConfusionMatrix:Streams:QueueCount=0", "ConfusionMatrix:Streams:QueueCount")]
     [InlineData("--ConfusionMatrix:Api:MaxRequestBytes=12", "ConfusionMatrix:Api:MaxRequestBytes")]
-    public async Task Bad_value_exits_with_code_2_naming_the_key(string argument, string key)
+    public async Task BadValue_ExitsWithCode2_NamingTheKey(string argument, string key)
     {
         var ports = SiloProcess.FreePorts(3);
         using var silo = SiloProcess.Start(
@@ -21,7 +21,7 @@ public sealed class ConfigurationValidationTests
         ]);
 
         Assert.True(await silo.WaitForExitAsync(TimeSpan.FromSeconds(60)), $"The silo with {argument} was still running after 60 s.\n{silo.OutputTail()}");
-        Assert.True(silo.ExitCode == 2, $"exit code {silo.ExitCode}\n{silo.OutputTail()}");
+        Expect.Equal(2, silo.ExitCode, silo.OutputTail());
         var lines = silo.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var line = Assert.Single(lines);
         Assert.StartsWith("Configuration error: ", line, StringComparison.Ordinal);
@@ -29,7 +29,7 @@ public sealed class ConfigurationValidationTests
     }
 
     [Fact]
-    public async Task Equal_silo_and_gateway_ports_exit_with_code_2()
+    public async Task EqualSiloAndGatewayPorts_ExitWithCode2()
     {
         var ports = SiloProcess.FreePorts(2);
         using var silo = SiloProcess.Start(
@@ -40,12 +40,12 @@ public sealed class ConfigurationValidationTests
         ]);
 
         Assert.True(await silo.WaitForExitAsync(TimeSpan.FromSeconds(60)), $"still running after 60 s.\n{silo.OutputTail()}");
-        Assert.True(silo.ExitCode == 2, $"exit code {silo.ExitCode}\n{silo.OutputTail()}");
+        Expect.Equal(2, silo.ExitCode, silo.OutputTail());
         Assert.Contains("ConfusionMatrix:Clustering:GatewayPort must differ", silo.StandardError, StringComparison.Ordinal);
     }
 
     [Fact]
-    public async Task Mode_None_on_a_non_loopback_address_refuses_to_start_with_one_line()
+    public async Task ModeNoneOnANonLoopbackAddress_RefusesToStart_WithOneLine()
     {
         var ports = SiloProcess.FreePorts(3);
         using var silo = SiloProcess.Start(
@@ -56,7 +56,7 @@ public sealed class ConfigurationValidationTests
         ]);
 
         Assert.True(await silo.WaitForExitAsync(TimeSpan.FromSeconds(60)), $"still running after 60 s.\n{silo.OutputTail()}");
-        Assert.True(silo.ExitCode == 2, $"exit code {silo.ExitCode}\n{silo.OutputTail()}");
+        Expect.Equal(2, silo.ExitCode, silo.OutputTail());
         var line = Assert.Single(silo.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
         Assert.Contains("ConfusionMatrix:Auth:Mode=None is only allowed when the silo listens on loopback", line, StringComparison.Ordinal);
         Assert.Contains($"http://0.0.0.0:{ports[0]}", line, StringComparison.Ordinal);
@@ -81,7 +81,7 @@ public sealed class ConfigurationValidationTests
     [InlineData("ApiKeys:ci:Roles:0", "root", "ConfusionMatrix:Auth:ApiKeys:ci:Roles has 'root'")]
     [InlineData("Mode", "Jwt", "ConfusionMatrix:Auth:Jwt:Authority must be")]
     [InlineData("MetricsRole", "everyone", "ConfusionMatrix:Auth:MetricsRole must be")]
-    public void Bad_auth_settings_are_named(string key, string value, string message)
+    public void BadAuthSettings_AreNamed(string key, string value, string message)
     {
         var settings = new Dictionary<string, string?>
         {
@@ -97,7 +97,7 @@ public sealed class ConfigurationValidationTests
     }
 
     [Fact]
-    public void Api_keys_match_in_clear_or_by_digest_and_nothing_else()
+    public void ApiKeys_MatchInClearOrByDigest_AndNothingElse()
     {
         var auth = new Security.AuthOptions { Mode = "ApiKey" };
         auth.ApiKeys["plain"] = new Security.ApiKeyOptions { Key = "plain-key-0123456789", Roles = ["viewer,ingest"] };

@@ -9,7 +9,7 @@ public sealed class DashboardBrowserTests(SiloProcessFixture fixture)
     private const string Chromium = "/usr/bin/chromium";
 
     [Fact]
-    public async Task Dashboard_renders_live_cluster_figures_in_headless_chromium()
+    public async Task Dashboard_RendersLiveClusterFigures_InHeadlessChromium()
     {
         Assert.True(File.Exists(Chromium), $"{Chromium} is missing: .ci/run installs Debian's chromium package (apt-get install chromium).");
         var profile = Directory.CreateTempSubdirectory("chromium-");

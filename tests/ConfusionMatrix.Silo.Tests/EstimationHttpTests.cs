@@ -15,7 +15,7 @@ public sealed class EstimationHttpTests(SiloProcessFixture fixture)
     private readonly SiloApi _api = fixture.Api;
 
     [Fact]
-    public async Task The_estimate_takes_every_scored_prediction_from_its_score_and_counts_the_rest_as_logged()
+    public async Task Estimate_TakesEveryScoredPredictionFromItsScore_AndCountsTheRestAsLogged()
     {
         const string model = "estimate-http";
         await _api.RegisterModelAsync(model, Classes, "fraud", ["region"]);
@@ -70,7 +70,7 @@ public sealed class EstimationHttpTests(SiloProcessFixture fixture)
     }
 
     [Fact]
-    public async Task Estimates_refuse_what_they_cannot_answer_with_a_clear_problem()
+    public async Task Estimates_RefuseWhatTheyCannotAnswer_WithAClearProblem()
     {
         await _api.RegisterModelAsync("estimate-three", ["a", "b", "c"], "a", []);
         Expect.Problem(await _api.GetAsync("api/v1/models/estimate-three/versions/v1/segments/all/estimate"), (HttpStatusCode)422, "3 classes");
@@ -84,7 +84,7 @@ public sealed class EstimationHttpTests(SiloProcessFixture fixture)
     }
 
     [Fact]
-    public async Task A_canary_that_flags_three_times_as_much_fraud_is_flagged_before_any_label_and_a_like_one_is_not()
+    public async Task CanaryFlaggingThreeTimesAsMuchFraud_IsFlaggedBeforeAnyLabel_AndALikeOneIsNot()
     {
         const string model = "early-warning-http";
         await _api.RegisterModelAsync(model, Classes, "fraud", ["region"]);
@@ -141,6 +141,6 @@ public sealed class EstimationHttpTests(SiloProcessFixture fixture)
     private static void Accepted(ApiResponse response, int count)
     {
         Expect.Status(HttpStatusCode.Accepted, response);
-        Assert.True(count == response.Json.GetProperty("accepted").GetInt32(), response.ToString());
+        Expect.Equal(count, response.Json.GetProperty("accepted").GetInt32(), response.ToString());
     }
 }

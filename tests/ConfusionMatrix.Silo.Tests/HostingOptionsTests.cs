@@ -19,7 +19,7 @@ public sealed class HostingOptionsTests
     private const string Azurite = "UseDevelopmentStorage=true";
 
     [Fact]
-    public async Task Liveness_runs_only_the_process_check_and_readiness_the_cluster_and_storage_checks()
+    public async Task Liveness_RunsOnlyTheProcessCheck_AndReadinessTheClusterAndStorageChecks()
     {
         await using var app = Build([]);
         var registrations = app.Services.GetRequiredService<IOptions<HealthCheckServiceOptions>>().Value.Registrations;
@@ -28,7 +28,7 @@ public sealed class HostingOptionsTests
     }
 
     [Fact]
-    public void Service_uris_without_connection_strings_use_the_azure_identity()
+    public void ServiceUrisWithoutConnectionStrings_UseTheAzureIdentity()
     {
         var options = Options(
             ("Clustering:Provider", "AzureTable"),
@@ -44,7 +44,7 @@ public sealed class HostingOptionsTests
     }
 
     [Fact]
-    public void A_connection_string_wins_over_a_service_uri()
+    public void ConnectionString_WinsOverAServiceUri()
     {
         var options = Options(("Storage:Provider", "AzureTable"), ("Storage:ConnectionString", Azurite), ("Storage:TableServiceUri", "https://acct.table.core.windows.net"));
         Assert.Equal("devstoreaccount1", AzureClients.Table(options).AccountName);
@@ -60,7 +60,7 @@ public sealed class HostingOptionsTests
     [InlineData("Clustering:ProbeTimeout=00:05:00", "ConfusionMatrix:Clustering:ProbeTimeout (or ProbeTimeoutSeconds) must be between 1 second and 1 minute")]
     [InlineData("Streams:PollPeriod=00:00:00.001", "ConfusionMatrix:Streams:PollPeriod (or PollMilliseconds) must be between 5 ms and 10 seconds")]
     [InlineData("Clustering:AdvertisedAddress=pod-a", "ConfusionMatrix:Clustering:AdvertisedAddress must be an IP address")]
-    public void Missing_or_bad_azure_settings_name_the_key(string setting, string message)
+    public void MissingOrBadAzureSettings_NameTheKey(string setting, string message)
     {
         var (key, value) = (setting[..setting.IndexOf('=')], setting[(setting.IndexOf('=') + 1)..]);
         var errors = ConfusionMatrixOptionsValidator.Check(Options((key, value)));
@@ -68,7 +68,7 @@ public sealed class HostingOptionsTests
     }
 
     [Fact]
-    public async Task Kubernetes_hosting_advertises_the_pod_ip_and_keeps_the_charts_cluster_ids()
+    public async Task KubernetesHosting_AdvertisesThePodIp_AndKeepsTheChartsClusterIds()
     {
         // What the chart's Deployment gives every pod (downward API and ORLEANS_* variables), without an API server:
         // the host is built, not started, so Orleans' Kubernetes agent never calls one.
@@ -119,14 +119,14 @@ public sealed class HostingOptionsTests
     [Theory]
     [InlineData("--ConfusionMatrix:Clustering:ProbeTimeoutSeconds=2")]
     [InlineData("--ConfusionMatrix:Clustering:ProbeTimeout=00:00:02")]
-    public async Task A_duration_is_read_from_its_timespan_key_or_the_earlier_seconds_key(string setting)
+    public async Task Duration_IsReadFromItsTimeSpanKey_OrTheEarlierSecondsKey(string setting)
     {
         await using var app = Build([setting]);
         Assert.Equal(TimeSpan.FromSeconds(2), app.Services.GetRequiredService<IOptions<ClusterMembershipOptions>>().Value.ProbeTimeout);
     }
 
     [Fact]
-    public async Task Membership_probe_settings_reach_orleans()
+    public async Task MembershipProbeSettings_ReachOrleans()
     {
         await using var app = Build(["--ConfusionMatrix:Clustering:ProbeTimeoutSeconds=2", "--ConfusionMatrix:Clustering:MissedProbesLimit=4"]);
         var membership = app.Services.GetRequiredService<IOptions<ClusterMembershipOptions>>().Value;

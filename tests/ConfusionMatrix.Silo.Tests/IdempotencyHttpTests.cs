@@ -15,7 +15,7 @@ public sealed class IdempotencyHttpTests(SiloProcessFixture fixture)
     private readonly SiloApi _api = fixture.Api;
 
     [Fact]
-    public async Task A_retried_request_with_the_same_key_is_counted_once_and_answered_as_the_first_time()
+    public async Task RetriedRequestWithTheSameKey_IsCountedOnce_AndAnsweredAsTheFirstTime()
     {
         const string model = "idempotent-retry";
         await _api.RegisterModelAsync(model, Classes, "fraud", ["region"]);
@@ -44,7 +44,7 @@ public sealed class IdempotencyHttpTests(SiloProcessFixture fixture)
     }
 
     [Fact]
-    public async Task Racing_retries_count_once_and_all_end_with_the_same_answer()
+    public async Task RacingRetries_CountOnce_AndAllEndWithTheSameAnswer()
     {
         const string model = "idempotent-race";
         await _api.RegisterModelAsync(model, Classes, "fraud", ["region"]);
@@ -72,7 +72,7 @@ public sealed class IdempotencyHttpTests(SiloProcessFixture fixture)
     }
 
     [Fact]
-    public async Task A_key_reused_for_another_body_or_not_a_valid_key_is_refused_and_nothing_is_counted()
+    public async Task KeyReusedForAnotherBodyOrNotAValidKey_IsRefused_AndNothingIsCounted()
     {
         const string model = "idempotent-refused";
         await _api.RegisterModelAsync(model, Classes, "fraud", []);

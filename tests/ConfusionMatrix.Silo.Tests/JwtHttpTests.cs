@@ -18,7 +18,7 @@ public sealed class JwtHttpTests
     private const string Audience = "confusionmatrix";
 
     [Fact]
-    public async Task Tokens_from_the_issuer_carry_name_and_roles_and_anything_else_is_refused()
+    public async Task TokensFromTheIssuer_CarryNameAndRoles_AndAnythingElseIsRefused()
     {
         var ports = SiloProcess.FreePorts(4);
         var authority = $"http://127.0.0.1:{ports[3]}/realms/ml";
@@ -63,7 +63,7 @@ public sealed class JwtHttpTests
 
         var operatorToken = Token(key, authority, Audience, "alice", ["operator"]);
         var me = await SendAsync(http, HttpMethod.Get, "api/v1/me", bearer: operatorToken);
-        Assert.True(me.Status == HttpStatusCode.OK, me.Body + silo.OutputTail());
+        Expect.Equal(HttpStatusCode.OK, me.Status, me.Body + silo.OutputTail());
         using (var doc = JsonDocument.Parse(me.Body))
         {
             Assert.Equal("alice", doc.RootElement.GetProperty("name").GetString());

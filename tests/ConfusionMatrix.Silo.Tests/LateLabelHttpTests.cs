@@ -20,7 +20,7 @@ public sealed class LateLabelHttpTests(SiloProcessFixture fixture)
     private readonly SiloApi _api = fixture.Api;
 
     [Fact]
-    public async Task Predictions_posted_without_actual_and_labelled_later_give_the_same_matrices_as_with_actual()
+    public async Task PredictionsPostedWithoutActualAndLabelledLater_GiveTheSameMatricesAsWithActual()
     {
         const string model = "late-equal";
         await RegisterAsync(model, labelTtl: null, grace: null);
@@ -59,7 +59,7 @@ public sealed class LateLabelHttpTests(SiloProcessFixture fixture)
     }
 
     [Fact]
-    public async Task Thirty_days_of_out_of_order_duplicated_and_corrected_labels_match_a_batch_join()
+    public async Task ThirtyDaysOfOutOfOrderDuplicatedAndCorrectedLabels_MatchABatchJoin()
     {
         const string model = "late-30d";
         var ttl = TimeSpan.FromDays(25);
@@ -213,7 +213,7 @@ public sealed class LateLabelHttpTests(SiloProcessFixture fixture)
     }
 
     [Fact]
-    public async Task Bad_labels_are_refused_one_by_one_with_reasons_and_never_a_server_error()
+    public async Task BadLabels_AreRefusedOneByOneWithReasons_NeverWithAServerError()
     {
         const string model = "late-bad";
         await RegisterAsync(model, null, null);
@@ -417,7 +417,7 @@ public sealed class LateLabelHttpTests(SiloProcessFixture fixture)
     private static void Accepted(ApiResponse response, int count)
     {
         Expect.Status(HttpStatusCode.Accepted, response);
-        Assert.True(count == response.Json.GetProperty("accepted").GetInt32(), response.ToString());
+        Expect.Equal(count, response.Json.GetProperty("accepted").GetInt32(), response.ToString());
     }
 
     private async Task<JsonElement> PostLabelsAsync(IEnumerable<LabelJson> labels)
@@ -425,7 +425,7 @@ public sealed class LateLabelHttpTests(SiloProcessFixture fixture)
         var body = JsonSerializer.SerializeToUtf8Bytes(labels, JsonSerializerOptions.Web);
         var response = await _api.SendBytesAsync(body, "application/json", "api/v1/labels");
         Expect.Status(HttpStatusCode.Accepted, response);
-        Assert.True(response.Json.GetProperty("rejectedCount").GetInt32() == 0, response.ToString());
+        Expect.Equal(0, response.Json.GetProperty("rejectedCount").GetInt32(), response.ToString());
         return response.Json;
     }
 

@@ -15,7 +15,7 @@ public sealed class MalformedCorpusHttpTests(SiloProcessFixture fixture, Xunit.A
     private readonly SiloApi _api = fixture.Api;
 
     [Fact]
-    public async Task No_malformed_input_gets_a_server_error_and_every_good_record_of_it_counts_once()
+    public async Task MalformedInput_NeverGetsAServerError_AndEveryGoodRecordOfItCountsOnce()
     {
         await _api.RegisterModelAsync(Model, ["legit", "fraud"], "fraud", ["region"]);
         var corpus = MalformedCorpus.Build(Model, "v1", DateTimeOffset.UtcNow);
@@ -37,8 +37,8 @@ public sealed class MalformedCorpusHttpTests(SiloProcessFixture fixture, Xunit.A
 
             Expect.Status(HttpStatusCode.Accepted, response);
             var json = response.Json;
-            Assert.True(c.Good == json.GetProperty("accepted").GetInt32(), $"{c}: {response}");
-            Assert.True(c.BadIndexes.Length == json.GetProperty("rejectedCount").GetInt32(), $"{c}: {response}");
+            Expect.Equal(c.Good, json.GetProperty("accepted").GetInt32(), $"{c}: {response}");
+            Expect.Equal(c.BadIndexes.Length, json.GetProperty("rejectedCount").GetInt32(), $"{c}: {response}");
             var rejected = json.GetProperty("rejected").EnumerateArray().ToList();
             Assert.Equal(c.BadIndexes, rejected.Select(r => r.GetProperty("index").GetInt32()));
             Assert.All(rejected, r => Assert.False(string.IsNullOrEmpty(r.GetProperty("reason").GetString()), $"{c}: {r}"));

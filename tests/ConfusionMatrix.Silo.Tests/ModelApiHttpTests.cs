@@ -28,7 +28,7 @@ public sealed class ModelApiHttpTests(SiloProcessFixture fixture)
 
     [Theory]
     [MemberData(nameof(InvalidDefinitions))]
-    public async Task Invalid_definition_is_a_400_problem_naming_the_problem(string body, string detail)
+    public async Task InvalidDefinition_IsA400Problem_NamingTheProblem(string body, string detail)
     {
         var response = await _api.SendRawAsync(HttpMethod.Post, "api/v1/models", body);
         Expect.Problem(response, HttpStatusCode.BadRequest, detail);
@@ -38,7 +38,7 @@ public sealed class ModelApiHttpTests(SiloProcessFixture fixture)
     }
 
     [Fact]
-    public async Task Malformed_registration_body_is_a_400()
+    public async Task MalformedRegistrationBody_IsA400()
     {
         var response = await _api.SendRawAsync(HttpMethod.Post, "api/v1/models", """{"model":"reg-malformed","classes":[""");
         Expect.Status(HttpStatusCode.BadRequest, response);
@@ -46,7 +46,7 @@ public sealed class ModelApiHttpTests(SiloProcessFixture fixture)
     }
 
     [Fact]
-    public async Task Re_registration_may_change_dimensions_but_not_classes()
+    public async Task ReRegistration_MayChangeDimensions_ButNotClasses()
     {
         const string model = "reg-conflict";
         var first = await _api.RegisterModelAsync(model, ["a", "b"], "b", ["region"]);
@@ -69,7 +69,7 @@ public sealed class ModelApiHttpTests(SiloProcessFixture fixture)
     }
 
     [Fact]
-    public async Task Unknown_model_is_a_404_problem_everywhere()
+    public async Task UnknownModel_IsA404Problem_Everywhere()
     {
         const string model = "never-registered";
         Expect.Problem(await _api.GetAsync($"api/v1/models/{model}"), HttpStatusCode.NotFound, model);
@@ -87,7 +87,7 @@ public sealed class ModelApiHttpTests(SiloProcessFixture fixture)
     [InlineData("-5m")]
     [InlineData("five")]
     [InlineData("")]
-    public async Task Bad_window_is_a_400_problem(string window)
+    public async Task BadWindow_IsA400Problem(string window)
     {
         const string model = "window-bad";
         await _api.RegisterModelAsync(model, ["a", "b"], null, []);
@@ -95,7 +95,7 @@ public sealed class ModelApiHttpTests(SiloProcessFixture fixture)
     }
 
     [Fact]
-    public async Task Windows_count_only_predictions_inside_them_and_an_empty_segment_reads_as_zeros()
+    public async Task Windows_CountOnlyPredictionsInsideThem_AndAnEmptySegmentReadsAsZeros()
     {
         const string model = "window-counts";
         await _api.RegisterModelAsync(model, ["a", "b"], "b", ["region"]);

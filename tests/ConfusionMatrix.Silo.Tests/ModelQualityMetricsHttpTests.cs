@@ -9,7 +9,7 @@ public sealed class ModelQualityMetricsHttpTests(SiloProcessFixture fixture)
     private readonly SiloApi _api = fixture.Api;
 
     [Fact]
-    public async Task Judged_segments_export_recall_precision_and_kl()
+    public async Task JudgedSegments_ExportRecallPrecisionAndKl()
     {
         const string model = "quality-metrics";
         await _api.RegisterModelAsync(model, ["legit", "fraud"], "fraud", ["region"]);

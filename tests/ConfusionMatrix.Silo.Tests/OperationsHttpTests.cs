@@ -9,7 +9,7 @@ public sealed class OperationsHttpTests(SiloProcessFixture fixture)
     private readonly SiloApi _api = fixture.Api;
 
     [Fact]
-    public async Task Health_is_200()
+    public async Task Health_Is200()
     {
         var response = await _api.GetAsync("health");
         Expect.Status(HttpStatusCode.OK, response);
@@ -19,7 +19,7 @@ public sealed class OperationsHttpTests(SiloProcessFixture fixture)
     [Theory]
     [InlineData("health/live")]
     [InlineData("health/ready")]
-    public async Task Liveness_and_readiness_are_200(string path)
+    public async Task LivenessAndReadiness_Are200(string path)
     {
         var response = await _api.GetAsync(path);
         Expect.Status(HttpStatusCode.OK, response);
@@ -27,7 +27,7 @@ public sealed class OperationsHttpTests(SiloProcessFixture fixture)
     }
 
     [Fact]
-    public async Task Dashboard_serves_html()
+    public async Task Dashboard_ServesHtml()
     {
         var response = await _api.GetAsync("dashboard/");
         Expect.Status(HttpStatusCode.OK, response);
@@ -36,7 +36,7 @@ public sealed class OperationsHttpTests(SiloProcessFixture fixture)
     }
 
     [Fact]
-    public async Task Metrics_expose_orleans_series_and_accepted_predictions()
+    public async Task Metrics_ExposeOrleansSeriesAndAcceptedPredictions()
     {
         const string model = "ops-metrics";
         await _api.RegisterModelAsync(model, ["a", "b"], null, []);

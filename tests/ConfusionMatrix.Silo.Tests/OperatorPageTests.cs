@@ -76,7 +76,7 @@ public sealed class OperatorPageTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Operator_logs_in_reads_the_canary_matrix_and_pauses_it_in_headless_chromium()
+    public async Task Operator_LogsInReadsTheCanaryMatrixAndPausesIt_InHeadlessChromium()
     {
         Assert.True(File.Exists(Chromium), $"{Chromium} is missing: scripts/test.sh installs Debian's chromium package.");
         var tools = Path.Combine(SiloBinaries.RepositoryRoot, ".tools", "ops");
@@ -276,8 +276,9 @@ public sealed class OperatorPageTests : IAsyncLifetime
             throw new Xunit.Sdk.XunitException($"the browser script printed no result (exit {node.ExitCode}):\n{output}\n{await stderr}");
         }
 
-        Assert.True(node.ExitCode == 0 && result.GetProperty("ok").GetBoolean(),
-            $"the browser script failed (exit {node.ExitCode}): {output}\n{await stderr}\n{_silo!.OutputTail()}");
+        var failure = $"the browser script failed (exit {node.ExitCode}): {output}\n{await stderr}\n{_silo!.OutputTail()}";
+        Expect.Equal(0, node.ExitCode, failure);
+        Assert.True(result.GetProperty("ok").GetBoolean(), failure);
         return result;
     }
 }

@@ -17,7 +17,7 @@ namespace ConfusionMatrix.Silo.Tests;
 public sealed class OrleansTlsTests
 {
     [Fact]
-    public async Task The_gateway_answers_a_tls_client_and_refuses_a_plain_one()
+    public async Task Gateway_AnswersATlsClient_AndRefusesAPlainOne()
     {
         var directory = Directory.CreateTempSubdirectory("orleans-tls-");
         try

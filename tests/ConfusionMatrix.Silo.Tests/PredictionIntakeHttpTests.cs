@@ -14,7 +14,7 @@ public sealed class PredictionIntakeHttpTests(SiloProcessFixture fixture)
     private readonly SiloApi _api = fixture.Api;
 
     [Fact]
-    public async Task Mixed_request_accepts_the_good_predictions_and_reports_each_bad_one_with_index_and_reason()
+    public async Task MixedRequest_AcceptsTheGoodPredictions_AndReportsEachBadOneWithIndexAndReason()
     {
         const string model = "intake-mixed";
         await _api.RegisterModelAsync(model, Classes, "cat", ["region"]);
@@ -66,7 +66,7 @@ public sealed class PredictionIntakeHttpTests(SiloProcessFixture fixture)
         var response = await _api.SendRawAsync(HttpMethod.Post, "api/v1/predictions", "[" + string.Join(",", elements) + "]");
         Expect.Status(HttpStatusCode.Accepted, response);
         var body = response.Json;
-        Assert.True(good.Count == body.GetProperty("accepted").GetInt32(), response.ToString());
+        Expect.Equal(good.Count, body.GetProperty("accepted").GetInt32(), response.ToString());
         Assert.Equal(bad.Count, body.GetProperty("rejectedCount").GetInt32());
         var rejected = body.GetProperty("rejected").EnumerateArray()
             .ToDictionary(r => r.GetProperty("index").GetInt32(), r => r);
@@ -74,7 +74,7 @@ public sealed class PredictionIntakeHttpTests(SiloProcessFixture fixture)
         foreach (var (index, reason) in bad)
         {
             var r = rejected[index];
-            Assert.True(reason == r.GetProperty("reason").GetString(), $"element {index}: expected {reason}, got {r}");
+            Expect.Equal(reason, r.GetProperty("reason").GetString(), $"element {index}: {r}");
             Assert.False(string.IsNullOrWhiteSpace(r.GetProperty("detail").GetString()), $"element {index} has no detail: {r}");
         }
 
@@ -112,7 +112,7 @@ public sealed class PredictionIntakeHttpTests(SiloProcessFixture fixture)
     }
 
     [Fact]
-    public async Task Ndjson_with_broken_lines_rejects_exactly_those_lines_as_malformed()
+    public async Task NdjsonWithBrokenLines_RejectsExactlyThoseLinesAsMalformed()
     {
         const string model = "intake-ndjson";
         await _api.RegisterModelAsync(model, Classes, null, ["region"]);
@@ -147,14 +147,14 @@ public sealed class PredictionIntakeHttpTests(SiloProcessFixture fixture)
     [InlineData("[{\"predictionId\":\"x\",", "not valid JSON")]
     [InlineData("{\"predictionId\":\"x\"}", "JSON array")]
     [InlineData("", "not valid JSON")]
-    public async Task Body_that_is_not_a_JSON_array_is_a_400_problem(string body, string detail)
+    public async Task BodyThatIsNotAJsonArray_IsA400Problem(string body, string detail)
     {
         var response = await _api.SendRawAsync(HttpMethod.Post, "api/v1/predictions", body);
         Expect.Problem(response, HttpStatusCode.BadRequest, detail);
     }
 
     [Fact]
-    public async Task Body_over_the_size_limit_is_a_413_problem_and_counts_nothing()
+    public async Task BodyOverTheSizeLimit_IsA413Problem_AndCountsNothing()
     {
         const string model = "intake-too-large";
         await _api.RegisterModelAsync(model, Classes, null, []);
@@ -184,7 +184,7 @@ public sealed class PredictionIntakeHttpTests(SiloProcessFixture fixture)
     }
 
     [Fact]
-    public async Task Chunked_body_over_the_size_limit_is_a_413_problem_and_the_silo_keeps_counting()
+    public async Task ChunkedBodyOverTheSizeLimit_IsA413Problem_AndTheSiloKeepsCounting()
     {
         const string model = "intake-chunked";
         await _api.RegisterModelAsync(model, Classes, null, []);

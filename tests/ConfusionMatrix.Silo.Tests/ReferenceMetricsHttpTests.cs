@@ -18,7 +18,7 @@ public sealed class ReferenceMetricsHttpTests(SiloProcessFixture fixture)
 
     [Theory]
     [MemberData(nameof(CaseNames))]
-    public async Task Reference_case_reads_back_with_the_oracle_metrics_overall_and_per_shard(string source, string caseName)
+    public async Task ReferenceCase_ReadsBackWithTheOracleMetrics_OverallAndPerShard(string source, string caseName)
     {
         var c = ReferenceData.LabelledCase(source, caseName);
         var n = c.Actual.Length;
@@ -55,7 +55,7 @@ public sealed class ReferenceMetricsHttpTests(SiloProcessFixture fixture)
                 : await _api.PostPredictionsNdjsonAsync(predictions);
             Expect.Status(HttpStatusCode.Accepted, response);
             var body = response.Json;
-            Assert.True(count == body.GetProperty("accepted").GetInt32(), $"request {request} of {model}: {response}");
+            Expect.Equal(count, body.GetProperty("accepted").GetInt32(), $"request {request} of {model}: {response}");
             Assert.Equal(0, body.GetProperty("rejectedCount").GetInt32());
             Assert.Empty(body.GetProperty("rejected").EnumerateArray());
         }
@@ -144,7 +144,7 @@ public sealed class ReferenceMetricsHttpTests(SiloProcessFixture fixture)
             var a = perClass.GetProperty(cls);
             foreach (var name in new[] { "tp", "fp", "fn", "tn", "support" })
             {
-                Assert.True(e.GetProperty(name).GetInt64() == a.GetProperty(name).GetInt64(), $"{what} {cls}.{name}: expected {e.GetProperty(name)}, got {a.GetProperty(name)}");
+                Expect.Equal(e.GetProperty(name).GetInt64(), a.GetProperty(name).GetInt64(), $"{what} {cls}.{name}");
             }
 
             foreach (var name in new[] { "precision", "recall", "f1" })

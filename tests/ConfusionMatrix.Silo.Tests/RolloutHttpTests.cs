@@ -10,7 +10,7 @@ public sealed class RolloutHttpTests(SiloProcessFixture fixture)
     private readonly SiloApi _api = fixture.Api;
 
     [Fact]
-    public async Task Operator_rollout_is_audited_and_gate_follows_the_state()
+    public async Task OperatorRollout_IsAudited_AndTheGateFollowsTheState()
     {
         const string model = "rollout-http";
         await _api.RegisterModelAsync(model, ["legit", "fraud"], "fraud", ["region"]);
@@ -57,7 +57,7 @@ public sealed class RolloutHttpTests(SiloProcessFixture fixture)
 
         // The same history a page at a time: each page says where the next starts.
         var first = await _api.GetAsync($"{rollout}/history?limit=3");
-        Assert.True(first.Status == HttpStatusCode.OK, first.ToString());
+        Expect.Status(HttpStatusCode.OK, first);
         Assert.Equal(["set-stable", "start-canary", "pause"], first.Json.GetProperty("transitions").EnumerateArray().Select(t => t.GetProperty("action").GetString()));
         var next = first.Json.GetProperty("next").GetInt64();
         var second = await _api.GetAsync($"{rollout}/history?after={next}&limit=3");
@@ -67,7 +67,7 @@ public sealed class RolloutHttpTests(SiloProcessFixture fixture)
     }
 
     [Fact]
-    public async Task Verdicts_with_unjudged_comparisons_serialise_and_the_gate_stays_inconclusive()
+    public async Task VerdictsWithUnjudgedComparisons_Serialise_AndTheGateStaysInconclusive()
     {
         const string model = "rollout-unjudged";
         await _api.RegisterModelAsync(model, ["legit", "fraud"], "fraud", []);
@@ -97,7 +97,7 @@ public sealed class RolloutHttpTests(SiloProcessFixture fixture)
     }
 
     [Fact]
-    public async Task Bad_rollout_requests_get_problem_details_never_500()
+    public async Task BadRolloutRequests_GetProblemDetails_Never500()
     {
         const string model = "rollout-bad";
         await _api.RegisterModelAsync(model, ["a", "b"], null, []);
@@ -125,10 +125,10 @@ public sealed class RolloutHttpTests(SiloProcessFixture fixture)
 
         // A segment is "all" or "dimension=value".
         var badSegment = await _api.GetAsync(SiloApi.MatrixPath(model, "v1", "region"));
-        Assert.True(badSegment.Status == HttpStatusCode.BadRequest, badSegment.ToString());
+        Expect.Status(HttpStatusCode.BadRequest, badSegment);
         Assert.Contains("dimension=value", badSegment.Json.GetProperty("detail").GetString());
         var badLimit = await _api.GetAsync($"{rollout}/history?limit=0");
-        Assert.True(badLimit.Status == HttpStatusCode.BadRequest, badLimit.ToString());
+        Expect.Status(HttpStatusCode.BadRequest, badLimit);
 
         var badPolicy = await _api.PutJsonAsync($"api/v1/models/{model}/drift/policy", new { alpha = 0.9 });
         Expect.Status(HttpStatusCode.BadRequest, badPolicy);

@@ -3,7 +3,6 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
-using Xunit.Sdk;
 
 namespace ConfusionMatrix.Silo.Tests;
 
@@ -153,7 +152,7 @@ public sealed class SiloApi : IDisposable
             deadline,
             TimeSpan.FromMilliseconds(100),
             m => $"{m.GetProperty("total").GetInt64()} predictions\n{Diagnostics}");
-        Assert.True(matrix.GetProperty("total").GetInt64() == expectedTotal, $"{model}/{version}/{segment} counted {matrix.GetProperty("total").GetInt64()} predictions, more than the {expectedTotal} sent.");
+        Expect.Equal(expectedTotal, matrix.GetProperty("total").GetInt64(), $"{model}/{version}/{segment} counted more predictions than were sent");
         return matrix;
     }
 
@@ -207,51 +206,5 @@ public sealed class SiloApi : IDisposable
         }
 
         w.WriteEndObject();
-    }
-}
-
-/// <summary>Assertions shared by the test classes.</summary>
-public static class Expect
-{
-    /// <summary>Equal within 1e-9 relative, or 1e-12 absolute near zero.</summary>
-    public static void Close(double expected, double actual, string what)
-    {
-        var tolerance = Math.Max(1e-12, 1e-9 * Math.Abs(expected));
-        Assert.True(Math.Abs(expected - actual) <= tolerance, $"{what}: expected {expected:R}, got {actual:R}");
-    }
-
-    public static long[][] Counts(JsonElement matrix) =>
-        [.. matrix.GetProperty("counts").EnumerateArray().Select(row => row.EnumerateArray().Select(c => c.GetInt64()).ToArray())];
-
-    public static void SameCounts(long[][] expected, long[][] actual, string what)
-    {
-        Assert.True(
-            expected.Length == actual.Length && expected.Zip(actual).All(p => p.First.SequenceEqual(p.Second)),
-            $"{what}: expected counts {Show(expected)}, got {Show(actual)}");
-    }
-
-    public static string Show(long[][] counts) => "[" + string.Join(", ", counts.Select(r => "[" + string.Join(",", r) + "]")) + "]";
-
-    /// <summary>Assert.Equal on the HTTP status, with the whole response in the failure message.</summary>
-    public static void Status(HttpStatusCode expected, ApiResponse response, string? what = null)
-    {
-        if (response.Status != expected)
-        {
-            throw EqualException.ForMismatchedValues($"{(int)expected} {expected}", $"{(int)response.Status} {response.Status}", $"HTTP status differs{(what is null ? "" : $" ({what})")}; the response: {response}");
-        }
-    }
-
-    /// <summary>An RFC 7807 problem with the status and a detail containing every fragment.</summary>
-    public static void Problem(ApiResponse response, HttpStatusCode status, params string[] detailFragments)
-    {
-        Status(status, response);
-        Assert.True(response.ContentType == "application/problem+json", $"expected a problem document, got {response}");
-        var json = response.Json;
-        Assert.Equal((int)status, json.GetProperty("status").GetInt32());
-        Assert.True(json.TryGetProperty("detail", out var detail) && detail.ValueKind == JsonValueKind.String, $"no detail in {response}");
-        foreach (var fragment in detailFragments)
-        {
-            Assert.True(detail.GetString()!.Contains(fragment, StringComparison.Ordinal), $"detail should mention \"{fragment}\": {response}");
-        }
     }
 }

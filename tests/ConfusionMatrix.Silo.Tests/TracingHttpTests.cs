@@ -12,7 +12,7 @@ namespace ConfusionMatrix.Silo.Tests;
 public sealed class TracingHttpTests
 {
     [Fact]
-    public async Task A_prediction_request_is_traced_from_http_through_the_stream_to_the_router()
+    public async Task PredictionRequest_IsTracedFromHttpThroughTheStreamToTheRouter()
     {
         var ports = SiloProcess.FreePorts(4);
         using var receiver = new HttpListener();

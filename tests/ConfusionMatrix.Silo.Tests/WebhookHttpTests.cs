@@ -14,7 +14,7 @@ public sealed class WebhookHttpTests(SiloProcessFixture fixture)
     private readonly SiloApi _api = fixture.Api;
 
     [Fact]
-    public async Task Transitions_are_posted_to_webhooks_and_failed_deliveries_are_retried()
+    public async Task Transitions_ArePostedToWebhooks_AndFailedDeliveriesAreRetried()
     {
         var port = SiloProcess.FreePorts(1)[0];
         using var listener = new HttpListener();

@@ -18,7 +18,7 @@ public sealed class WebhookTargetTests
     [InlineData("v6", "fd00::1", "private_address")]
     [InlineData("mapped", "::ffff:127.0.0.1", "private_address")]
     [InlineData("public", "172.32.0.1", null)]
-    public void Without_a_list_only_public_addresses_are_reachable(string host, string address, string? refusal) =>
+    public void WithoutAList_OnlyPublicAddressesAreReachable(string host, string address, string? refusal) =>
         Assert.Equal(refusal, new WebhookTargetPolicy([]).Refusal(host, IPAddress.Parse(address)));
 
     [Theory]
@@ -28,11 +28,11 @@ public sealed class WebhookTargetTests
     [InlineData("receiver", "10.21.0.9", "host_not_allowed")]
     [InlineData("other.example.com", "93.184.216.34", "host_not_allowed")]
     [InlineData("x.example.org", "127.0.0.1", "host_not_allowed")]
-    public void With_a_list_only_listed_hosts_and_ranges_are_reachable(string host, string address, string? refusal) =>
+    public void WithAList_OnlyListedHostsAndRangesAreReachable(string host, string address, string? refusal) =>
         Assert.Equal(refusal, new WebhookTargetPolicy(["hooks.example.com", "*.internal.example", "10.20.0.0/16"]).Refusal(host, IPAddress.Parse(address)));
 
     [Fact]
-    public void The_signature_is_the_hmac_of_the_body_with_the_secret()
+    public void Signature_IsTheHmacOfTheBodyWithTheSecret()
     {
         var body = "{\"model\":\"m\"}"u8.ToArray();
         var signature = WebhookSender.Sign(body, "secret-0123456789abcdef");
@@ -50,6 +50,6 @@ public sealed class WebhookTargetTests
     [InlineData("10.0.0.1", true)]
     [InlineData("http://x", false)]
     [InlineData("", false)]
-    public void Rules_parse_or_are_refused(string rule, bool valid) =>
+    public void Rules_ParseOrAreRefused(string rule, bool valid) =>
         Assert.Equal(valid, WebhookTargetPolicy.ParseRule(rule) is not null);
 }

@@ -33,7 +33,7 @@ public sealed class PredictionJsonReaderTests
     ];
 
     [Fact]
-    public void An_array_split_at_every_byte_offset_gives_the_same_batch()
+    public void ArraySplitAtEveryByteOffset_GivesTheSameBatch()
     {
         var body = Encoding.UTF8.GetBytes("[\n  " + string.Join(",\n  ", Records) + "\n]\n");
         var expected = Describe(ReadArray(new ReadOnlySequence<byte>(body), null));
@@ -44,7 +44,7 @@ public sealed class PredictionJsonReaderTests
     }
 
     [Fact]
-    public void A_record_split_across_buffer_segments_reads_as_when_whole()
+    public void RecordSplitAcrossBufferSegments_ReadsAsWhenWhole()
     {
         var json = Encoding.UTF8.GetBytes(Records[1]);
         var reader = new PredictionJsonReader();
@@ -59,7 +59,7 @@ public sealed class PredictionJsonReaderTests
     }
 
     [Fact]
-    public void Array_ndjson_and_event_hubs_accept_and_refuse_the_same_records()
+    public void ArrayNdjsonAndEventHubs_AcceptAndRefuseTheSameRecords()
     {
         var array = ReadArray(new ReadOnlySequence<byte>(Encoding.UTF8.GetBytes("[" + string.Join(",", Records) + "]")), null);
         var ndjson = ReadNdjson(Encoding.UTF8.GetBytes(string.Join("\r\n", Records) + "\n"));
@@ -84,7 +84,7 @@ public sealed class PredictionJsonReaderTests
     }
 
     [Fact]
-    public void Refusals_keep_their_reasons_and_details()
+    public void Refusals_KeepTheirReasonsAndDetails()
     {
         var reader = new PredictionJsonReader();
         (string Reason, string Detail) Refusal(string json)
@@ -133,7 +133,7 @@ public sealed class PredictionJsonReaderTests
     [InlineData("2026-11-26 10:00:00Z")]
     [InlineData("2026-11-26")]
     [InlineData("not a date")]
-    public void Timestamps_read_directly_agree_with_the_general_parser(string text)
+    public void TimestampsReadDirectly_AgreeWithTheGeneralParser(string text)
     {
         var general = DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var expected);
         Assert.Equal(general, PredictionJsonReader.TryParseTimestamp(text, out var actual));
@@ -141,7 +141,7 @@ public sealed class PredictionJsonReaderTests
     }
 
     [Fact]
-    public void A_batch_bound_to_a_definition_has_its_classes_as_labels_and_says_it_was_checked()
+    public void BatchBoundToADefinition_HasItsClassesAsLabels_AndSaysItWasChecked()
     {
         var definition = new ModelDefinition("fraud", ["legit", "fraud"], "fraud", ["region"], Now);
         var builder = new PredictionBatchBuilder(definition, "v1");

@@ -7,7 +7,7 @@ public sealed class CategoricalShiftTests(Xunit.Abstractions.ITestOutputHelper l
     private static readonly double[] Unchanged = [0.90, 0.08, 0.02];
 
     [Fact]
-    public void An_unchanged_distribution_looked_at_twenty_times_per_epoch_is_flagged_in_at_most_one_percent_of_epochs()
+    public void UnchangedDistributionLookedAtTwentyTimesPerEpoch_IsFlaggedInAtMostOnePercentOfEpochs()
     {
         const int epochs = 300, looks = 20, perLook = 500;
         var flagged = 0;
@@ -33,7 +33,7 @@ public sealed class CategoricalShiftTests(Xunit.Abstractions.ITestOutputHelper l
     }
 
     [Fact]
-    public void A_fraud_share_that_doubles_is_flagged_within_a_few_looks_and_the_interval_covers_the_true_change()
+    public void FraudShareThatDoubles_IsFlaggedWithinAFewLooks_AndTheIntervalCoversTheTrueChange()
     {
         const int runs = 100, perLook = 1000;
         double[] shifted = [0.89, 0.08, 0.03];
@@ -70,7 +70,7 @@ public sealed class CategoricalShiftTests(Xunit.Abstractions.ITestOutputHelper l
     }
 
     [Fact]
-    public void Below_the_minimum_per_arm_nothing_is_flagged_however_different()
+    public void BelowTheMinimumPerArm_NothingIsFlagged_HoweverDifferent()
     {
         var result = CategoricalShift.Compare([199, 0], [0, 5000]);
         Assert.False(result.Sufficient);
@@ -83,7 +83,7 @@ public sealed class CategoricalShiftTests(Xunit.Abstractions.ITestOutputHelper l
     }
 
     [Fact]
-    public void Identical_counts_give_a_p_value_of_one_and_an_interval_around_zero()
+    public void IdenticalCounts_GiveAPValueOfOne_AndAnIntervalAroundZero()
     {
         var result = CategoricalShift.Compare([900, 80, 20], [9000, 800, 200]);
         Assert.False(result.Shifted);
@@ -96,7 +96,7 @@ public sealed class CategoricalShiftTests(Xunit.Abstractions.ITestOutputHelper l
     }
 
     [Fact]
-    public void Mismatched_or_negative_counts_are_refused()
+    public void MismatchedOrNegativeCounts_AreRefused()
     {
         Assert.Throws<ArgumentException>(() => CategoricalShift.Compare([1, 2], [1, 2, 3]));
         Assert.Throws<ArgumentException>(() => CategoricalShift.Compare([1], [1]));

@@ -12,7 +12,7 @@ public sealed class ConfidenceBasedEstimatorTests(Xunit.Abstractions.ITestOutput
     private const int Fraud = 1;
 
     [Fact]
-    public void With_calibrated_scores_the_interval_covers_the_true_recall_that_early_labels_overstate()
+    public void CalibratedScores_IntervalCoversTheTrueRecall_ThatEarlyLabelsOverstate()
     {
         var covered = 0;
         var errors = new List<double>();
@@ -34,7 +34,7 @@ public sealed class ConfidenceBasedEstimatorTests(Xunit.Abstractions.ITestOutput
     }
 
     [Fact]
-    public void Overconfident_scores_are_corrected_by_labelled_calibration_and_not_by_the_scores_alone()
+    public void OverconfidentScores_AreCorrectedByLabelledCalibration_NotByTheScoresAlone()
     {
         // The model's score s overstates the chance of fraud: the truth is s squared. Matured labels of as many
         // older predictions calibrate it (few land in the high-score bins, so a bin's rate is itself noisy).
@@ -56,7 +56,7 @@ public sealed class ConfidenceBasedEstimatorTests(Xunit.Abstractions.ITestOutput
     }
 
     [Fact]
-    public void Expected_cells_are_the_known_counts_plus_the_scores_summed()
+    public void ExpectedCells_AreTheKnownCountsPlusTheScoresSummed()
     {
         var known = ConfusionCounts.FromRows([[50, 5], [2, 10]]); // rows actual legit, fraud; columns predicted
         var evidence = ScoreEvidence.Empty();
@@ -76,7 +76,7 @@ public sealed class ConfidenceBasedEstimatorTests(Xunit.Abstractions.ITestOutput
     }
 
     [Fact]
-    public void Only_binary_models_are_estimated()
+    public void OnlyBinaryModels_AreEstimated()
     {
         Assert.Throws<ArgumentException>(() => ConfidenceBasedEstimator.Estimate(new ConfusionCounts(3), 1, ScoreEvidence.Empty(), ScoreCalibration.Scores));
         Assert.Throws<ArgumentOutOfRangeException>(() => ConfidenceBasedEstimator.Estimate(new ConfusionCounts(2), 2, ScoreEvidence.Empty(), ScoreCalibration.Scores));
