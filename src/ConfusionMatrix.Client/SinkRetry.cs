@@ -70,6 +70,12 @@ internal sealed class SinkRetry
             Log.SinkRejected(_logger, ex, batch.ProducerId, batch.Sequence, batch.StreamKey, batch.Count);
             return false;
         }
+        catch (Exception ex) when (ex is not OperationCanceledException && cancellationToken.IsCancellationRequested)
+        {
+            // Cancelled while an attempt was failing: the pipeline hands back that attempt's error, but the caller
+            // gave up, and giving up is what it must see.
+            throw new OperationCanceledException("delivery cancelled after a failed attempt", ex, cancellationToken);
+        }
         finally
         {
             ResilienceContextPool.Shared.Return(context);
