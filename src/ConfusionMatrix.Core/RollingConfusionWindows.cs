@@ -180,6 +180,17 @@ public sealed class RollingConfusionWindows
                 nameof(eventTimeUtcTicks));
         }
 
+        CheckCellsAndTimes(cells, eventTimeUtcTicks);
+        long now = RotateToNow();
+        for (int i = 0; i < cells.Length; i++)
+        {
+            RecordCell(cells[i], eventTimeUtcTicks[i], now);
+        }
+    }
+
+    /// <summary>Throws on the first cell outside the K x K matrix or time that is not a UTC tick count.</summary>
+    private void CheckCellsAndTimes(ReadOnlySpan<int> cells, ReadOnlySpan<long> eventTimeUtcTicks)
+    {
         uint cellCount = (uint)(ClassCount * ClassCount);
         for (int i = 0; i < cells.Length; i++)
         {
@@ -192,12 +203,6 @@ public sealed class RollingConfusionWindows
             {
                 throw new ArgumentOutOfRangeException(nameof(eventTimeUtcTicks), eventTimeUtcTicks[i], "Not a valid UTC tick count.");
             }
-        }
-
-        long now = RotateToNow();
-        for (int i = 0; i < cells.Length; i++)
-        {
-            RecordCell(cells[i], eventTimeUtcTicks[i], now);
         }
     }
 
@@ -216,19 +221,9 @@ public sealed class RollingConfusionWindows
                 nameof(counts));
         }
 
-        uint cellCount = (uint)(ClassCount * ClassCount);
-        for (int i = 0; i < cells.Length; i++)
+        CheckCellsAndTimes(cells, eventTimeUtcTicks);
+        for (int i = 0; i < counts.Length; i++)
         {
-            if ((uint)cells[i] >= cellCount)
-            {
-                throw new ArgumentOutOfRangeException(nameof(cells), cells[i], $"Cell index must be in [0, {cellCount}).");
-            }
-
-            if ((ulong)eventTimeUtcTicks[i] > (ulong)DateTime.MaxValue.Ticks)
-            {
-                throw new ArgumentOutOfRangeException(nameof(eventTimeUtcTicks), eventTimeUtcTicks[i], "Not a valid UTC tick count.");
-            }
-
             if (counts[i] <= 0)
             {
                 throw new ArgumentOutOfRangeException(nameof(counts), counts[i], "A count must be positive.");

@@ -168,30 +168,7 @@ public static class ApiEndpoints
             {
                 // Lines are split and read as UTF-8 bytes: a line that is not valid UTF-8 or not JSON is refused on its
                 // own (a text reader would quietly turn bad bytes into U+FFFD and count the record).
-                var first = true;
-                while (true)
-                {
-                    var result = await reader.ReadAsync(http.RequestAborted);
-                    var buffer = result.Buffer;
-                    while (NdjsonLines.TryTake(ref buffer, out var line))
-                    {
-                        await NdjsonLines.AddAsync(session, line, first);
-                        first = false;
-                    }
-
-                    if (result.IsCompleted)
-                    {
-                        if (!buffer.IsEmpty)
-                        {
-                            await NdjsonLines.AddAsync(session, buffer, first);
-                        }
-
-                        reader.AdvanceTo(buffer.End);
-                        break;
-                    }
-
-                    reader.AdvanceTo(buffer.Start, buffer.End);
-                }
+                await NdjsonLines.ReadAllAsync(reader, (line, first) => NdjsonLines.AddAsync(session, line, first), http.RequestAborted);
             }
             else
             {
@@ -273,30 +250,7 @@ public static class ApiEndpoints
                 // Lines are split and parsed as UTF-8 bytes: a line that is not valid UTF-8 or not JSON is refused on its
                 // own (a text reader would quietly turn bad bytes into U+FFFD and count the record).
                 var reader = PipeReader.Create(http.Request.Body);
-                var first = true;
-                while (true)
-                {
-                    var result = await reader.ReadAsync(http.RequestAborted);
-                    var buffer = result.Buffer;
-                    while (NdjsonLines.TryTake(ref buffer, out var line))
-                    {
-                        await NdjsonLines.AddAsync(session, line, first);
-                        first = false;
-                    }
-
-                    if (result.IsCompleted)
-                    {
-                        if (!buffer.IsEmpty)
-                        {
-                            await NdjsonLines.AddAsync(session, buffer, first);
-                        }
-
-                        reader.AdvanceTo(buffer.End);
-                        break;
-                    }
-
-                    reader.AdvanceTo(buffer.Start, buffer.End);
-                }
+                await NdjsonLines.ReadAllAsync(reader, async (line, first) => await NdjsonLines.AddAsync(session, line, first), http.RequestAborted);
 
                 await reader.CompleteAsync();
             }

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.IO.Pipelines;
 using System.Text.Json;
 
 namespace ConfusionMatrix.Silo.Api;
@@ -20,6 +21,38 @@ internal static class NdjsonLines
         line = buffer.Slice(0, end);
         buffer = buffer.Slice(buffer.GetPosition(1, end));
         return true;
+    }
+
+    /// <summary>
+    /// Hands every line of the body to <paramref name="add"/> in order (the last one even without a newline), reading
+    /// the bytes as they arrive; <c>first</c> is true for the first line only, where a byte-order mark may stand.
+    /// </summary>
+    public static async Task ReadAllAsync(PipeReader reader, Func<ReadOnlySequence<byte>, bool, ValueTask> add, CancellationToken cancellationToken)
+    {
+        var first = true;
+        while (true)
+        {
+            var result = await reader.ReadAsync(cancellationToken);
+            var buffer = result.Buffer;
+            while (TryTake(ref buffer, out var line))
+            {
+                await add(line, first);
+                first = false;
+            }
+
+            if (result.IsCompleted)
+            {
+                if (!buffer.IsEmpty)
+                {
+                    await add(buffer, first);
+                }
+
+                reader.AdvanceTo(buffer.End);
+                return;
+            }
+
+            reader.AdvanceTo(buffer.Start, buffer.End);
+        }
     }
 
     /// <summary>
