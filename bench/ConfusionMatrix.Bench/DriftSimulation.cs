@@ -23,28 +23,28 @@ public static class DriftSimulation
     {
         var results = new Results(resultsDir, "drift");
         var policy = DriftPolicy.Default;
-        int runs = quick ? 200 : 1000;
+        var runs = quick ? 200 : 1000;
         var rows = new List<string[]>();
         var total = Stopwatch.StartNew();
 
         // 1. Unchanged model, 13 segments, canary against stable over the same epoch.
         const int nullLooks = 100;
-        int anyAlarm = CountRuns(runs, seed => NullEpochAlarms(seed, policy, nullLooks));
+        var anyAlarm = CountRuns(runs, seed => NullEpochAlarms(seed, policy, nullLooks));
         results.Set("drift_null_any_alarm_rate", (double)anyAlarm / runs);
         rows.Add(["unchanged model, 13 segments, any alarm per epoch", $"{anyAlarm}/{runs} epochs", "<= 1%", $"{nullLooks} looks x 500 predictions per segment"]);
 
         // 2. Unchanged model, prevalence 4% -> 3%, against a 20k holdout drawn at 4%.
-        int prevalenceAlarms = CountRuns(runs, seed => PrevalenceShiftAlarms(seed, policy, looks: 200));
+        var prevalenceAlarms = CountRuns(runs, seed => PrevalenceShiftAlarms(seed, policy, looks: 200));
         results.Set("drift_prevalence_shift_alarm_rate", (double)prevalenceAlarms / runs);
         rows.Add(["prevalence 4% -> 3% vs 20k holdout, drift", $"{prevalenceAlarms}/{runs} runs", "<= 1%", "200 looks (100k live predictions), precision 0.80 -> 0.75"]);
 
         // 3. The story's drop 0.92 -> 0.78 on one of 13 segments: detection in canary predictions vs fixed horizon.
-        foreach (double prevalence in (double[])[0.01, 0.05, 0.20])
+        foreach (var prevalence in (double[])[0.01, 0.05, 0.20])
         {
-            double fixedHorizon = FixedHorizonCanaryPredictions(prevalence, StableRecall, 0.78, policy);
+            var fixedHorizon = FixedHorizonCanaryPredictions(prevalence, StableRecall, 0.78, policy);
             var delays = Detections(runs, prevalence, 0.78, policy, maxLooks: (int)Math.Ceiling(6 * fixedHorizon / (LookSize * CanaryShare)));
             double median = Stats.Median(delays) / fixedHorizon, p80 = Stats.Percentile(delays, 80) / fixedHorizon;
-            string key = $"drift_detect_p{prevalence * 100:0}";
+            var key = $"drift_detect_p{prevalence * 100:0}";
             results.Set(key + "_median_ratio", median);
             results.Set(key + "_p80_ratio", p80);
             results.Set(key + "_fixed_horizon", fixedHorizon);
@@ -53,9 +53,9 @@ public static class DriftSimulation
         }
 
         // 4. Rollback (severe) on a true drop of 0.14 and of 0.30 at 5% prevalence; the paused canary keeps its weight.
-        foreach (double drop in (double[])[0.14, 0.30])
+        foreach (var drop in (double[])[0.14, 0.30])
         {
-            int severe = CountRuns(runs, seed => SevereWithin(seed, 0.05, StableRecall - drop, policy, looks: 600));
+            var severe = CountRuns(runs, seed => SevereWithin(seed, 0.05, StableRecall - drop, policy, looks: 600));
             results.Set($"drift_rollback_drop{drop * 100:0}_rate", (double)severe / runs);
             rows.Add([$"true drop {drop:0.00} at 5% prevalence: rollback", $"{severe}/{runs} runs", drop < policy.SevereDrop ? "<= 1%" : ">= 95%", "600 looks (300k predictions per segment)"]);
         }
@@ -76,7 +76,7 @@ public static class DriftSimulation
         rows.Add(["gate with no judged segment", $"{empty.Outcome} / {unjudged.Outcome}", "never Pass", "no segment / only insufficient segments"]);
 
         // 7. Excess KL of no drift at growing K.
-        foreach (int k in (int[])[2, 10, 50])
+        foreach (var k in (int[])[2, 10, 50])
         {
             var (excess, joint) = NoDriftKl(k, quick ? 20 : 100);
             results.Set($"drift_kl_nodrift_k{k}", excess);
@@ -90,7 +90,7 @@ public static class DriftSimulation
 
     private static int CountRuns(int runs, Func<int, bool> run)
     {
-        int count = 0;
+        var count = 0;
         Parallel.For(0, runs, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, Environment.ProcessorCount) }, seed =>
         {
             if (run(seed))
@@ -112,7 +112,7 @@ public static class DriftSimulation
 
         public void Look(Random random, double prevalence, double canaryRecall, double canaryPrevalence = double.NaN)
         {
-            long canary = Binomial.Sample(random, LookSize, CanaryShare);
+            var canary = Binomial.Sample(random, LookSize, CanaryShare);
             Draw(random, Canary, canary, double.IsNaN(canaryPrevalence) ? prevalence : canaryPrevalence, canaryRecall);
             Draw(random, Stable, LookSize - canary, prevalence, StableRecall);
         }
@@ -120,10 +120,10 @@ public static class DriftSimulation
 
     private static void Draw(Random random, ConfusionCounts into, long predictions, double prevalence, double recall)
     {
-        long positives = Binomial.Sample(random, predictions, prevalence);
-        long truePositives = Binomial.Sample(random, positives, recall);
-        long negatives = predictions - positives;
-        long falsePositives = Binomial.Sample(random, negatives, FalsePositiveRate);
+        var positives = Binomial.Sample(random, predictions, prevalence);
+        var truePositives = Binomial.Sample(random, positives, recall);
+        var negatives = predictions - positives;
+        var falsePositives = Binomial.Sample(random, negatives, FalsePositiveRate);
         into.Add(1, 1, truePositives);
         into.Add(1, 0, positives - truePositives);
         into.Add(0, 1, falsePositives);
@@ -134,9 +134,9 @@ public static class DriftSimulation
     {
         var random = new Random(1_000_000 + seed);
         var arms = Enumerable.Range(0, Segments).Select(_ => new Arms()).ToArray();
-        for (int look = 0; look < looks; look++)
+        for (var look = 0; look < looks; look++)
         {
-            foreach (Arms a in arms)
+            foreach (var a in arms)
             {
                 a.Look(random, 0.04, StableRecall);
             }
@@ -158,7 +158,7 @@ public static class DriftSimulation
         Draw(random, holdout, 20_000, 0.04, StableRecall);
         var live = new ConfusionCounts(2);
         var state = new SequentialState();
-        for (int look = 0; look < looks; look++)
+        for (var look = 0; look < looks; look++)
         {
             Draw(random, live, LookSize, 0.03, StableRecall);
             if (DriftEvaluator.Evaluate(live, holdout, policy, state).Decision >= DriftDecision.Drift)
@@ -177,12 +177,12 @@ public static class DriftSimulation
     /// </summary>
     private static double FixedHorizonCanaryPredictions(double prevalence, double stableRecall, double canaryRecall, DriftPolicy policy)
     {
-        double level = policy.Alpha / (Segments * 2.0);
-        double z = NormalQuantile(1 - level) + NormalQuantile(0.8);
-        double ratio = (1 - CanaryShare) / CanaryShare;
-        double variance = (canaryRecall * (1 - canaryRecall)) + (stableRecall * (1 - stableRecall) / ratio);
-        double effect = stableRecall - canaryRecall - policy.Tolerance;
-        double canaryFraud = z * z * variance / (effect * effect);
+        var level = policy.Alpha / (Segments * 2.0);
+        var z = NormalQuantile(1 - level) + NormalQuantile(0.8);
+        var ratio = (1 - CanaryShare) / CanaryShare;
+        var variance = (canaryRecall * (1 - canaryRecall)) + (stableRecall * (1 - stableRecall) / ratio);
+        var effect = stableRecall - canaryRecall - policy.Tolerance;
+        var canaryFraud = z * z * variance / (effect * effect);
         return canaryFraud / prevalence;
     }
 
@@ -199,7 +199,7 @@ public static class DriftSimulation
             // measures; they count in n of e-BH (the level is alpha k / (13 m)).
             var others = Enumerable.Range(0, Segments - 1).Select(_ => new DriftComparison(new ConfusionCounts(2), new ConfusionCounts(2), new SequentialState())).ToList();
             delays[seed] = double.PositiveInfinity;
-            for (int look = 0; look < maxLooks; look++)
+            for (var look = 0; look < maxLooks; look++)
             {
                 arms.Look(random, prevalence, canaryRecall);
                 var verdicts = DriftEvaluator.EvaluateFamily([new DriftComparison(arms.Canary, arms.Stable, arms.State), .. others], policy);
@@ -218,7 +218,7 @@ public static class DriftSimulation
         var random = new Random(4_000_000 + seed + (int)(canaryRecall * 1e6));
         var arms = new Arms();
         var others = Enumerable.Range(0, Segments - 1).Select(_ => new DriftComparison(new ConfusionCounts(2), new ConfusionCounts(2), new SequentialState())).ToList();
-        for (int look = 0; look < looks; look++)
+        for (var look = 0; look < looks; look++)
         {
             arms.Look(random, prevalence, canaryRecall);
             var verdicts = DriftEvaluator.EvaluateFamily([new DriftComparison(arms.Canary, arms.Stable, arms.State), .. others], policy);
@@ -257,9 +257,9 @@ public static class DriftSimulation
             var canary = new long[hours, 4];
             var stable = new long[hours, 4];
             var fastLabelHour = new int[hours];
-            for (int h = 0; h < hours; h++)
+            for (var h = 0; h < hours; h++)
             {
-                long c = Binomial.Sample(random, perHour, CanaryShare);
+                var c = Binomial.Sample(random, perHour, CanaryShare);
                 Cohort(random, c, 0.78, canary, h);
                 Cohort(random, perHour - c, StableRecall, stable, h);
                 fastLabelHour[h] = random.Next(0, 3);
@@ -268,11 +268,11 @@ public static class DriftSimulation
             var matured = new SequentialState();
             var arrival = new SequentialState();
             detection[seed] = double.PositiveInfinity;
-            for (int now = 1; now <= hours; now++)
+            for (var now = 1; now <= hours; now++)
             {
                 // Matured cohorts only (event hour < now - 120), every label known.
                 var (mc, ms) = (new ConfusionCounts(2), new ConfusionCounts(2));
-                for (int h = 0; h < now - delayHours; h++)
+                for (var h = 0; h < now - delayHours; h++)
                 {
                     AddCohort(mc, canary, h, fast: true, slow: true);
                     AddCohort(ms, stable, h, fast: true, slow: true);
@@ -292,7 +292,7 @@ public static class DriftSimulation
 
                 // Counted by arrival: every cohort since the start with the labels that have arrived by now.
                 var (ac, asb) = (new ConfusionCounts(2), new ConfusionCounts(2));
-                for (int h = 0; h < now; h++)
+                for (var h = 0; h < now; h++)
                 {
                     bool fast = h + fastLabelHour[h] < now, slow = h + delayHours < now;
                     AddCohort(ac, canary, h, fast, slow);
@@ -336,10 +336,10 @@ public static class DriftSimulation
 
     private static void Cohort(Random random, long predictions, double recall, long[,] into, int hour)
     {
-        long positives = Binomial.Sample(random, predictions, 0.05);
-        long tp = Binomial.Sample(random, positives, recall);
-        long negatives = predictions - positives;
-        long fp = Binomial.Sample(random, negatives, FalsePositiveRate);
+        var positives = Binomial.Sample(random, predictions, 0.05);
+        var tp = Binomial.Sample(random, positives, recall);
+        var negatives = predictions - positives;
+        var fp = Binomial.Sample(random, negatives, FalsePositiveRate);
         into[hour, 0] = tp;
         into[hour, 1] = positives - tp;
         into[hour, 2] = fp;
@@ -369,25 +369,25 @@ public static class DriftSimulation
         var random = new Random(6_000_000 + k);
         double excess = 0, joint = 0;
         const int n = 50_000;
-        for (int r = 0; r < repetitions; r++)
+        for (var r = 0; r < repetitions; r++)
         {
             // Accuracy 0.9, errors spread evenly; class sizes skewed (class i has weight 1/(i+1)).
             double[] weights = [.. Enumerable.Range(0, k).Select(i => 1.0 / (i + 1))];
-            double sum = weights.Sum();
+            var sum = weights.Sum();
             var a = new ConfusionCounts(k);
             var b = new ConfusionCounts(k);
-            foreach (ConfusionCounts m in (ConfusionCounts[])[a, b])
+            foreach (var m in (ConfusionCounts[])[a, b])
             {
-                for (int i = 0; i < n; i++)
+                for (var i = 0; i < n; i++)
                 {
-                    double u = random.NextDouble() * sum;
-                    int actual = 0;
+                    var u = random.NextDouble() * sum;
+                    var actual = 0;
                     while (actual < k - 1 && (u -= weights[actual]) > 0)
                     {
                         actual++;
                     }
 
-                    int predicted = random.NextDouble() < 0.9 ? actual : random.Next(k);
+                    var predicted = random.NextDouble() < 0.9 ? actual : random.Next(k);
                     m.Add(actual, predicted);
                 }
             }
@@ -408,7 +408,7 @@ public static class DriftSimulation
         double[] d = [7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00, 3.754408661907416e+00];
         if (p < 0.02425)
         {
-            double q = Math.Sqrt(-2 * Math.Log(p));
+            var q = Math.Sqrt(-2 * Math.Log(p));
             return Horner(c, q) / ((Horner(d, q) * q) + 1);
         }
 
@@ -424,7 +424,7 @@ public static class DriftSimulation
     private static double Horner(double[] coefficients, double x)
     {
         double value = 0;
-        foreach (double coefficient in coefficients)
+        foreach (var coefficient in coefficients)
         {
             value = (value * x) + coefficient;
         }
@@ -453,14 +453,14 @@ public static class DriftSimulation
             }
 
             long total = 0;
-            for (long remaining = trials; remaining > 0; remaining -= 500)
+            for (var remaining = trials; remaining > 0; remaining -= 500)
             {
-                int n = (int)Math.Min(remaining, 500);
-                double u = random.NextDouble();
-                double pmf = Math.Pow(1 - probability, n);
-                double cdf = pmf;
-                double ratio = probability / (1 - probability);
-                int k = 0;
+                var n = (int)Math.Min(remaining, 500);
+                var u = random.NextDouble();
+                var pmf = Math.Pow(1 - probability, n);
+                var cdf = pmf;
+                var ratio = probability / (1 - probability);
+                var k = 0;
                 while (u > cdf && k < n)
                 {
                     pmf *= (n - k) * ratio / (k + 1);

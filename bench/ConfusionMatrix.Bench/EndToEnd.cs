@@ -1,5 +1,3 @@
-using ConfusionMatrix.Silo.Configuration;
-using ConfusionMatrix.Silo.Hosting;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -8,6 +6,8 @@ using Azure.Data.Tables;
 using Azure.Storage.Queues;
 using ConfusionMatrix.Abstractions;
 using ConfusionMatrix.Grains;
+using ConfusionMatrix.Silo.Configuration;
+using ConfusionMatrix.Silo.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;

@@ -131,7 +131,7 @@ public static class Stats
     /// <summary>Forces full, compacting collections until the heap size settles, then returns it.</summary>
     public static long SettledHeapBytes()
     {
-        long last = GC.GetTotalMemory(forceFullCollection: true);
+        var last = GC.GetTotalMemory(forceFullCollection: true);
         for (var i = 0; i < 3; i++)
         {
             GC.WaitForPendingFinalizers();

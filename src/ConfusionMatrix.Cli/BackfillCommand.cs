@@ -189,7 +189,7 @@ internal static class BackfillCommand
 
             var logger = host.Services.GetRequiredService<PredictionLogger>();
             var clock = Stopwatch.StartNew();
-            long next = start;
+            var next = start;
             long records = 0;
             var lastDraw = TimeSpan.Zero;
             try
@@ -198,14 +198,14 @@ internal static class BackfillCommand
                 await using var reader = await PredictionFileReader.OpenAsync(path, format, keepDetails: true, ct);
                 await reader.SkipAsync(start, ct);
                 var block = new RowBlock();
-                long chunk = start / chunkSize;
+                var chunk = start / chunkSize;
                 logger.CutBatches(chunk + 1);
                 while (await reader.ReadAsync(block, ct))
                 {
-                    for (int i = 0; i < block.Count; i++)
+                    for (var i = 0; i < block.Count; i++)
                     {
-                        long position = block.Rows[i].Position;
-                        long rowChunk = position / chunkSize;
+                        var position = block.Rows[i].Position;
+                        var rowChunk = position / chunkSize;
                         if (rowChunk != chunk)
                         {
                             chunk = rowChunk;

@@ -106,7 +106,7 @@ internal static class EvaluateCommand
         {
             var title = string.IsNullOrEmpty(r.Model) ? r.Segment : $"{r.Model}/{r.Version} {r.Segment}";
             text.AppendLine($"== {title}: {r.Total} predictions, accuracy {r.Metrics.Accuracy:0.0000}, balanced accuracy {r.Metrics.BalancedAccuracy:0.0000}, MCC {r.Metrics.Mcc:0.0000}, kappa {r.Metrics.CohenKappa:0.0000}");
-            int width = Math.Max(8, r.Classes.Max(c => c.Length) + 1);
+            var width = Math.Max(8, r.Classes.Max(c => c.Length) + 1);
             width = Math.Max(width, r.Counts.SelectMany(row => row).Select(n => n.ToString(System.Globalization.CultureInfo.InvariantCulture).Length + 1).DefaultIfEmpty(1).Max());
             text.Append("actual \\ predicted".PadRight(width + 10));
             foreach (var c in r.Classes)
@@ -115,7 +115,7 @@ internal static class EvaluateCommand
             }
 
             text.AppendLine($"{"precision",11}{"recall",9}{"f1",9}{"support",10}");
-            for (int i = 0; i < r.Classes.Count; i++)
+            for (var i = 0; i < r.Classes.Count; i++)
             {
                 text.Append(r.Classes[i].PadRight(width + 10));
                 foreach (var n in r.Counts[i])

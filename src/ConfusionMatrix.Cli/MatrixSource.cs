@@ -16,12 +16,12 @@ public sealed record NamedMatrix(IReadOnlyList<string> Classes, ConfusionCounts 
             throw new CmxException($"{Source} has classes [{string.Join(", ", Classes)}] but {otherSource} has [{string.Join(", ", order)}]: the class sets must be the same");
         }
 
-        int k = order.Count;
+        var k = order.Count;
         var index = order.Select(c => IndexOf(Classes, c)).ToArray();
         var counts = new ConfusionCounts(k);
-        for (int i = 0; i < k; i++)
+        for (var i = 0; i < k; i++)
         {
-            for (int j = 0; j < k; j++)
+            for (var j = 0; j < k; j++)
             {
                 if (Counts[index[i], index[j]] is var n and > 0)
                 {
@@ -37,7 +37,7 @@ public sealed record NamedMatrix(IReadOnlyList<string> Classes, ConfusionCounts 
 
     private static int IndexOf(IReadOnlyList<string> list, string value)
     {
-        for (int i = 0; i < list.Count; i++)
+        for (var i = 0; i < list.Count; i++)
         {
             if (list[i] == value)
             {

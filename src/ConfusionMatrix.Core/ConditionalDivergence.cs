@@ -37,7 +37,7 @@ public static class ConditionalDivergence
             throw new ArgumentOutOfRangeException(nameof(alpha), alpha, "Smoothing alpha must be positive and finite.");
         }
 
-        int k = live.ClassCount;
+        var k = live.ClassCount;
         if (live.Total == 0 || reference.Total == 0 || k < 2)
         {
             return new DivergenceResult(0, 0, 0, 0, 1);
@@ -51,12 +51,12 @@ public static class ConditionalDivergence
         reference.CopyNonZeroCells(refCells, refCounts);
         var liveRows = new long[k];
         var refRows = new long[k];
-        for (int i = 0; i < liveCells.Count; i++)
+        for (var i = 0; i < liveCells.Count; i++)
         {
             liveRows[liveCells[i] / k] += liveCounts[i];
         }
 
-        for (int i = 0; i < refCells.Count; i++)
+        for (var i = 0; i < refCells.Count; i++)
         {
             refRows[refCells[i] / k] += refCounts[i];
         }
@@ -65,19 +65,19 @@ public static class ConditionalDivergence
         long df = 0;
         int li = 0, ri = 0;
         var pairs = new List<(long Live, long Reference)>();
-        for (int row = 0; row < k; row++)
+        for (var row = 0; row < k; row++)
         {
             long nl = liveRows[row], nr = refRows[row];
-            int rowEnd = (row + 1) * k;
+            var rowEnd = (row + 1) * k;
             pairs.Clear();
             long rareLive = 0, rareReference = 0;
             while ((li < liveCells.Count && liveCells[li] < rowEnd) || (ri < refCells.Count && refCells[ri] < rowEnd))
             {
-                int lc = li < liveCells.Count && liveCells[li] < rowEnd ? liveCells[li] : int.MaxValue;
-                int rc = ri < refCells.Count && refCells[ri] < rowEnd ? refCells[ri] : int.MaxValue;
-                int cell = Math.Min(lc, rc);
-                long x = lc == cell ? liveCounts[li++] : 0;
-                long y = rc == cell ? refCounts[ri++] : 0;
+                var lc = li < liveCells.Count && liveCells[li] < rowEnd ? liveCells[li] : int.MaxValue;
+                var rc = ri < refCells.Count && refCells[ri] < rowEnd ? refCells[ri] : int.MaxValue;
+                var cell = Math.Min(lc, rc);
+                var x = lc == cell ? liveCounts[li++] : 0;
+                var y = rc == cell ? refCounts[ri++] : 0;
                 if (x + y >= MinBinCount)
                 {
                     pairs.Add((x, y));
@@ -101,24 +101,24 @@ public static class ConditionalDivergence
                 pairs.Add((rareLive, rareReference));
             }
 
-            int bins = pairs.Count;
+            var bins = pairs.Count;
             if (bins < 2)
             {
                 continue;
             }
 
-            double weight = (double)nl / live.Total;
-            double beta = alpha / bins;
+            var weight = (double)nl / live.Total;
+            var beta = alpha / bins;
             double pDen = nl + alpha, qDen = nr + alpha;
             double rowKl = 0, rowJs = 0, rowHalfG = 0;
-            foreach ((long x, long y) in pairs)
+            foreach ((var x, var y) in pairs)
             {
                 double p = (x + beta) / pDen, q = (y + beta) / qDen, m = 0.5 * (p + q);
                 rowKl += p * Math.Log(p / q);
                 rowJs += (0.5 * p * Math.Log(p / m)) + (0.5 * q * Math.Log(q / m));
 
                 // G on raw counts: expected under a common row distribution.
-                double pooled = (double)(x + y) / (nl + nr);
+                var pooled = (double)(x + y) / (nl + nr);
                 if (x > 0)
                 {
                     rowHalfG += x * Math.Log(x / (pooled * nl));
@@ -130,7 +130,7 @@ public static class ConditionalDivergence
                 }
             }
 
-            double effective = (double)nl * nr / (nl + nr);
+            var effective = (double)nl * nr / (nl + nr);
             kl += weight * rowKl;
             js += weight * rowJs;
             expectedKl += weight * (bins - 1) / (2 * effective);
@@ -143,8 +143,8 @@ public static class ConditionalDivergence
             return new DivergenceResult(Math.Max(0, kl - expectedKl), Math.Max(0, js), 0, 0, 1);
         }
 
-        double g = Math.Max(0, 2 * halfG);
-        int degrees = (int)Math.Min(int.MaxValue, df);
+        var g = Math.Max(0, 2 * halfG);
+        var degrees = (int)Math.Min(int.MaxValue, df);
         return new DivergenceResult(Math.Max(0, kl - expectedKl), Math.Max(0, js), g, degrees, ChiSquared.SurvivalFunction(g, degrees));
     }
 }

@@ -28,7 +28,7 @@ public sealed class ConfusionCounts
         ArgumentOutOfRangeException.ThrowIfLessThan(classCount, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(classCount, MaxClassCount);
         _classCount = classCount;
-        int cellCount = classCount * classCount;
+        var cellCount = classCount * classCount;
         if (cellCount <= MaxDenseCellCount)
         {
             _dense = new long[cellCount];
@@ -50,8 +50,8 @@ public sealed class ConfusionCounts
     {
         get
         {
-            int nonZero = 0;
-            foreach ((int _, long _) in NonZeroCells())
+            var nonZero = 0;
+            foreach ((var _, var _) in NonZeroCells())
             {
                 nonZero++;
             }
@@ -83,7 +83,7 @@ public sealed class ConfusionCounts
     /// <summary>Adds <paramref name="count"/> predictions to one cell. Allocation-free for dense matrices.</summary>
     public void Add(int actual, int predicted, long count = 1)
     {
-        int cell = CellIndex(actual, predicted);
+        var cell = CellIndex(actual, predicted);
         if (count <= 0)
         {
             ArgumentOutOfRangeException.ThrowIfNegative(count);
@@ -97,8 +97,8 @@ public sealed class ConfusionCounts
     /// All cells are validated before any is applied so a bad batch leaves the matrix unchanged.</summary>
     public void AddCells(ReadOnlySpan<int> cells)
     {
-        uint cellCount = (uint)(_classCount * _classCount);
-        foreach (int cell in cells)
+        var cellCount = (uint)(_classCount * _classCount);
+        foreach (var cell in cells)
         {
             if ((uint)cell >= cellCount)
             {
@@ -106,7 +106,7 @@ public sealed class ConfusionCounts
             }
         }
 
-        foreach (int cell in cells)
+        foreach (var cell in cells)
         {
             CellRef(cell)++;
         }
@@ -118,7 +118,7 @@ public sealed class ConfusionCounts
     public void Merge(ConfusionCounts other)
     {
         RequireSameShape(other);
-        foreach ((int cell, long count) in other.NonZeroCells())
+        foreach ((var cell, var count) in other.NonZeroCells())
         {
             CellRef(cell) += count;
         }
@@ -131,18 +131,18 @@ public sealed class ConfusionCounts
     public void Subtract(ConfusionCounts other)
     {
         RequireSameShape(other);
-        foreach ((int cell, long count) in other.NonZeroCells())
+        foreach ((var cell, var count) in other.NonZeroCells())
         {
-            ref long current = ref ExistingCellRef(cell);
+            ref var current = ref ExistingCellRef(cell);
             if (Unsafe.IsNullRef(ref current) || current < count)
             {
                 throw NegativeCell(cell);
             }
         }
 
-        foreach ((int cell, long count) in other.NonZeroCells())
+        foreach ((var cell, var count) in other.NonZeroCells())
         {
-            ref long current = ref ExistingCellRef(cell);
+            ref var current = ref ExistingCellRef(cell);
             current -= count;
             if (current == 0)
             {
@@ -178,8 +178,8 @@ public sealed class ConfusionCounts
     /// <summary>Row-major K*K copy. For large sparse K this allocates K*K longs; prefer <see cref="CopyNonZeroCells"/>.</summary>
     public long[] ToDense()
     {
-        long[] result = new long[(long)_classCount * _classCount];
-        foreach ((int cell, long count) in NonZeroCells())
+        var result = new long[(long)_classCount * _classCount];
+        foreach ((var cell, var count) in NonZeroCells())
         {
             result[cell] = count;
         }
@@ -190,13 +190,13 @@ public sealed class ConfusionCounts
     /// <summary>Jagged copy, rows = actual class, columns = predicted class (JSON-friendly).</summary>
     public long[][] ToRows()
     {
-        long[][] rows = new long[_classCount][];
-        for (int actual = 0; actual < _classCount; actual++)
+        var rows = new long[_classCount][];
+        for (var actual = 0; actual < _classCount; actual++)
         {
             rows[actual] = new long[_classCount];
         }
 
-        foreach ((int cell, long count) in NonZeroCells())
+        foreach ((var cell, var count) in NonZeroCells())
         {
             rows[cell / _classCount][cell % _classCount] = count;
         }
@@ -214,18 +214,18 @@ public sealed class ConfusionCounts
         }
 
         var counts = new ConfusionCounts(rows.Count);
-        for (int actual = 0; actual < rows.Count; actual++)
+        for (var actual = 0; actual < rows.Count; actual++)
         {
-            IReadOnlyList<long>? row = rows[actual];
+            var row = rows[actual];
             if (row is null || row.Count != rows.Count)
             {
                 throw new ArgumentException(
                     $"Matrix must be square: row {actual} has {row?.Count ?? 0} columns, expected {rows.Count}.", nameof(rows));
             }
 
-            for (int predicted = 0; predicted < row.Count; predicted++)
+            for (var predicted = 0; predicted < row.Count; predicted++)
             {
-                long value = row[predicted];
+                var value = row[predicted];
                 if (value < 0)
                 {
                     throw new ArgumentException($"Count at [{actual}, {predicted}] is negative ({value}).", nameof(rows));
@@ -247,7 +247,7 @@ public sealed class ConfusionCounts
             throw new ArgumentException($"Expected {(long)classCount * classCount} cells, got {rowMajor.Length}.", nameof(rowMajor));
         }
 
-        for (int cell = 0; cell < rowMajor.Length; cell++)
+        for (var cell = 0; cell < rowMajor.Length; cell++)
         {
             if (rowMajor[cell] < 0)
             {
@@ -268,7 +268,7 @@ public sealed class ConfusionCounts
         ArgumentNullException.ThrowIfNull(counts);
         cells.Clear();
         counts.Clear();
-        foreach ((int cell, long count) in NonZeroCells())
+        foreach ((var cell, var count) in NonZeroCells())
         {
             cells.Add(cell);
             counts.Add(count);
@@ -287,8 +287,8 @@ public sealed class ConfusionCounts
             throw new ArgumentException($"cells ({cells.Length}) and counts ({counts.Length}) must have the same length.", nameof(counts));
         }
 
-        uint cellCount = (uint)(classCount * classCount);
-        for (int i = 0; i < cells.Length; i++)
+        var cellCount = (uint)(classCount * classCount);
+        for (var i = 0; i < cells.Length; i++)
         {
             if ((uint)cells[i] >= cellCount)
             {
@@ -311,7 +311,7 @@ public sealed class ConfusionCounts
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)actual, (uint)_classCount, nameof(actual));
         long sum = 0;
-        foreach ((int _, long count) in NonZeroCells(actual * _classCount, (actual + 1) * _classCount))
+        foreach ((var _, var count) in NonZeroCells(actual * _classCount, (actual + 1) * _classCount))
         {
             sum += count;
         }
@@ -324,7 +324,7 @@ public sealed class ConfusionCounts
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)predicted, (uint)_classCount, nameof(predicted));
         long sum = 0;
-        foreach ((int cell, long count) in NonZeroCells())
+        foreach ((var cell, var count) in NonZeroCells())
         {
             if (cell % _classCount == predicted)
             {
@@ -345,7 +345,7 @@ public sealed class ConfusionCounts
 
         // Counts are non-negative and the totals are equal, so if every non-zero cell here matches, the other
         // matrix has nothing left over for any further cell.
-        foreach ((int cell, long count) in NonZeroCells())
+        foreach ((var cell, var count) in NonZeroCells())
         {
             if (other.GetCell(cell) != count)
             {
@@ -362,7 +362,7 @@ public sealed class ConfusionCounts
 
     internal long GetCell(int cell)
     {
-        ref long value = ref ExistingCellRef(cell);
+        ref var value = ref ExistingCellRef(cell);
         return Unsafe.IsNullRef(ref value) ? 0 : value;
     }
 
@@ -389,7 +389,7 @@ public sealed class ConfusionCounts
             throw new ArgumentOutOfRangeException(nameof(cell), cell, $"Cell index must be in [0, {_classCount * _classCount}).");
         }
 
-        ref long current = ref ExistingCellRef(cell);
+        ref var current = ref ExistingCellRef(cell);
         if (Unsafe.IsNullRef(ref current) || current == 0)
         {
             return false;
@@ -407,11 +407,11 @@ public sealed class ConfusionCounts
     /// <summary>Row totals (support), column totals (predicted counts) and diagonal in one O(non-zero) pass.</summary>
     internal void AccumulateMarginals(Span<long> rowTotals, Span<long> columnTotals, Span<long> diagonal)
     {
-        int k = _classCount;
-        foreach ((int cell, long count) in NonZeroCells())
+        var k = _classCount;
+        foreach ((var cell, var count) in NonZeroCells())
         {
-            int actual = cell / k;
-            int predicted = cell - (actual * k);
+            var actual = cell / k;
+            var predicted = cell - (actual * k);
             rowTotals[actual] += count;
             columnTotals[predicted] += count;
             if (actual == predicted)
@@ -427,8 +427,8 @@ public sealed class ConfusionCounts
         var cells = new List<int>();
         var counts = new List<long>();
         CopyNonZeroCells(cells, counts);
-        long[] result = new long[cells.Count * 2];
-        for (int i = 0; i < cells.Count; i++)
+        var result = new long[cells.Count * 2];
+        for (var i = 0; i < cells.Count; i++)
         {
             result[2 * i] = cells[i];
             result[(2 * i) + 1] = counts[i];
@@ -446,11 +446,11 @@ public sealed class ConfusionCounts
         }
 
         var result = new ConfusionCounts(classCount);
-        long cellCount = (long)classCount * classCount;
-        for (int i = 0; i < interleaved.Length; i += 2)
+        var cellCount = (long)classCount * classCount;
+        for (var i = 0; i < interleaved.Length; i += 2)
         {
-            long cell = interleaved[i];
-            long count = interleaved[i + 1];
+            var cell = interleaved[i];
+            var count = interleaved[i + 1];
             if (cell < 0 || cell >= cellCount || count < 0)
             {
                 throw new ArgumentException($"Invalid cell/count pair ({cell}, {count}).", nameof(interleaved));
@@ -525,7 +525,7 @@ public sealed class ConfusionCounts
 
             while (_sparse.MoveNext())
             {
-                (int cell, long count) = _sparse.Current;
+                (var cell, var count) = _sparse.Current;
                 if (cell >= _first && cell < _end && count != 0)
                 {
                     (_cell, _count) = (cell, count);

@@ -30,7 +30,7 @@ public static class Divergence
     public static double KullbackLeibler(ConfusionCounts live, ConfusionCounts baseline, double alpha = DefaultAlpha)
     {
         var visitor = new KlVisitor(Smoothing.Create(live, baseline, alpha));
-        long bothEmpty = VisitCellPairs(live, baseline, ref visitor);
+        var bothEmpty = VisitCellPairs(live, baseline, ref visitor);
         visitor.Visit(0, 0, bothEmpty);
         return Math.Max(0, visitor.Sum);
     }
@@ -39,7 +39,7 @@ public static class Divergence
     public static double JensenShannon(ConfusionCounts live, ConfusionCounts baseline, double alpha = DefaultAlpha)
     {
         var visitor = new JsVisitor(Smoothing.Create(live, baseline, alpha));
-        long bothEmpty = VisitCellPairs(live, baseline, ref visitor);
+        var bothEmpty = VisitCellPairs(live, baseline, ref visitor);
         visitor.Visit(0, 0, bothEmpty);
         return Math.Max(0, visitor.Sum);
     }
@@ -74,7 +74,7 @@ public static class Divergence
         }
 
         long liveTotal = 0, baselineTotal = 0;
-        for (int i = 0; i < liveRow.Length; i++)
+        for (var i = 0; i < liveRow.Length; i++)
         {
             if (liveRow[i] < 0 || baselineRow[i] < 0)
             {
@@ -91,7 +91,7 @@ public static class Divergence
         }
 
         var visitor = new GVisitor(liveTotal, baselineTotal);
-        for (int i = 0; i < liveRow.Length; i++)
+        for (var i = 0; i < liveRow.Length; i++)
         {
             if (liveRow[i] != 0 || baselineRow[i] != 0)
             {
@@ -109,8 +109,8 @@ public static class Divergence
             return (0, 0, 1);
         }
 
-        int df = (int)Math.Min(int.MaxValue, columns - 1);
-        double g = Math.Max(0, 2 * halfG);
+        var df = (int)Math.Min(int.MaxValue, columns - 1);
+        var g = Math.Max(0, 2 * halfG);
         return (g, df, ChiSquared.SurvivalFunction(g, df));
     }
 
@@ -130,12 +130,12 @@ public static class Divergence
         where TVisitor : struct, ICellPairVisitor
     {
         RequireSameShape(live, baseline);
-        long cellCount = (long)live.ClassCount * live.ClassCount;
+        var cellCount = (long)live.ClassCount * live.ClassCount;
         long visited = 0;
         if (live.DenseCells is { } liveDense)
         {
-            long[] baselineDense = baseline.DenseCells!;
-            for (int cell = 0; cell < liveDense.Length; cell++)
+            var baselineDense = baseline.DenseCells!;
+            for (var cell = 0; cell < liveDense.Length; cell++)
             {
                 if (liveDense[cell] != 0 || baselineDense[cell] != 0)
                 {
@@ -147,11 +147,11 @@ public static class Divergence
             return cellCount - visited;
         }
 
-        Dictionary<int, long> liveSparse = live.SparseCells!;
-        Dictionary<int, long> baselineSparse = baseline.SparseCells!;
-        foreach (KeyValuePair<int, long> entry in liveSparse)
+        var liveSparse = live.SparseCells!;
+        var baselineSparse = baseline.SparseCells!;
+        foreach (var entry in liveSparse)
         {
-            long baselineValue = baselineSparse.TryGetValue(entry.Key, out long b) ? b : 0;
+            var baselineValue = baselineSparse.TryGetValue(entry.Key, out var b) ? b : 0;
             if (entry.Value != 0 || baselineValue != 0)
             {
                 visitor.Visit(entry.Value, baselineValue, 1);
@@ -159,9 +159,9 @@ public static class Divergence
             }
         }
 
-        foreach (KeyValuePair<int, long> entry in baselineSparse)
+        foreach (var entry in baselineSparse)
         {
-            if (entry.Value != 0 && !(liveSparse.TryGetValue(entry.Key, out long l) && l != 0))
+            if (entry.Value != 0 && !(liveSparse.TryGetValue(entry.Key, out var l) && l != 0))
             {
                 visitor.Visit(0, entry.Value, 1);
                 visited++;
@@ -186,7 +186,7 @@ public static class Divergence
                 throw new ArgumentOutOfRangeException(nameof(alpha), alpha, "Smoothing alpha must be positive and finite.");
             }
 
-            double cells = (double)live.ClassCount * live.ClassCount;
+            var cells = (double)live.ClassCount * live.ClassCount;
             return new Smoothing(alpha, live.Total + (alpha * cells), baseline.Total + (alpha * cells));
         }
 
@@ -206,8 +206,8 @@ public static class Divergence
                 return;
             }
 
-            double p = smoothing.Live(live);
-            double q = smoothing.Baseline(baseline);
+            var p = smoothing.Live(live);
+            var q = smoothing.Baseline(baseline);
             Sum += multiplicity * p * Math.Log(p / q);
         }
     }
@@ -223,9 +223,9 @@ public static class Divergence
                 return;
             }
 
-            double p = smoothing.Live(live);
-            double q = smoothing.Baseline(baseline);
-            double m = 0.5 * (p + q);
+            var p = smoothing.Live(live);
+            var q = smoothing.Baseline(baseline);
+            var m = 0.5 * (p + q);
             Sum += multiplicity * 0.5 * ((p * Math.Log(p / m)) + (q * Math.Log(q / m)));
         }
     }
@@ -239,7 +239,7 @@ public static class Divergence
 
         public void Visit(long live, long baseline, long multiplicity)
         {
-            double column = (double)live + baseline;
+            var column = (double)live + baseline;
             if (live > 0)
             {
                 Sum += live * Math.Log(live * _n / (liveTotal * column));

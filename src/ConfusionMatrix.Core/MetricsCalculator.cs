@@ -28,30 +28,30 @@ public static class MetricsCalculator
     public static MatrixMetrics Compute(ConfusionCounts counts)
     {
         ArgumentNullException.ThrowIfNull(counts);
-        int k = counts.ClassCount;
-        long[] rowTotals = new long[k];
-        long[] columnTotals = new long[k];
-        long[] diagonal = new long[k];
+        var k = counts.ClassCount;
+        var rowTotals = new long[k];
+        var columnTotals = new long[k];
+        var diagonal = new long[k];
         counts.AccumulateMarginals(rowTotals, columnTotals, diagonal);
 
-        long total = counts.Total;
+        var total = counts.Total;
         var perClass = new ClassMetrics[k];
         long correct = 0;
         double precisionSum = 0, recallSum = 0, f1Sum = 0;
         double weightedPrecision = 0, weightedRecall = 0, weightedF1 = 0;
         double presentRecallSum = 0;
-        int presentClasses = 0;
+        var presentClasses = 0;
 
-        for (int c = 0; c < k; c++)
+        for (var c = 0; c < k; c++)
         {
-            long tp = diagonal[c];
-            long fp = columnTotals[c] - tp;
-            long fn = rowTotals[c] - tp;
-            long tn = total - tp - fp - fn;
-            long support = rowTotals[c];
-            double precision = SafeDivide(tp, tp + fp);
-            double recall = SafeDivide(tp, tp + fn);
-            double f1 = HarmonicMean(precision, recall);
+            var tp = diagonal[c];
+            var fp = columnTotals[c] - tp;
+            var fn = rowTotals[c] - tp;
+            var tn = total - tp - fp - fn;
+            var support = rowTotals[c];
+            var precision = SafeDivide(tp, tp + fp);
+            var recall = SafeDivide(tp, tp + fn);
+            var f1 = HarmonicMean(precision, recall);
             perClass[c] = new ClassMetrics(tp, fp, fn, tn, precision, recall, f1, support);
 
             correct += tp;
@@ -68,17 +68,17 @@ public static class MetricsCalculator
             }
         }
 
-        double accuracy = SafeDivide(correct, total);
+        var accuracy = SafeDivide(correct, total);
         var macro = new AveragedMetrics(precisionSum / k, recallSum / k, f1Sum / k);
 
         // Micro averaging pools all classes: every prediction is one TP or one FP, so P = R = accuracy.
-        double microPrecision = SafeDivide(correct, total);
+        var microPrecision = SafeDivide(correct, total);
         var micro = new AveragedMetrics(microPrecision, microPrecision, HarmonicMean(microPrecision, microPrecision));
         var weighted = total == 0
             ? new AveragedMetrics(0, 0, 0)
             : new AveragedMetrics(weightedPrecision / total, weightedRecall / total, weightedF1 / total);
 
-        double balancedAccuracy = presentClasses == 0 ? 0 : presentRecallSum / presentClasses;
+        var balancedAccuracy = presentClasses == 0 ? 0 : presentRecallSum / presentClasses;
         return new MatrixMetrics(
             total,
             accuracy,
@@ -96,7 +96,7 @@ public static class MetricsCalculator
     {
         double n = total;
         double truePredictedDot = 0, predictedDot = 0, trueDot = 0;
-        for (int c = 0; c < rowTotals.Length; c++)
+        for (var c = 0; c < rowTotals.Length; c++)
         {
             double t = rowTotals[c];
             double p = columnTotals[c];
@@ -105,10 +105,10 @@ public static class MetricsCalculator
             trueDot += t * t;
         }
 
-        double covTruePredicted = (correct * n) - truePredictedDot;
-        double covPredicted = (n * n) - predictedDot;
-        double covTrue = (n * n) - trueDot;
-        double denominator = covTrue * covPredicted;
+        var covTruePredicted = (correct * n) - truePredictedDot;
+        var covPredicted = (n * n) - predictedDot;
+        var covTrue = (n * n) - trueDot;
+        var denominator = covTrue * covPredicted;
         return denominator == 0 ? 0 : covTruePredicted / Math.Sqrt(denominator);
     }
 
@@ -123,12 +123,12 @@ public static class MetricsCalculator
 
         double n = total;
         double expectedAgreement = 0;
-        for (int c = 0; c < rowTotals.Length; c++)
+        for (var c = 0; c < rowTotals.Length; c++)
         {
             expectedAgreement += (double)rowTotals[c] * columnTotals[c] / n;
         }
 
-        double expectedDisagreement = n - expectedAgreement;
+        var expectedDisagreement = n - expectedAgreement;
         double observedDisagreement = total - correct;
         return expectedDisagreement == 0 ? 0 : 1 - (observedDisagreement / expectedDisagreement);
     }
@@ -138,7 +138,7 @@ public static class MetricsCalculator
 
     private static double HarmonicMean(double precision, double recall)
     {
-        double denominator = precision + recall;
+        var denominator = precision + recall;
         return denominator == 0 ? 0 : 2 * precision * recall / denominator;
     }
 }

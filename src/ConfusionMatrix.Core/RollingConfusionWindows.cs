@@ -71,8 +71,8 @@ public sealed class RollingWindowOptions
         }
 
         // The oldest baseline bucket is ceil(gap/w) + span/w buckets behind the current one and must still be retained.
-        long gapBuckets = (BaselineGap.Ticks + HourBucketWidth.Ticks - 1) / HourBucketWidth.Ticks;
-        long spanBuckets = BaselineSpan.Ticks / HourBucketWidth.Ticks;
+        var gapBuckets = (BaselineGap.Ticks + HourBucketWidth.Ticks - 1) / HourBucketWidth.Ticks;
+        var spanBuckets = BaselineSpan.Ticks / HourBucketWidth.Ticks;
         if (gapBuckets + spanBuckets > HourBucketCount - 1L)
         {
             throw new ArgumentException(
@@ -150,7 +150,7 @@ public sealed class RollingConfusionWindows
     {
         get
         {
-            long now = RotateToNow();
+            var now = RotateToNow();
             var (first, last) = BaselineRange(now);
             return _hours.Total(first, last);
         }
@@ -162,10 +162,10 @@ public sealed class RollingConfusionWindows
     /// <summary>Records one prediction outcome at its event time.</summary>
     public void Record(int actual, int predicted, DateTimeOffset eventTime)
     {
-        int k = ClassCount;
+        var k = ClassCount;
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)actual, (uint)k, nameof(actual));
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)predicted, (uint)k, nameof(predicted));
-        long now = RotateToNow();
+        var now = RotateToNow();
         RecordCell((actual * k) + predicted, eventTime.UtcTicks, now);
     }
 
@@ -181,8 +181,8 @@ public sealed class RollingConfusionWindows
         }
 
         CheckCellsAndTimes(cells, eventTimeUtcTicks);
-        long now = RotateToNow();
-        for (int i = 0; i < cells.Length; i++)
+        var now = RotateToNow();
+        for (var i = 0; i < cells.Length; i++)
         {
             RecordCell(cells[i], eventTimeUtcTicks[i], now);
         }
@@ -191,8 +191,8 @@ public sealed class RollingConfusionWindows
     /// <summary>Throws on the first cell outside the K x K matrix or time that is not a UTC tick count.</summary>
     private void CheckCellsAndTimes(ReadOnlySpan<int> cells, ReadOnlySpan<long> eventTimeUtcTicks)
     {
-        uint cellCount = (uint)(ClassCount * ClassCount);
-        for (int i = 0; i < cells.Length; i++)
+        var cellCount = (uint)(ClassCount * ClassCount);
+        for (var i = 0; i < cells.Length; i++)
         {
             if ((uint)cells[i] >= cellCount)
             {
@@ -222,7 +222,7 @@ public sealed class RollingConfusionWindows
         }
 
         CheckCellsAndTimes(cells, eventTimeUtcTicks);
-        for (int i = 0; i < counts.Length; i++)
+        for (var i = 0; i < counts.Length; i++)
         {
             if (counts[i] <= 0)
             {
@@ -230,8 +230,8 @@ public sealed class RollingConfusionWindows
             }
         }
 
-        long now = RotateToNow();
-        for (int i = 0; i < cells.Length; i++)
+        var now = RotateToNow();
+        for (var i = 0; i < cells.Length; i++)
         {
             RecordCell(cells[i], eventTimeUtcTicks[i], now, counts[i]);
         }
@@ -277,7 +277,7 @@ public sealed class RollingConfusionWindows
             throw new ArgumentOutOfRangeException(nameof(delta), delta, "A delta is +1 or -1.");
         }
 
-        long now = RotateToNow();
+        var now = RotateToNow();
         if (delta > 0)
         {
             RecordCell(cell, eventTimeUtcTicks, now);
@@ -289,7 +289,7 @@ public sealed class RollingConfusionWindows
             return false;
         }
 
-        long eventTicks = ClampToNow(eventTimeUtcTicks, now);
+        var eventTicks = ClampToNow(eventTimeUtcTicks, now);
         if (eventTicks >= 0)
         {
             _minutes.TryRemove(cell, eventTicks, now);
@@ -312,16 +312,16 @@ public sealed class RollingConfusionWindows
             throw new ArgumentException($"Range end {to:O} is before its start {from:O}.", nameof(to));
         }
 
-        long now = RotateToNow();
-        long toTicks = Math.Min(to.UtcTicks, now + 1);
-        long fromTicks = Math.Min(from.UtcTicks, toTicks);
-        BucketRing ring = _minutes.Retains(fromTicks, now) ? _minutes : _hours.Retains(fromTicks, now) ? _hours : _days;
-        long first = Math.Max(ring.IndexOf(fromTicks), ring.OldestRetainedIndex(now));
-        long endExclusive = ring.IndexOf(toTicks);
+        var now = RotateToNow();
+        var toTicks = Math.Min(to.UtcTicks, now + 1);
+        var fromTicks = Math.Min(from.UtcTicks, toTicks);
+        var ring = _minutes.Retains(fromTicks, now) ? _minutes : _hours.Retains(fromTicks, now) ? _hours : _days;
+        var first = Math.Max(ring.IndexOf(fromTicks), ring.OldestRetainedIndex(now));
+        var endExclusive = ring.IndexOf(toTicks);
         var result = new ConfusionCounts(ClassCount);
         ring.SumInto(result, first, endExclusive - 1);
-        long width = ring.WidthTicks;
-        long coveredFrom = Math.Min(first, endExclusive) * width;
+        var width = ring.WidthTicks;
+        var coveredFrom = Math.Min(first, endExclusive) * width;
         return new EventTimeRangeCounts(result, new DateTimeOffset(coveredFrom, TimeSpan.Zero), new DateTimeOffset(endExclusive * width, TimeSpan.Zero));
     }
 
@@ -342,31 +342,31 @@ public sealed class RollingConfusionWindows
             throw new ArgumentOutOfRangeException(nameof(window), span, "Window must be positive.");
         }
 
-        long now = RotateToNow();
+        var now = RotateToNow();
         var result = new ConfusionCounts(ClassCount);
         if (span <= _minutes.Span)
         {
-            long current = _minutes.IndexOf(now);
+            var current = _minutes.IndexOf(now);
             _minutes.SumInto(result, current - _minutes.BucketsCovering(span.Ticks) + 1, current);
             return result;
         }
 
-        long bucketsNeeded = _hours.BucketsCovering(span.Ticks);
+        var bucketsNeeded = _hours.BucketsCovering(span.Ticks);
         if (bucketsNeeded <= _options.HourBucketCount)
         {
-            long currentHour = _hours.IndexOf(now);
+            var currentHour = _hours.IndexOf(now);
             _hours.SumInto(result, currentHour - bucketsNeeded + 1, currentHour);
             return result;
         }
 
-        long daysNeeded = _days.BucketsCovering(span.Ticks);
+        var daysNeeded = _days.BucketsCovering(span.Ticks);
         if (daysNeeded > _options.DayBucketCount)
         {
             throw new ArgumentOutOfRangeException(
                 nameof(window), span, $"Window exceeds the retained {_days.Span} of day buckets.");
         }
 
-        long currentDay = _days.IndexOf(now);
+        var currentDay = _days.IndexOf(now);
         _days.SumInto(result, currentDay - daysNeeded + 1, currentDay);
         return result;
     }
@@ -374,7 +374,7 @@ public sealed class RollingConfusionWindows
     /// <summary>A copy of the hour buckets making up the rolling baseline (see <see cref="RollingWindowOptions.BaselineGap"/>).</summary>
     public ConfusionCounts RollingBaseline()
     {
-        long now = RotateToNow();
+        var now = RotateToNow();
         var (first, last) = BaselineRange(now);
         var result = new ConfusionCounts(ClassCount);
         _hours.SumInto(result, first, last);
@@ -408,7 +408,7 @@ public sealed class RollingConfusionWindows
 
     private long RotateToNow()
     {
-        long now = _clock.GetUtcNow().UtcTicks;
+        var now = _clock.GetUtcNow().UtcTicks;
         _minutes.Rotate(now);
         _hours.Rotate(now);
         _days.Rotate(now);
@@ -417,8 +417,8 @@ public sealed class RollingConfusionWindows
 
     private (long First, long Last) BaselineRange(long nowTicks)
     {
-        long end = Math.Max(0, nowTicks - _options.BaselineGap.Ticks);
-        long endIndex = _hours.IndexOf(end);
+        var end = Math.Max(0, nowTicks - _options.BaselineGap.Ticks);
+        var endIndex = _hours.IndexOf(end);
         return (endIndex - _options.BaselineBucketCount, endIndex - 1);
     }
 
@@ -467,8 +467,8 @@ public sealed class RollingConfusionWindows
         {
             get
             {
-                long bytes = 48 + (2 * (24 + (8L * _starts.Length)));
-                foreach (ConfusionCounts? bucket in _buckets)
+                var bytes = 48 + (2 * (24 + (8L * _starts.Length)));
+                foreach (var bucket in _buckets)
                 {
                     bytes += bucket?.EstimatedManagedBytes ?? 0;
                 }
@@ -490,15 +490,15 @@ public sealed class RollingConfusionWindows
         /// <summary>Clears slots whose bucket is older than retention; only does work when the current bucket changes.</summary>
         public void Rotate(long nowTicks)
         {
-            long current = IndexOf(nowTicks);
+            var current = IndexOf(nowTicks);
             if (current == _rotatedIndex)
             {
                 return;
             }
 
             _rotatedIndex = current;
-            long oldestRetainedStart = (current - _starts.Length + 1) * _width;
-            for (int slot = 0; slot < _starts.Length; slot++)
+            var oldestRetainedStart = (current - _starts.Length + 1) * _width;
+            for (var slot = 0; slot < _starts.Length; slot++)
             {
                 if (_starts[slot] != UnusedSlot && _starts[slot] < oldestRetainedStart)
                 {
@@ -509,15 +509,15 @@ public sealed class RollingConfusionWindows
 
         public void TryAdd(int cell, long eventTicks, long nowTicks, int count)
         {
-            long current = IndexOf(nowTicks);
-            long index = IndexOf(eventTicks);
+            var current = IndexOf(nowTicks);
+            var index = IndexOf(eventTicks);
             if (index > current || index <= current - _starts.Length)
             {
                 return;
             }
 
-            int slot = (int)(index % _starts.Length);
-            long start = index * _width;
+            var slot = (int)(index % _starts.Length);
+            var start = index * _width;
             if (_starts[slot] != start)
             {
                 if (_starts[slot] > start)
@@ -536,13 +536,13 @@ public sealed class RollingConfusionWindows
         /// <summary>Takes one prediction back from the bucket of <paramref name="eventTicks"/> if that bucket holds it.</summary>
         public void TryRemove(int cell, long eventTicks, long nowTicks)
         {
-            long index = IndexOf(eventTicks);
+            var index = IndexOf(eventTicks);
             if (index > IndexOf(nowTicks) || index < OldestRetainedIndex(nowTicks))
             {
                 return;
             }
 
-            int slot = (int)(index % _starts.Length);
+            var slot = (int)(index % _starts.Length);
             if (_starts[slot] == index * _width && _buckets[slot] is { } bucket)
             {
                 bucket.TryRemoveOne(cell);
@@ -551,9 +551,9 @@ public sealed class RollingConfusionWindows
 
         public void SumInto(ConfusionCounts target, long firstIndex, long lastIndex)
         {
-            for (long index = Math.Max(0, firstIndex); index <= lastIndex; index++)
+            for (var index = Math.Max(0, firstIndex); index <= lastIndex; index++)
             {
-                int slot = (int)(index % _starts.Length);
+                var slot = (int)(index % _starts.Length);
                 if (_starts[slot] == index * _width && _buckets[slot] is { } bucket)
                 {
                     target.Merge(bucket);
@@ -564,9 +564,9 @@ public sealed class RollingConfusionWindows
         public long Total(long firstIndex, long lastIndex)
         {
             long total = 0;
-            for (long index = Math.Max(0, firstIndex); index <= lastIndex; index++)
+            for (var index = Math.Max(0, firstIndex); index <= lastIndex; index++)
             {
-                int slot = (int)(index % _starts.Length);
+                var slot = (int)(index % _starts.Length);
                 if (_starts[slot] == index * _width && _buckets[slot] is { } bucket)
                 {
                     total += bucket.Total;
@@ -578,9 +578,9 @@ public sealed class RollingConfusionWindows
 
         public (long[] Starts, long[][] Cells) ToSnapshot()
         {
-            long[] starts = (long[])_starts.Clone();
-            long[][] cells = new long[_starts.Length][];
-            for (int slot = 0; slot < _starts.Length; slot++)
+            var starts = (long[])_starts.Clone();
+            var cells = new long[_starts.Length][];
+            for (var slot = 0; slot < _starts.Length; slot++)
             {
                 cells[slot] = _starts[slot] != UnusedSlot && _buckets[slot] is { } bucket ? bucket.ToInterleavedCells() : [];
             }
@@ -597,9 +597,9 @@ public sealed class RollingConfusionWindows
                 throw new ArgumentException("Bucket starts and bucket cells must have the same length.", parameterName);
             }
 
-            for (int i = 0; i < starts.Length; i++)
+            for (var i = 0; i < starts.Length; i++)
             {
-                long start = starts[i];
+                var start = starts[i];
                 if (start == UnusedSlot)
                 {
                     continue;
@@ -611,8 +611,8 @@ public sealed class RollingConfusionWindows
                 }
 
                 // Place by start rather than array position so a snapshot taken with a different ring size still restores.
-                long index = start / _width;
-                int slot = (int)(index % _starts.Length);
+                var index = start / _width;
+                var slot = (int)(index % _starts.Length);
                 if (_starts[slot] != UnusedSlot && _starts[slot] >= start)
                 {
                     continue;
@@ -620,7 +620,7 @@ public sealed class RollingConfusionWindows
 
                 ReleaseSlot(slot);
                 _starts[slot] = start;
-                ConfusionCounts restored = ConfusionCounts.FromInterleavedCells(_classCount, cells[i]);
+                var restored = ConfusionCounts.FromInterleavedCells(_classCount, cells[i]);
                 _buckets[slot] = restored.Total == 0 ? null : restored;
             }
 

@@ -55,14 +55,14 @@ public static class SpecialFunctions
             return Math.Log(Math.PI / Math.Abs(Math.Sin(Math.PI * x))) - LogGamma(1 - x);
         }
 
-        double z = x - 1;
-        double sum = LanczosCoefficients[0];
-        for (int i = 1; i < LanczosCoefficients.Length; i++)
+        var z = x - 1;
+        var sum = LanczosCoefficients[0];
+        for (var i = 1; i < LanczosCoefficients.Length; i++)
         {
             sum += LanczosCoefficients[i] / (z + i);
         }
 
-        double t = z + LanczosG + 0.5;
+        var t = z + LanczosG + 0.5;
         return HalfLogTwoPi + ((z + 0.5) * Math.Log(t)) - t + Math.Log(sum);
     }
 
@@ -119,8 +119,8 @@ public static class SpecialFunctions
             return double.NaN;
         }
 
-        double t = z / Math.Sqrt(2);
-        double erfcAbs = RegularizedGammaQ(0.5, t * t);
+        var t = z / Math.Sqrt(2);
+        var erfcAbs = RegularizedGammaQ(0.5, t * t);
         return z >= 0 ? 0.5 * erfcAbs : 1 - (0.5 * erfcAbs);
     }
 
@@ -142,11 +142,11 @@ public static class SpecialFunctions
 
     private static double LowerSeries(double a, double x)
     {
-        double term = 1 / a;
-        double sum = term;
-        double denominator = a;
-        int maxIterations = 1000 + (int)Math.Min(1e7, 20 * Math.Sqrt(a) + 10 * x);
-        for (int n = 0; n < maxIterations; n++)
+        var term = 1 / a;
+        var sum = term;
+        var denominator = a;
+        var maxIterations = 1000 + (int)Math.Min(1e7, 20 * Math.Sqrt(a) + 10 * x);
+        for (var n = 0; n < maxIterations; n++)
         {
             denominator += 1;
             term *= x / denominator;
@@ -163,14 +163,14 @@ public static class SpecialFunctions
     /// <summary>Modified Lentz evaluation of the continued fraction for Γ(a, x), valid for x ≥ a + 1.</summary>
     private static double UpperContinuedFraction(double a, double x)
     {
-        double b = x + 1 - a;
-        double c = 1 / Tiny;
-        double d = 1 / b;
-        double h = d;
-        int maxIterations = 1000 + (int)Math.Min(1e7, 20 * Math.Sqrt(a));
-        for (int i = 1; i <= maxIterations; i++)
+        var b = x + 1 - a;
+        var c = 1 / Tiny;
+        var d = 1 / b;
+        var h = d;
+        var maxIterations = 1000 + (int)Math.Min(1e7, 20 * Math.Sqrt(a));
+        for (var i = 1; i <= maxIterations; i++)
         {
-            double an = -i * (i - a);
+            var an = -i * (i - a);
             b += 2;
             d = (an * d) + b;
             if (Math.Abs(d) < Tiny)
@@ -185,7 +185,7 @@ public static class SpecialFunctions
             }
 
             d = 1 / d;
-            double delta = d * c;
+            var delta = d * c;
             h *= delta;
             if (Math.Abs(delta - 1) < Epsilon)
             {

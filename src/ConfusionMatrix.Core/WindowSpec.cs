@@ -16,7 +16,7 @@ public static class WindowSpec
     {
         window = null;
         error = null;
-        string trimmed = text?.Trim() ?? string.Empty;
+        var trimmed = text?.Trim() ?? string.Empty;
         if (trimmed.Equals("all", StringComparison.OrdinalIgnoreCase))
         {
             return true;
@@ -24,15 +24,15 @@ public static class WindowSpec
 
         if (trimmed.Length >= 2)
         {
-            char unit = char.ToLowerInvariant(trimmed[^1]);
-            ReadOnlySpan<char> digits = trimmed.AsSpan(0, trimmed.Length - 1);
-            bool allDigits = true;
-            foreach (char ch in digits)
+            var unit = char.ToLowerInvariant(trimmed[^1]);
+            var digits = trimmed.AsSpan(0, trimmed.Length - 1);
+            var allDigits = true;
+            foreach (var ch in digits)
             {
                 allDigits &= ch is >= '0' and <= '9';
             }
 
-            if (allDigits && int.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out int amount))
+            if (allDigits && int.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var amount))
             {
                 if (unit == 'm' && amount is >= 1 and <= 60)
                 {

@@ -1,5 +1,5 @@
-using ConfusionMatrix.Abstractions;
 using System.Diagnostics.Metrics;
+using ConfusionMatrix.Abstractions;
 
 namespace ConfusionMatrix.Grains;
 

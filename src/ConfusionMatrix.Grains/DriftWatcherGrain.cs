@@ -554,8 +554,8 @@ public sealed class DriftWatcherGrain(
         for (var c = 0; c < definition.Classes.Length && c < comparison.Live.ClassCount; c++)
         {
             long liveColumn = comparison.Live.ColumnTotal(c), referenceColumn = comparison.Reference.ColumnTotal(c);
-            double live = liveColumn > 0 ? (double)comparison.Live[c, c] / liveColumn : 0;
-            double reference = referenceColumn > 0 ? (double)comparison.Reference[c, c] / referenceColumn : 0;
+            var live = liveColumn > 0 ? (double)comparison.Live[c, c] / liveColumn : 0;
+            var reference = referenceColumn > 0 ? (double)comparison.Reference[c, c] / referenceColumn : 0;
             yield return new ClassDeltaView(
                 definition.Classes[c], "precision", reference, live, liveColumn > 0 && referenceColumn > 0 ? reference - live : 0, 1, 0,
                 referenceColumn, liveColumn, false, false, false);

@@ -46,16 +46,16 @@ public sealed record ConfusionMatrixArtifact(
             throw new FormatException($"{FileName}: 'classes' must be distinct, non-empty names.");
         }
 
-        int k = Classes.Count;
+        var k = Classes.Count;
         if (Counts is null || Counts.Length != k || Counts.Any(row => row is null || row.Length != k))
         {
             throw new FormatException($"{FileName}: 'counts' must be a {k}x{k} matrix (rows actual, columns predicted, in the order of 'classes').");
         }
 
         long total = 0;
-        foreach (long[] row in Counts)
+        foreach (var row in Counts)
         {
-            foreach (long cell in row)
+            foreach (var cell in row)
             {
                 if (cell < 0)
                 {

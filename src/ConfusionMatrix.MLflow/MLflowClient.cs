@@ -251,7 +251,7 @@ public sealed class MLflowClient
             if (rest.StartsWith("//", StringComparison.Ordinal))
             {
                 // mlflow-artifacts://host:port/path: the authority names the server we already talk to.
-                int slash = rest.IndexOf('/', 2);
+                var slash = rest.IndexOf('/', 2);
                 rest = slash < 0 ? "" : rest[slash..];
             }
 

@@ -17,8 +17,8 @@ public sealed record MLflowModelReference(string Model, string? Alias, string? V
         }
 
         var body = text[Scheme.Length..];
-        int at = body.LastIndexOf('@');
-        int slash = body.LastIndexOf('/');
+        var at = body.LastIndexOf('@');
+        var slash = body.LastIndexOf('/');
         if (at > 0 && at < body.Length - 1)
         {
             reference = new MLflowModelReference(body[..at], body[(at + 1)..], null);

@@ -109,9 +109,9 @@ public sealed class CompareTests
     internal static (string[] Actual, string[] Predicted) Labels(long[][] counts)
     {
         var pairs = new List<(string, string)>();
-        for (int a = 0; a < 2; a++)
+        for (var a = 0; a < 2; a++)
         {
-            for (int p = 0; p < 2; p++)
+            for (var p = 0; p < 2; p++)
             {
                 for (long n = 0; n < counts[a][p]; n++)
                 {

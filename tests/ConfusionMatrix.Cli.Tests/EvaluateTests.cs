@@ -64,9 +64,9 @@ public sealed class EvaluateTests
         foreach (var s in segments)
         {
             var m = ReferenceData.Matrix(s.GetProperty("counts"));
-            for (int i = 0; i < m.Length; i++)
+            for (var i = 0; i < m.Length; i++)
             {
-                for (int j = 0; j < m.Length; j++)
+                for (var j = 0; j < m.Length; j++)
                 {
                     sum[i][j] += m[i][j];
                 }

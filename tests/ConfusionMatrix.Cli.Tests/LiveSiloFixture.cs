@@ -37,7 +37,7 @@ public sealed class LiveSiloFixture : IAsyncLifetime
         ]);
         Http = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
         var clock = Stopwatch.StartNew();
-        string last = "no answer yet";
+        var last = "no answer yet";
         while (clock.Elapsed < StartupDeadline)
         {
             if (_silo.HasExited)

@@ -15,7 +15,7 @@ public static class PredictionFiles
             case ".ndjson":
                 {
                     await using var writer = new StreamWriter(path, false, new UTF8Encoding(false));
-                    for (int i = 0; i < actual.Count; i++)
+                    for (var i = 0; i < actual.Count; i++)
                     {
                         await writer.WriteLineAsync(JsonSerializer.Serialize(new
                         {
@@ -36,7 +36,7 @@ public static class PredictionFiles
                 {
                     await using var writer = new StreamWriter(path, false, new UTF8Encoding(false));
                     await writer.WriteLineAsync("predictionId,model,version,predicted,actual,region");
-                    for (int i = 0; i < actual.Count; i++)
+                    for (var i = 0; i < actual.Count; i++)
                     {
                         await writer.WriteLineAsync($"p-{i},{model},{version},{Quote(predicted[i])},{Quote(actual[i])},{region(i)}");
                     }
@@ -50,7 +50,7 @@ public static class PredictionFiles
                     var fields = names.Select(n => new DataField<string>(n)).ToArray();
                     await using var stream = File.Create(path);
                     await using var writer = await ParquetWriter.CreateAsync(new ParquetSchema(fields), stream);
-                    int half = actual.Count / 2;
+                    var half = actual.Count / 2;
                     foreach (var (from, to) in new[] { (0, half), (half, actual.Count) })
                     {
                         if (to == from)

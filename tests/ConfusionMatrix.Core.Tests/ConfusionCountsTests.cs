@@ -39,10 +39,10 @@ public sealed class ConfusionCountsTests
         var random = new Random(42);
         var manual = new Dictionary<(int, int), long>();
         var counts = new ConfusionCounts(k);
-        for (int i = 0; i < 20_000; i++)
+        for (var i = 0; i < 20_000; i++)
         {
-            int actual = random.Next(k);
-            int predicted = random.Next(3) == 0 ? random.Next(k) : actual;
+            var actual = random.Next(k);
+            var predicted = random.Next(3) == 0 ? random.Next(k) : actual;
             counts.Add(actual, predicted);
             manual[(actual, predicted)] = manual.GetValueOrDefault((actual, predicted)) + 1;
         }
@@ -55,13 +55,13 @@ public sealed class ConfusionCountsTests
             Assert.Equal(value, counts[actual, predicted]);
         }
 
-        for (int c = 0; c < k; c += 97)
+        for (var c = 0; c < k; c += 97)
         {
             Assert.Equal(manual.Where(e => e.Key.Item1 == c).Sum(e => e.Value), counts.RowTotal(c));
             Assert.Equal(manual.Where(e => e.Key.Item2 == c).Sum(e => e.Value), counts.ColumnTotal(c));
         }
 
-        int unseenPredicted = Enumerable.Range(0, k).First(p => !manual.ContainsKey((5, p)));
+        var unseenPredicted = Enumerable.Range(0, k).First(p => !manual.ContainsKey((5, p)));
         Assert.Equal(0, counts[5, unseenPredicted]);
         Assert.True(counts.EstimatedManagedBytes < 2_000_000, "sparse memory must scale with non-zero cells, not K*K");
     }
@@ -80,12 +80,12 @@ public sealed class ConfusionCountsTests
     [Fact]
     public void AddCells_EqualsAdd_ForDenseAndSparse()
     {
-        foreach (int k in new[] { 5, 300 })
+        foreach (var k in new[] { 5, 300 })
         {
             var random = new Random(k);
             var viaAdd = new ConfusionCounts(k);
-            int[] cells = new int[1000];
-            for (int i = 0; i < cells.Length; i++)
+            var cells = new int[1000];
+            for (var i = 0; i < cells.Length; i++)
             {
                 int actual = random.Next(k), predicted = random.Next(k);
                 viaAdd.Add(actual, predicted);
@@ -121,7 +121,7 @@ public sealed class ConfusionCountsTests
         a.Add(2, 2, 1);
         b.Add(0, 1, 3);
         b.Add(1, 0, 7);
-        ConfusionCounts original = a.Clone();
+        var original = a.Clone();
 
         a.Merge(b);
         Assert.Equal(7, a[0, 1]);
@@ -172,7 +172,7 @@ public sealed class ConfusionCountsTests
     {
         long[][] rows = [[1, 2, 3], [4, 5, 6], [7, 8, 9]];
 
-        ConfusionCounts counts = ConfusionCounts.FromRows(rows);
+        var counts = ConfusionCounts.FromRows(rows);
 
         Assert.Equal(rows, counts.ToRows());
         Assert.Equal(45, counts.Total);
@@ -202,7 +202,7 @@ public sealed class ConfusionCountsTests
         var values = new List<long>();
 
         counts.CopyNonZeroCells(cells, values);
-        ConfusionCounts restored = ConfusionCounts.FromCells(k, cells.ToArray(), values.ToArray());
+        var restored = ConfusionCounts.FromCells(k, cells.ToArray(), values.ToArray());
 
         Assert.Equal([k - 1, k + 1, (k - 1) * k], cells);
         Assert.Equal([2L, 3L, 9L], values);
@@ -235,7 +235,7 @@ public sealed class ConfusionCountsTests
     public void Clone_IsIndependent()
     {
         var counts = ConfusionCounts.FromRows([[1, 2], [3, 4]]);
-        ConfusionCounts clone = counts.Clone();
+        var clone = counts.Clone();
 
         clone.Add(0, 0, 10);
 

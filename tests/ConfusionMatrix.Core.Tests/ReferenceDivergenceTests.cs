@@ -43,7 +43,7 @@ public sealed class ReferenceDivergenceTests
     {
         var (live, baseline, alpha, expected) = Load(source, name);
 
-        DivergenceResult result = Divergence.Compare(live, baseline, alpha);
+        var result = Divergence.Compare(live, baseline, alpha);
 
         Approx.Equal(expected.GetProperty("kl").GetDouble(), result.Kl, "kl");
         Approx.Equal(expected.GetProperty("js").GetDouble(), result.Js, "js");
@@ -85,19 +85,19 @@ public sealed class ReferenceDivergenceTests
         var random = new Random(11);
         var live = new ConfusionCounts(k);
         var baseline = new ConfusionCounts(k);
-        for (int i = 0; i < 3000; i++)
+        for (var i = 0; i < 3000; i++)
         {
             live.Add(random.Next(k), random.Next(10));
             baseline.Add(random.Next(k), random.Next(12));
         }
 
         Assert.True(live.IsSparse);
-        double[] p = Smoothed(live.ToDense(), 0.5);
-        double[] q = Smoothed(baseline.ToDense(), 0.5);
+        var p = Smoothed(live.ToDense(), 0.5);
+        var q = Smoothed(baseline.ToDense(), 0.5);
         double kl = 0, js = 0;
-        for (int i = 0; i < p.Length; i++)
+        for (var i = 0; i < p.Length; i++)
         {
-            double m = (p[i] + q[i]) / 2;
+            var m = (p[i] + q[i]) / 2;
             kl += p[i] * Math.Log(p[i] / q[i]);
             js += (0.5 * p[i] * Math.Log(p[i] / m)) + (0.5 * q[i] * Math.Log(q[i] / m));
         }
@@ -111,7 +111,7 @@ public sealed class ReferenceDivergenceTests
     {
         var counts = ConfusionCounts.FromRows([[50, 5], [3, 42]]);
 
-        DivergenceResult result = Divergence.Compare(counts, counts.Clone());
+        var result = Divergence.Compare(counts, counts.Clone());
 
         Assert.Equal(0, result.Kl, 15);
         Assert.Equal(0, result.Js, 15);
@@ -139,7 +139,7 @@ public sealed class ReferenceDivergenceTests
     {
         // live = (30, 10), baseline = (20, 40): expected counts from margins, G = 2 Σ O ln(O/E).
         double n = 100, liveTotal = 40, baselineTotal = 60, c0 = 50, c1 = 50;
-        double expectedG = 2 * ((30 * Math.Log(30 / (liveTotal * c0 / n))) + (10 * Math.Log(10 / (liveTotal * c1 / n)))
+        var expectedG = 2 * ((30 * Math.Log(30 / (liveTotal * c0 / n))) + (10 * Math.Log(10 / (liveTotal * c1 / n)))
             + (20 * Math.Log(20 / (baselineTotal * c0 / n))) + (40 * Math.Log(40 / (baselineTotal * c1 / n))));
 
         var (g, df, p) = Divergence.GTest([30, 10], [20, 40]);
@@ -161,13 +161,13 @@ public sealed class ReferenceDivergenceTests
     private static double[] Smoothed(long[] cells, double alpha)
     {
         double total = 0;
-        foreach (long c in cells)
+        foreach (var c in cells)
         {
             total += c + alpha;
         }
 
         var result = new double[cells.Length];
-        for (int i = 0; i < cells.Length; i++)
+        for (var i = 0; i < cells.Length; i++)
         {
             result[i] = (cells[i] + alpha) / total;
         }
@@ -178,9 +178,9 @@ public sealed class ReferenceDivergenceTests
     private static ConfusionCounts Embed(ConfusionCounts small, int classCount)
     {
         var large = new ConfusionCounts(classCount);
-        for (int a = 0; a < small.ClassCount; a++)
+        for (var a = 0; a < small.ClassCount; a++)
         {
-            for (int p = 0; p < small.ClassCount; p++)
+            for (var p = 0; p < small.ClassCount; p++)
             {
                 large.Add(a + 200, p + 300, small[a, p]);
             }
@@ -192,7 +192,7 @@ public sealed class ReferenceDivergenceTests
 
     private static (ConfusionCounts Live, ConfusionCounts Baseline, double Alpha, JsonElement Expected) Load(string source, string name)
     {
-        JsonElement testCase = ReferenceData.DivergenceCase(source, name);
+        var testCase = ReferenceData.DivergenceCase(source, name);
         return (
             ConfusionCounts.FromRows(ReferenceData.Matrix(testCase.GetProperty("live"))),
             ConfusionCounts.FromRows(ReferenceData.Matrix(testCase.GetProperty("baseline"))),

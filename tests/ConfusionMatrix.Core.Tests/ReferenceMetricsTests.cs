@@ -10,9 +10,9 @@ public sealed class ReferenceMetricsTests
     [MemberData(nameof(Cases))]
     public void Counts_BuiltFromLabels_MatchReference(string source, string name)
     {
-        JsonElement testCase = ReferenceData.Case(source, name);
-        ConfusionCounts counts = BuildFromLabels(testCase);
-        long[][] expected = ReferenceData.Matrix(testCase.GetProperty("expected").GetProperty("counts"));
+        var testCase = ReferenceData.Case(source, name);
+        var counts = BuildFromLabels(testCase);
+        var expected = ReferenceData.Matrix(testCase.GetProperty("expected").GetProperty("counts"));
 
         Assert.Equal(expected, counts.ToRows());
         Assert.Equal(testCase.GetProperty("expected").GetProperty("total").GetInt64(), counts.Total);
@@ -22,9 +22,9 @@ public sealed class ReferenceMetricsTests
     [MemberData(nameof(Cases))]
     public void ScalarMetrics_MatchReference(string source, string name)
     {
-        JsonElement testCase = ReferenceData.Case(source, name);
-        JsonElement expected = testCase.GetProperty("expected");
-        MatrixMetrics metrics = MetricsCalculator.Compute(BuildFromLabels(testCase));
+        var testCase = ReferenceData.Case(source, name);
+        var expected = testCase.GetProperty("expected");
+        var metrics = MetricsCalculator.Compute(BuildFromLabels(testCase));
 
         Assert.Equal(expected.GetProperty("total").GetInt64(), metrics.Total);
         Approx.Equal(expected.GetProperty("accuracy").GetDouble(), metrics.Accuracy, "accuracy");
@@ -37,16 +37,16 @@ public sealed class ReferenceMetricsTests
     [MemberData(nameof(Cases))]
     public void PerClassMetrics_MatchReference(string source, string name)
     {
-        JsonElement testCase = ReferenceData.Case(source, name);
-        string[] classes = Classes(testCase);
-        JsonElement perClass = testCase.GetProperty("expected").GetProperty("perClass");
-        MatrixMetrics metrics = MetricsCalculator.Compute(BuildFromLabels(testCase));
+        var testCase = ReferenceData.Case(source, name);
+        var classes = Classes(testCase);
+        var perClass = testCase.GetProperty("expected").GetProperty("perClass");
+        var metrics = MetricsCalculator.Compute(BuildFromLabels(testCase));
 
         Assert.Equal(classes.Length, metrics.PerClass.Count);
-        for (int c = 0; c < classes.Length; c++)
+        for (var c = 0; c < classes.Length; c++)
         {
-            JsonElement expected = perClass.GetProperty(classes[c]);
-            ClassMetrics actual = metrics.PerClass[c];
+            var expected = perClass.GetProperty(classes[c]);
+            var actual = metrics.PerClass[c];
             Assert.Equal(expected.GetProperty("tp").GetInt64(), actual.Tp);
             Assert.Equal(expected.GetProperty("fp").GetInt64(), actual.Fp);
             Assert.Equal(expected.GetProperty("fn").GetInt64(), actual.Fn);
@@ -62,9 +62,9 @@ public sealed class ReferenceMetricsTests
     [MemberData(nameof(Cases))]
     public void AveragedMetrics_MatchReference(string source, string name)
     {
-        JsonElement testCase = ReferenceData.Case(source, name);
-        JsonElement expected = testCase.GetProperty("expected");
-        MatrixMetrics metrics = MetricsCalculator.Compute(BuildFromLabels(testCase));
+        var testCase = ReferenceData.Case(source, name);
+        var expected = testCase.GetProperty("expected");
+        var metrics = MetricsCalculator.Compute(BuildFromLabels(testCase));
 
         AssertAverage(expected.GetProperty("macro"), metrics.Macro, "macro");
         AssertAverage(expected.GetProperty("micro"), metrics.Micro, "micro");
@@ -75,8 +75,8 @@ public sealed class ReferenceMetricsTests
     [MemberData(nameof(Cases))]
     public void Metrics_FromExpectedCountsRows_EqualMetricsFromLabels(string source, string name)
     {
-        JsonElement testCase = ReferenceData.Case(source, name);
-        ConfusionCounts fromRows = ConfusionCounts.FromRows(ReferenceData.Matrix(testCase.GetProperty("expected").GetProperty("counts")));
+        var testCase = ReferenceData.Case(source, name);
+        var fromRows = ConfusionCounts.FromRows(ReferenceData.Matrix(testCase.GetProperty("expected").GetProperty("counts")));
 
         Assert.Equal(MetricsCalculator.Compute(BuildFromLabels(testCase)).PerClass, MetricsCalculator.Compute(fromRows).PerClass);
     }
@@ -84,7 +84,7 @@ public sealed class ReferenceMetricsTests
     [Fact]
     public void EmptyMatrix_AllMetricsZero()
     {
-        MatrixMetrics metrics = MetricsCalculator.Compute(new ConfusionCounts(3));
+        var metrics = MetricsCalculator.Compute(new ConfusionCounts(3));
 
         Assert.Equal(0, metrics.Total);
         Assert.Equal(0, metrics.Accuracy);
@@ -103,19 +103,19 @@ public sealed class ReferenceMetricsTests
         const int k = 150;
         var random = new Random(7);
         var counts = new ConfusionCounts(k);
-        for (int i = 0; i < 5000; i++)
+        for (var i = 0; i < 5000; i++)
         {
-            int actual = random.Next(k);
+            var actual = random.Next(k);
             counts.Add(actual, random.Next(4) == 0 ? random.Next(k) : actual);
         }
 
         Assert.True(counts.IsSparse);
-        MatrixMetrics metrics = MetricsCalculator.Compute(counts);
-        long[][] rows = counts.ToRows();
-        for (int c = 0; c < k; c++)
+        var metrics = MetricsCalculator.Compute(counts);
+        var rows = counts.ToRows();
+        for (var c = 0; c < k; c++)
         {
             long column = 0, row = 0;
-            for (int other = 0; other < k; other++)
+            for (var other = 0; other < k; other++)
             {
                 column += rows[other][c];
                 row += rows[c][other];
@@ -138,7 +138,7 @@ public sealed class ReferenceMetricsTests
     private static string[] Classes(JsonElement testCase)
     {
         var classes = new List<string>();
-        foreach (JsonElement c in testCase.GetProperty("classes").EnumerateArray())
+        foreach (var c in testCase.GetProperty("classes").EnumerateArray())
         {
             classes.Add(c.GetString()!);
         }
@@ -148,9 +148,9 @@ public sealed class ReferenceMetricsTests
 
     private static ConfusionCounts BuildFromLabels(JsonElement testCase)
     {
-        string[] classes = Classes(testCase);
+        var classes = Classes(testCase);
         var index = new Dictionary<string, int>();
-        for (int i = 0; i < classes.Length; i++)
+        for (var i = 0; i < classes.Length; i++)
         {
             index[classes[i]] = i;
         }

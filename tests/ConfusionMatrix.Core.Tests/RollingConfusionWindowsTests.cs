@@ -47,7 +47,7 @@ public sealed class RollingConfusionWindowsTests
     {
         var clock = new FakeTimeProvider(Day);
         var windows = new RollingConfusionWindows(2, clock);
-        for (int minute = 0; minute < 180; minute++)
+        for (var minute = 0; minute < 180; minute++)
         {
             windows.Record(minute % 2, 0, clock.GetUtcNow());
             clock.Advance(TimeSpan.FromMinutes(1));
@@ -94,7 +94,7 @@ public sealed class RollingConfusionWindowsTests
     [Fact]
     public void RollingBaseline_PicksHoursBetweenSpanAndGap()
     {
-        DateTimeOffset now = Day.AddHours(12).AddMinutes(30);
+        var now = Day.AddHours(12).AddMinutes(30);
         var clock = new FakeTimeProvider(now);
         var windows = new RollingConfusionWindows(2, clock);
 
@@ -118,7 +118,7 @@ public sealed class RollingConfusionWindowsTests
     [Fact]
     public void StaleEvents_CountOnlyWhereStillRetained()
     {
-        DateTimeOffset now = Day.AddHours(12);
+        var now = Day.AddHours(12);
         var clock = new FakeTimeProvider(now);
         var windows = new RollingConfusionWindows(3, clock);
 
@@ -155,9 +155,9 @@ public sealed class RollingConfusionWindowsTests
         var single = new RollingConfusionWindows(4, clock);
         var batched = new RollingConfusionWindows(4, clock);
         var random = new Random(3);
-        int[] cells = new int[500];
-        long[] ticks = new long[500];
-        for (int i = 0; i < cells.Length; i++)
+        var cells = new int[500];
+        var ticks = new long[500];
+        for (var i = 0; i < cells.Length; i++)
         {
             cells[i] = random.Next(16);
             ticks[i] = clock.GetUtcNow().AddMinutes(-random.Next(0, 40 * 60)).UtcTicks;
@@ -188,14 +188,14 @@ public sealed class RollingConfusionWindowsTests
     {
         var clock = new FakeTimeProvider(Day);
         var windows = new RollingConfusionWindows(classCount, clock);
-        int[] cells = new int[3];
-        long[] ticks = new long[3];
+        var cells = new int[3];
+        var ticks = new long[3];
         long bytesAfterDayRingFilled = 0;
-        for (int minute = 0; minute < 40 * 24 * 60; minute++)
+        for (var minute = 0; minute < 40 * 24 * 60; minute++)
         {
-            for (int i = 0; i < cells.Length; i++)
+            for (var i = 0; i < cells.Length; i++)
             {
-                int cls = ((minute * 3) + i) % Math.Min(classCount, 50);
+                var cls = ((minute * 3) + i) % Math.Min(classCount, 50);
                 cells[i] = (cls * classCount) + ((cls + i) % classCount);
                 ticks[i] = clock.GetUtcNow().UtcTicks;
             }
@@ -228,14 +228,14 @@ public sealed class RollingConfusionWindowsTests
         var clock = new FakeTimeProvider(Day);
         var original = new RollingConfusionWindows(classCount, clock);
         var random = new Random(classCount);
-        for (int step = 0; step < 6 * 30; step++)
+        for (var step = 0; step < 6 * 30; step++)
         {
             original.Record(random.Next(classCount), random.Next(classCount), clock.GetUtcNow());
             clock.Advance(TimeSpan.FromMinutes(10));
         }
 
-        RollingWindowsSnapshot snapshot = original.ToSnapshot();
-        RollingConfusionWindows restored = RollingConfusionWindows.FromSnapshot(snapshot, clock);
+        var snapshot = original.ToSnapshot();
+        var restored = RollingConfusionWindows.FromSnapshot(snapshot, clock);
 
         AssertSameState(original, restored);
         Assert.True(original.Query(TimeSpan.FromHours(24)).Total > 0);
@@ -285,23 +285,23 @@ public sealed class RollingConfusionWindowsTests
 
     private static long Total(RollingConfusionWindows windows, string window)
     {
-        Assert.True(WindowSpec.TryParse(window, out TimeSpan? span, out string? error), error);
+        Assert.True(WindowSpec.TryParse(window, out var span, out var error), error);
         return windows.Query(span).Total;
     }
 
     private static void AssertSameState(RollingConfusionWindows expected, RollingConfusionWindows actual)
     {
-        foreach (string window in new[] { "1m", "5m", "15m", "1h", "2h", "6h", "24h", "all" })
+        foreach (var window in new[] { "1m", "5m", "15m", "1h", "2h", "6h", "24h", "all" })
         {
-            Assert.True(WindowSpec.TryParse(window, out TimeSpan? span, out _));
+            Assert.True(WindowSpec.TryParse(window, out var span, out _));
             Assert.True(expected.Query(span).ContentEquals(actual.Query(span)), $"window {window} differs");
         }
 
         Assert.True(expected.RollingBaseline().ContentEquals(actual.RollingBaseline()));
         Assert.Equal(expected.RollingBaselineTotal, actual.RollingBaselineTotal);
 
-        RollingWindowsSnapshot a = expected.ToSnapshot();
-        RollingWindowsSnapshot b = actual.ToSnapshot();
+        var a = expected.ToSnapshot();
+        var b = actual.ToSnapshot();
         Assert.Equal(a.ClassCount, b.ClassCount);
         Assert.Equal(a.AllTimeCells, b.AllTimeCells);
         Assert.Equal(a.MinuteBucketStartsUtcTicks, b.MinuteBucketStartsUtcTicks);

@@ -13,7 +13,7 @@ public sealed class SpecialFunctionsTests
     [InlineData(1e6, 12815504.569147611)]
     public void LogGamma_KnownValues(double x, double expected)
     {
-        double actual = SpecialFunctions.LogGamma(x);
+        var actual = SpecialFunctions.LogGamma(x);
 
         Assert.True(Math.Abs(actual - expected) <= 1e-13 * Math.Max(1, Math.Abs(expected)), $"lgamma({x}) = {actual:R}, expected {expected:R}");
     }
@@ -52,8 +52,8 @@ public sealed class SpecialFunctionsTests
     [InlineData(2500.0, 2400.0)]
     public void GammaPAndQ_SumToOne(double a, double x)
     {
-        double p = SpecialFunctions.RegularizedGammaP(a, x);
-        double q = SpecialFunctions.RegularizedGammaQ(a, x);
+        var p = SpecialFunctions.RegularizedGammaP(a, x);
+        var q = SpecialFunctions.RegularizedGammaQ(a, x);
 
         Assert.InRange(p, 0, 1);
         Assert.InRange(q, 0, 1);

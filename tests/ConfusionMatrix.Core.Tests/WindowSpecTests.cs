@@ -13,7 +13,7 @@ public sealed class WindowSpecTests
     [InlineData(" 5M ", 5)]
     public void TryParse_ValidWindows(string text, int minutes)
     {
-        Assert.True(WindowSpec.TryParse(text, out TimeSpan? window, out string? error));
+        Assert.True(WindowSpec.TryParse(text, out var window, out var error));
         Assert.Equal(TimeSpan.FromMinutes(minutes), window);
         Assert.Null(error);
     }
@@ -23,7 +23,7 @@ public sealed class WindowSpecTests
     [InlineData("ALL")]
     public void TryParse_All_IsNullWindow(string text)
     {
-        Assert.True(WindowSpec.TryParse(text, out TimeSpan? window, out string? error));
+        Assert.True(WindowSpec.TryParse(text, out var window, out var error));
         Assert.Null(window);
         Assert.Null(error);
     }
@@ -46,7 +46,7 @@ public sealed class WindowSpecTests
     [InlineData("5 m")]
     public void TryParse_InvalidWindows_ExplainAllowedForms(string? text)
     {
-        Assert.False(WindowSpec.TryParse(text, out TimeSpan? window, out string? error));
+        Assert.False(WindowSpec.TryParse(text, out var window, out var error));
         Assert.Null(window);
         Assert.NotNull(error);
         Assert.Contains("'all'", error);
@@ -66,7 +66,7 @@ public sealed class WindowSpecTests
         TimeSpan? window = minutes is { } m ? TimeSpan.FromMinutes(m) : null;
 
         Assert.Equal(expected, WindowSpec.Format(window));
-        Assert.True(WindowSpec.TryParse(expected, out TimeSpan? parsed, out _));
+        Assert.True(WindowSpec.TryParse(expected, out var parsed, out _));
         Assert.Equal(window, parsed);
     }
 }

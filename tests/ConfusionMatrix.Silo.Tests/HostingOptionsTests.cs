@@ -1,6 +1,6 @@
 using ConfusionMatrix.Silo.Configuration;
-using Microsoft.AspNetCore.Builder;
 using ConfusionMatrix.Silo.Hosting;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;

@@ -40,7 +40,7 @@ public sealed class SiloProcessFixture : IAsyncLifetime
         Api = new SiloApi(BaseAddress, () => _silo.OutputTail());
 
         var clock = Stopwatch.StartNew();
-        string last = "no answer yet";
+        var last = "no answer yet";
         while (clock.Elapsed < StartupDeadline)
         {
             if (_silo.HasExited)

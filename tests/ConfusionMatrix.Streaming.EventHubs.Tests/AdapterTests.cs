@@ -1,6 +1,6 @@
 using System.Text;
-using ConfusionMatrix.Abstractions;
 using Azure.Messaging.EventHubs;
+using ConfusionMatrix.Abstractions;
 using Orleans.Streaming.EventHubs;
 using static ConfusionMatrix.Streaming.EventHubs.Tests.AdapterHarness;
 

@@ -1,7 +1,7 @@
-using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using ConfusionMatrix.Abstractions;
 using ConfusionMatrix.Grains;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Orleans.Providers.Streams.Common;
 using Orleans.Streaming.EventHubs.Testing;
 using Orleans.TestingHost;

@@ -52,12 +52,12 @@ public static class ReferenceData
     public static long[][] Matrix(JsonElement rows)
     {
         var result = new long[rows.GetArrayLength()][];
-        int i = 0;
-        foreach (JsonElement row in rows.EnumerateArray())
+        var i = 0;
+        foreach (var row in rows.EnumerateArray())
         {
             var values = new long[row.GetArrayLength()];
-            int j = 0;
-            foreach (JsonElement value in row.EnumerateArray())
+            var j = 0;
+            foreach (var value in row.EnumerateArray())
             {
                 values[j++] = value.GetInt64();
             }
@@ -71,7 +71,7 @@ public static class ReferenceData
     /// <summary>The in-repo file is copied to the output directory; the shared one is looked for beside the repository root.</summary>
     private static IReadOnlyDictionary<string, JsonDocument> Load()
     {
-        string inRepo = Path.Combine(AppContext.BaseDirectory, InRepoFile);
+        var inRepo = Path.Combine(AppContext.BaseDirectory, InRepoFile);
         if (!File.Exists(inRepo))
         {
             throw new FileNotFoundException($"The in-repo oracle was not copied next to the test binaries: {inRepo}.");
@@ -93,7 +93,7 @@ public static class ReferenceData
         {
             if (File.Exists(Path.Combine(dir.FullName, RepositoryMarker)))
             {
-                string path = Path.GetFullPath(Path.Combine(dir.FullName, SharedRelativePath));
+                var path = Path.GetFullPath(Path.Combine(dir.FullName, SharedRelativePath));
                 return File.Exists(path) ? path : null;
             }
         }
@@ -103,9 +103,9 @@ public static class ReferenceData
 
     private static IEnumerable<object[]> Names(string section)
     {
-        foreach (string source in Sources)
+        foreach (var source in Sources)
         {
-            foreach (JsonElement item in Root(source).GetProperty(section).EnumerateArray())
+            foreach (var item in Root(source).GetProperty(section).EnumerateArray())
             {
                 yield return [source, item.GetProperty("name").GetString()!];
             }
@@ -114,7 +114,7 @@ public static class ReferenceData
 
     private static JsonElement Find(string source, string section, string name)
     {
-        foreach (JsonElement item in Root(source).GetProperty(section).EnumerateArray())
+        foreach (var item in Root(source).GetProperty(section).EnumerateArray())
         {
             if (item.GetProperty("name").GetString() == name)
             {
@@ -134,7 +134,7 @@ internal static class Approx
     /// <summary>Relative 1e-9, or absolute 1e-12 when the expected value is exactly zero.</summary>
     public static void Equal(double expected, double actual, string what)
     {
-        bool ok = expected == 0
+        var ok = expected == 0
             ? Math.Abs(actual) <= AbsoluteForZero
             : Math.Abs(actual - expected) <= Relative * Math.Abs(expected);
         Assert.True(ok, $"{what}: expected {expected:R}, got {actual:R} (rel err {Math.Abs(actual - expected) / Math.Abs(expected):E2})");

@@ -53,7 +53,7 @@ public sealed record MatrixReport(
     {
         var m = MetricsCalculator.Compute(counts);
         var perClass = new Dictionary<string, ClassMetricsReport>(StringComparer.Ordinal);
-        for (int i = 0; i < m.PerClass.Count; i++)
+        for (var i = 0; i < m.PerClass.Count; i++)
         {
             var c = m.PerClass[i];
             perClass[classes[i]] = new ClassMetricsReport(c.Tp, c.Fp, c.Fn, c.Tn, c.Precision, c.Recall, c.F1, c.Support);
@@ -70,7 +70,7 @@ public sealed record MatrixReport(
             new AveragesReport(m.Weighted.Precision, m.Weighted.Recall, m.Weighted.F1));
         var distribution = new Dictionary<string, long>(StringComparer.Ordinal);
         var pending = new Dictionary<string, long>(StringComparer.Ordinal);
-        for (int c = 0; c < classes.Count; c++)
+        for (var c = 0; c < classes.Count; c++)
         {
             distribution[classes[c]] = counts.ColumnTotal(c);
             pending[classes[c]] = 0;

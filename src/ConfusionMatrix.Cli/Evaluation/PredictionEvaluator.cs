@@ -56,7 +56,7 @@ public sealed class PredictionEvaluator
     public void Add(RowBlock block)
     {
         var rows = block.Rows.AsSpan(0, block.Count);
-        for (int i = 0; i < rows.Length; i++)
+        for (var i = 0; i < rows.Length; i++)
         {
             ref readonly var row = ref rows[i];
             Records++;
@@ -72,8 +72,8 @@ public sealed class PredictionEvaluator
                 continue;
             }
 
-            int actual = Label(row.Actual);
-            int predicted = Label(row.Predicted);
+            var actual = Label(row.Actual);
+            var predicted = Label(row.Predicted);
             if (actual < 0 || predicted < 0)
             {
                 Reject("unknown_class", $"record {row.Position + 1}: class '{(actual < 0 ? row.Actual : row.Predicted)}' is not one of --classes");
@@ -90,7 +90,7 @@ public sealed class PredictionEvaluator
 
             foreach (var (dimension, value) in block.SegmentsOf(row))
             {
-                int d = Array.IndexOf(_dimensions, dimension);
+                var d = Array.IndexOf(_dimensions, dimension);
                 if (d < 0)
                 {
                     continue;
@@ -115,7 +115,7 @@ public sealed class PredictionEvaluator
         foreach (var ((model, version), group) in _groups.OrderBy(g => g.Key.Model, StringComparer.Ordinal).ThenBy(g => g.Key.Version, StringComparer.Ordinal))
         {
             reports.Add(MatrixReport.Create(model, version, Segments.All, classes, group.All.ToCounts(order), asOf));
-            for (int d = 0; d < _dimensions.Length; d++)
+            for (var d = 0; d < _dimensions.Length; d++)
             {
                 foreach (var (value, matrix) in group.Segments[d].OrderBy(kv => kv.Key, StringComparer.Ordinal))
                 {
@@ -129,7 +129,7 @@ public sealed class PredictionEvaluator
 
     private int Label(string name)
     {
-        if (_labels.TryGetValue(name, out int index))
+        if (_labels.TryGetValue(name, out var index))
         {
             return index;
         }
@@ -188,7 +188,7 @@ public sealed class PredictionEvaluator
 
         public void Add(int actual, int predicted)
         {
-            int needed = Math.Max(actual, predicted) + 1;
+            var needed = Math.Max(actual, predicted) + 1;
             if (needed > _side)
             {
                 Grow(needed);
@@ -200,11 +200,11 @@ public sealed class PredictionEvaluator
         /// <summary>Counts with rows and columns permuted into report order (<paramref name="order"/>[i] = label of class i).</summary>
         public ConfusionCounts ToCounts(int[] order)
         {
-            int k = order.Length;
+            var k = order.Length;
             var counts = new ConfusionCounts(Math.Max(k, 1));
-            for (int i = 0; i < k; i++)
+            for (var i = 0; i < k; i++)
             {
-                for (int j = 0; j < k; j++)
+                for (var j = 0; j < k; j++)
                 {
                     int a = order[i], p = order[j];
                     if (a < _side && p < _side && _cells[(a * _side) + p] is var n and > 0)
@@ -219,9 +219,9 @@ public sealed class PredictionEvaluator
 
         private void Grow(int needed)
         {
-            int side = Math.Max(needed, _side * 2);
+            var side = Math.Max(needed, _side * 2);
             var cells = new long[side * side];
-            for (int a = 0; a < _side; a++)
+            for (var a = 0; a < _side; a++)
             {
                 Array.Copy(_cells, a * _side, cells, a * side, _side);
             }

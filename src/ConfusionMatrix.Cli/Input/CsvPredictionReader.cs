@@ -77,7 +77,7 @@ internal sealed class CsvPredictionReader(Stream stream, bool keepDetails) : Pre
 
         _header = [.. _cells.Select(c => c.Trim())];
         _fieldOf = [.. _header.Select(h => Array.FindIndex(FieldNames, f => string.Equals(f, h, StringComparison.OrdinalIgnoreCase)))];
-        for (int i = 0; i < _header.Length; i++)
+        for (var i = 0; i < _header.Length; i++)
         {
             if (_fieldOf[i] < 0 && _header[i].StartsWith("segments.", StringComparison.OrdinalIgnoreCase))
             {
@@ -95,7 +95,7 @@ internal sealed class CsvPredictionReader(Stream stream, bool keepDetails) : Pre
 
     private void Fill(RowBlock block, ref PredictionRow row)
     {
-        for (int i = 0; i < _cells.Count; i++)
+        for (var i = 0; i < _cells.Count; i++)
         {
             var cell = _cells[i];
             switch (_fieldOf[i])
@@ -141,7 +141,7 @@ internal sealed class CsvPredictionReader(Stream stream, bool keepDetails) : Pre
         cells.Clear();
         error = null;
         var current = new System.Text.StringBuilder();
-        int i = 0;
+        var i = 0;
         while (true)
         {
             current.Clear();
@@ -180,8 +180,8 @@ internal sealed class CsvPredictionReader(Stream stream, bool keepDetails) : Pre
             }
             else
             {
-                int comma = line.IndexOf(',', i);
-                int stop = comma < 0 ? line.Length : comma;
+                var comma = line.IndexOf(',', i);
+                var stop = comma < 0 ? line.Length : comma;
                 current.Append(line, i, stop - i);
                 i = stop;
             }

@@ -24,7 +24,7 @@ internal sealed class NdjsonPredictionReader(Stream stream, bool keepDetails) : 
         block.Clear();
         while (!block.IsFull)
         {
-            int newline = Array.IndexOf(_buffer, (byte)'\n', _start, _end - _start);
+            var newline = Array.IndexOf(_buffer, (byte)'\n', _start, _end - _start);
             if (newline < 0)
             {
                 if (_eof)
@@ -74,7 +74,7 @@ internal sealed class NdjsonPredictionReader(Stream stream, bool keepDetails) : 
             _buffer = bigger;
         }
 
-        int read = await stream.ReadAsync(_buffer.AsMemory(_end), cancellationToken).ConfigureAwait(false);
+        var read = await stream.ReadAsync(_buffer.AsMemory(_end), cancellationToken).ConfigureAwait(false);
         if (read == 0)
         {
             _eof = true;
@@ -85,7 +85,7 @@ internal sealed class NdjsonPredictionReader(Stream stream, bool keepDetails) : 
 
     private void ParseLine(RowBlock block, ReadOnlySpan<byte> line)
     {
-        long position = _line++;
+        var position = _line++;
         if (line.Length > 0 && line[^1] == (byte)'\r')
         {
             line = line[..^1];

@@ -91,11 +91,11 @@ internal sealed class ParquetPredictionReader : PredictionFileReader
     private async Task LoadGroupAsync(int index, CancellationToken cancellationToken)
     {
         using var group = _reader.OpenRowGroupReader(index);
-        int rows = checked((int)group.RowCount);
+        var rows = checked((int)group.RowCount);
         var columns = new object?[_fields.Length][];
-        for (int f = 0; f < _fields.Length; f++)
+        for (var f = 0; f < _fields.Length; f++)
         {
-            bool wanted = _fieldOf[f] is not (0 or 5 or 6) || _keepDetails;
+            var wanted = _fieldOf[f] is not (0 or 5 or 6) || _keepDetails;
             columns[f] = wanted ? await ReadColumnAsync(group, _fields[f], rows, cancellationToken).ConfigureAwait(false) : [];
         }
 
@@ -155,7 +155,7 @@ internal sealed class ParquetPredictionReader : PredictionFileReader
         {
             var values = new T?[rows];
             await group.ReadAsync<T>(field, values.AsMemory(), null, cancellationToken).ConfigureAwait(false);
-            for (int i = 0; i < rows; i++)
+            for (var i = 0; i < rows; i++)
             {
                 result[i] = values[i];
             }
@@ -164,7 +164,7 @@ internal sealed class ParquetPredictionReader : PredictionFileReader
         {
             var values = new T[rows];
             await group.ReadAsync<T>(field, values.AsMemory(), null, cancellationToken).ConfigureAwait(false);
-            for (int i = 0; i < rows; i++)
+            for (var i = 0; i < rows; i++)
             {
                 result[i] = values[i];
             }
@@ -175,7 +175,7 @@ internal sealed class ParquetPredictionReader : PredictionFileReader
 
     private void Fill(RowBlock block, ref PredictionRow row, int index)
     {
-        for (int f = 0; f < _fields.Length; f++)
+        for (var f = 0; f < _fields.Length; f++)
         {
             var column = _columns![f];
             if (column.Length == 0)

@@ -23,7 +23,7 @@ public abstract class PredictionFileReader : IAsyncDisposable
     /// <summary>Moves past the first <paramref name="records"/> records (for a resumed replay).</summary>
     public virtual async ValueTask SkipAsync(long records, CancellationToken cancellationToken)
     {
-        long left = records;
+        var left = records;
         while (left > 0)
         {
             var limited = new RowBlock((int)Math.Min(left, RowBlock.DefaultCapacity));

@@ -106,7 +106,7 @@ internal sealed class StringPool
             return System.Text.Encoding.UTF8.GetString(utf8);
         }
 
-        int n = System.Text.Encoding.UTF8.GetChars(utf8, _chars);
+        var n = System.Text.Encoding.UTF8.GetChars(utf8, _chars);
         return Get(_chars.AsSpan(0, n));
     }
 }

@@ -42,16 +42,16 @@ public static class DriftEvaluator
         ArgumentNullException.ThrowIfNull(comparisons);
         ArgumentNullException.ThrowIfNull(policy);
         policy.ThrowIfInvalid(nameof(policy));
-        int n = comparisons.Count;
+        var n = comparisons.Count;
         var evidence = new Evidence[n];
-        for (int j = 0; j < n; j++)
+        for (var j = 0; j < n; j++)
         {
             evidence[j] = Gather(comparisons[j], policy, n);
         }
 
-        int discoveries = EValues.BenjaminiHochbergCount([.. evidence.Select(e => e.EValue)], policy.Alpha);
+        var discoveries = EValues.BenjaminiHochbergCount([.. evidence.Select(e => e.EValue)], policy.Alpha);
         var result = new DriftAssessment[n];
-        for (int j = 0; j < n; j++)
+        for (var j = 0; j < n; j++)
         {
             result[j] = Decide(evidence[j], policy, n, discoveries);
         }
@@ -82,9 +82,9 @@ public static class DriftEvaluator
                 $"Class count mismatch: live has {live.ClassCount}, reference has {reference.ClassCount}.", nameof(comparison));
         }
 
-        SequentialState state = comparison.State;
+        var state = comparison.State;
         state.NextLook();
-        int k = live.ClassCount;
+        var k = live.ClassCount;
         var liveRows = new long[k];
         var liveColumns = new long[k];
         var liveDiagonal = new long[k];
@@ -93,38 +93,38 @@ public static class DriftEvaluator
         var referenceDiagonal = new long[k];
         live.AccumulateMarginals(liveRows, liveColumns, liveDiagonal);
         reference.AccumulateMarginals(referenceRows, referenceColumns, referenceDiagonal);
-        bool enough = live.Total >= policy.MinSamples && reference.Total >= policy.MinSamples;
+        var enough = live.Total >= policy.MinSamples && reference.Total >= policy.MinSamples;
 
-        bool withFpr = k > 2;
-        int m = withFpr ? 2 * k : k;
-        double baseLevel = policy.Alpha / ((double)familySize * m);
+        var withFpr = k > 2;
+        var m = withFpr ? 2 * k : k;
+        var baseLevel = policy.Alpha / ((double)familySize * m);
         var tests = new List<Test>(m);
-        for (int c = 0; c < k; c++)
+        for (var c = 0; c < k; c++)
         {
             tests.Add(Compare(
                 state, policy, enough, baseLevel, c, "recall", referenceDiagonal[c], referenceRows[c], liveDiagonal[c], liveRows[c],
                 higherIsWorse: false));
             if (withFpr)
             {
-                long referenceNegatives = reference.Total - referenceRows[c];
-                long liveNegatives = live.Total - liveRows[c];
+                var referenceNegatives = reference.Total - referenceRows[c];
+                var liveNegatives = live.Total - liveRows[c];
                 tests.Add(Compare(
                     state, policy, enough, baseLevel, c, "fpr", referenceColumns[c] - referenceDiagonal[c], referenceNegatives,
                     liveColumns[c] - liveDiagonal[c], liveNegatives, higherIsWorse: true));
             }
         }
 
-        DivergenceResult divergence = ConditionalDivergence.Compare(live, reference, policy.SmoothingAlpha);
+        var divergence = ConditionalDivergence.Compare(live, reference, policy.SmoothingAlpha);
         double adjusted = 1;
-        bool significant = false;
+        var significant = false;
         if (enough && divergence.DegreesOfFreedom > 0)
         {
             // Spend alpha by information, not by look: looking more often spends nothing extra.
-            double information = (double)live.Total * reference.Total / ((double)live.Total + reference.Total);
-            double spentBefore = state.Get("omnibus:spent", 0);
-            double spentNow = Math.Max(spentBefore, information / (information + policy.OmnibusHalfInformation));
+            var information = (double)live.Total * reference.Total / ((double)live.Total + reference.Total);
+            var spentBefore = state.Get("omnibus:spent", 0);
+            var spentNow = Math.Max(spentBefore, information / (information + policy.OmnibusHalfInformation));
             state.Set("omnibus:spent", spentNow);
-            double share = (spentNow - spentBefore) * policy.Alpha / familySize;
+            var share = (spentNow - spentBefore) * policy.Alpha / familySize;
             adjusted = share > 0 ? Math.Min(1, divergence.PValue * policy.Alpha / share) : 1;
             significant = share > 0 && divergence.PValue <= share;
         }
@@ -145,20 +145,20 @@ public static class DriftEvaluator
         long liveTrials,
         bool higherIsWorse)
     {
-        string key = metric + ":" + classIndex.ToString(CultureInfo.InvariantCulture);
-        double referenceRate = ProportionMath.Rate(referenceSuccesses, referenceTrials);
-        double liveRate = ProportionMath.Rate(liveSuccesses, liveTrials);
-        double drop = referenceTrials > 0 && liveTrials > 0 ? (higherIsWorse ? liveRate - referenceRate : referenceRate - liveRate) : 0;
-        bool sufficient = enough && ProportionMath.HasExpectedCells(
+        var key = metric + ":" + classIndex.ToString(CultureInfo.InvariantCulture);
+        var referenceRate = ProportionMath.Rate(referenceSuccesses, referenceTrials);
+        var liveRate = ProportionMath.Rate(liveSuccesses, liveTrials);
+        var drop = referenceTrials > 0 && liveTrials > 0 ? (higherIsWorse ? liveRate - referenceRate : referenceRate - liveRate) : 0;
+        var sufficient = enough && ProportionMath.HasExpectedCells(
             referenceSuccesses, referenceTrials, liveSuccesses, liveTrials, policy.MinExpectedCellCount);
         double variance = 0;
-        double logE = state.Get("e:" + key, 0);
-        double logSevere = state.Get("s:" + key, 0);
-        double lower = state.Get("lo:" + key, double.NegativeInfinity);
-        double upper = state.Get("hi:" + key, double.PositiveInfinity);
+        var logE = state.Get("e:" + key, 0);
+        var logSevere = state.Get("s:" + key, 0);
+        var lower = state.Get("lo:" + key, double.NegativeInfinity);
+        var upper = state.Get("hi:" + key, double.PositiveInfinity);
         if (sufficient)
         {
-            double tau = policy.MixingStandardDeviation;
+            var tau = policy.MixingStandardDeviation;
             variance = ProportionMath.DifferenceVariance(referenceSuccesses, referenceTrials, liveSuccesses, liveTrials);
             logE = state.RunningMax("e:" + key, OneSidedMixture.LogLikelihoodRatio(drop - policy.Tolerance, variance, tau), 0);
             logSevere = state.RunningMax("s:" + key, OneSidedMixture.LogLikelihoodRatio(drop - policy.SevereDrop, variance, tau), 0);
@@ -174,30 +174,30 @@ public static class DriftEvaluator
     private static DriftAssessment Decide(Evidence evidence, DriftPolicy policy, int familySize, int discoveries)
     {
         ConfusionCounts live = evidence.Comparison.Live, reference = evidence.Comparison.Reference;
-        IReadOnlyList<string>? names = evidence.Comparison.ClassNames;
-        int m = Math.Max(1, evidence.Tests.Count);
-        double level = policy.Alpha * Math.Max(1, discoveries) / ((double)familySize * m);
-        double needed = -Math.Log(level);
+        var names = evidence.Comparison.ClassNames;
+        var m = Math.Max(1, evidence.Tests.Count);
+        var level = policy.Alpha * Math.Max(1, discoveries) / ((double)familySize * m);
+        var needed = -Math.Log(level);
         var deltas = new List<ClassDelta>(evidence.Tests.Count);
-        foreach (Test t in evidence.Tests)
+        foreach (var t in evidence.Tests)
         {
-            double lower = t.StoredLower;
+            var lower = t.StoredLower;
             if (t.Sufficient)
             {
                 lower = Math.Max(lower, t.Drop - OneSidedMixture.Margin(t.Variance, policy.MixingStandardDeviation, level));
             }
 
-            bool significant = evidence.Enough && t.LogE >= needed;
-            bool severe = significant && t.LogSevere >= needed;
+            var significant = evidence.Enough && t.LogE >= needed;
+            var severe = significant && t.LogSevere >= needed;
             deltas.Add(new ClassDelta(
                 t.ClassIndex, t.Metric, t.Reference, t.Live, t.Drop, lower, t.Upper, Math.Exp(Math.Min(700, t.LogE)), level,
                 t.ReferenceTrials, t.LiveTrials, t.Sufficient, significant, severe));
         }
 
-        bool omnibusAlarm = evidence.OmnibusSignificant && evidence.Divergence.Kl >= policy.KlThreshold;
-        bool judged = deltas.Exists(d => d.Sufficient);
-        bool nonInferior = evidence.Enough && judged && deltas.TrueForAll(d => !d.Sufficient || d.UpperBound < policy.Tolerance);
-        (DriftDecision decision, string reason) = Reason(live, reference, policy, deltas, evidence, omnibusAlarm, names);
+        var omnibusAlarm = evidence.OmnibusSignificant && evidence.Divergence.Kl >= policy.KlThreshold;
+        var judged = deltas.Exists(d => d.Sufficient);
+        var nonInferior = evidence.Enough && judged && deltas.TrueForAll(d => !d.Sufficient || d.UpperBound < policy.Tolerance);
+        (var decision, var reason) = Reason(live, reference, policy, deltas, evidence, omnibusAlarm, names);
         return new DriftAssessment(
             decision, reason, evidence.Divergence, evidence.OmnibusAdjusted, live.Total, reference.Total, deltas,
             evidence.EValue, omnibusAlarm, nonInferior && decision == DriftDecision.NoDrift);
@@ -220,8 +220,8 @@ public static class DriftEvaluator
         }
 
         ClassDelta? worst = null;
-        int alarms = 0;
-        foreach (ClassDelta delta in deltas)
+        var alarms = 0;
+        foreach (var delta in deltas)
         {
             if (delta.Significant)
             {
@@ -235,8 +235,8 @@ public static class DriftEvaluator
 
         if (worst is not null)
         {
-            bool severe = deltas.Exists(d => d.Severe);
-            DriftDecision decision = severe ? DriftDecision.Severe : DriftDecision.Drift;
+            var severe = deltas.Exists(d => d.Severe);
+            var decision = severe ? DriftDecision.Severe : DriftDecision.Drift;
             var text = new StringBuilder(Describe(worst, classNames, policy));
             text.Append(severe
                 ? string.Create(CultureInfo.InvariantCulture, $"; certainly at least {ProportionMath.Rate3(policy.SevereDrop)} worse")
@@ -269,7 +269,7 @@ public static class DriftEvaluator
         }
 
         ClassDelta? largest = null;
-        foreach (ClassDelta delta in deltas)
+        foreach (var delta in deltas)
         {
             if (delta.Sufficient && (largest is null || delta.UpperBound > largest.UpperBound))
             {
@@ -277,7 +277,7 @@ public static class DriftEvaluator
             }
         }
 
-        string largestNote = largest is null ? "no comparison is judged at this look" : "least certain: " + Describe(largest, classNames, policy);
+        var largestNote = largest is null ? "no comparison is judged at this look" : "least certain: " + Describe(largest, classNames, policy);
         return (DriftDecision.NoDrift, string.Create(
             CultureInfo.InvariantCulture,
             $"no drop is surely beyond the tolerance {ProportionMath.Rate3(policy.Tolerance)}; {largestNote}; excess KL={evidence.Divergence.Kl.ToString("0.0000", CultureInfo.InvariantCulture)}"));
@@ -285,11 +285,11 @@ public static class DriftEvaluator
 
     private static string Describe(ClassDelta delta, IReadOnlyList<string>? classNames, DriftPolicy policy)
     {
-        string name = ClassLabel(delta.ClassIndex, classNames);
-        string what = delta.Metric == "recall" ? $"recall of {name}" : $"false-positive rate into {name}";
-        string population = delta.Metric == "recall" ? $"actual {name}" : $"actual other than {name}";
-        string lower = double.IsNegativeInfinity(delta.LowerBound) ? "-inf" : ProportionMath.Signed3(delta.LowerBound);
-        string upper = double.IsPositiveInfinity(delta.UpperBound) ? "+inf" : ProportionMath.Signed3(delta.UpperBound);
+        var name = ClassLabel(delta.ClassIndex, classNames);
+        var what = delta.Metric == "recall" ? $"recall of {name}" : $"false-positive rate into {name}";
+        var population = delta.Metric == "recall" ? $"actual {name}" : $"actual other than {name}";
+        var lower = double.IsNegativeInfinity(delta.LowerBound) ? "-inf" : ProportionMath.Signed3(delta.LowerBound);
+        var upper = double.IsPositiveInfinity(delta.UpperBound) ? "+inf" : ProportionMath.Signed3(delta.UpperBound);
         return string.Create(
             CultureInfo.InvariantCulture,
             $"{what} {Verb(delta)} from {ProportionMath.Rate3(delta.Reference)} to {ProportionMath.Rate3(delta.Live)} (drop {ProportionMath.Signed3(delta.Drop)}, always-valid bounds [{lower}, {upper}], e-value {ProportionMath.P(delta.EValue)}) over {delta.LiveDenominator} vs {delta.ReferenceDenominator} {population}");

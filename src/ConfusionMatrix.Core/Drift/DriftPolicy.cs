@@ -127,7 +127,7 @@ public sealed record DriftPolicy
 
     internal void ThrowIfInvalid(string parameterName)
     {
-        IReadOnlyList<string> errors = Validate();
+        var errors = Validate();
         if (errors.Count > 0)
         {
             throw new ArgumentException(string.Join(" ", errors), parameterName);

@@ -18,9 +18,9 @@ public static class EValues
             throw new ArgumentOutOfRangeException(nameof(alpha), alpha, "The false discovery rate must be in (0, 1).");
         }
 
-        int n = eValues.Count;
+        var n = eValues.Count;
         var sorted = new double[n];
-        for (int i = 0; i < n; i++)
+        for (var i = 0; i < n; i++)
         {
             if (!(eValues[i] >= 0))
             {
@@ -31,7 +31,7 @@ public static class EValues
         }
 
         Array.Sort(sorted, (a, b) => b.CompareTo(a));
-        for (int k = n; k >= 1; k--)
+        for (var k = n; k >= 1; k--)
         {
             if (sorted[k - 1] >= Threshold(n, k, alpha))
             {
@@ -48,15 +48,15 @@ public static class EValues
     /// <summary>Which of <paramref name="eValues"/> are e-BH discoveries at <paramref name="alpha"/>.</summary>
     public static bool[] BenjaminiHochberg(IReadOnlyList<double> eValues, double alpha)
     {
-        int k = BenjaminiHochbergCount(eValues, alpha);
+        var k = BenjaminiHochbergCount(eValues, alpha);
         var selected = new bool[eValues.Count];
         if (k == 0)
         {
             return selected;
         }
 
-        double threshold = Threshold(eValues.Count, k, alpha);
-        for (int i = 0; i < selected.Length; i++)
+        var threshold = Threshold(eValues.Count, k, alpha);
+        for (var i = 0; i < selected.Length; i++)
         {
             selected[i] = eValues[i] >= threshold;
         }

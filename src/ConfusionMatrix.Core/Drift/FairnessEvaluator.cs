@@ -37,7 +37,7 @@ public static class FairnessEvaluator
         Validate(segments, positiveClass);
         state.NextLook();
 
-        int s = segments.Count;
+        var s = segments.Count;
         if (s < 2)
         {
             return new FairnessAssessment(
@@ -49,10 +49,10 @@ public static class FairnessEvaluator
         var negatives = new long[s];
         var falsePositives = new long[s];
         long allPositives = 0, allFalseNegatives = 0, allNegatives = 0, allFalsePositives = 0;
-        for (int i = 0; i < s; i++)
+        for (var i = 0; i < s; i++)
         {
-            ConfusionCounts counts = segments[i].Counts;
-            long truePositives = counts[positiveClass, positiveClass];
+            var counts = segments[i].Counts;
+            var truePositives = counts[positiveClass, positiveClass];
             positives[i] = counts.RowTotal(positiveClass);
             falseNegatives[i] = positives[i] - truePositives;
             negatives[i] = counts.Total - positives[i];
@@ -63,12 +63,12 @@ public static class FairnessEvaluator
             allFalsePositives += falsePositives[i];
         }
 
-        double threshold = policy.Alpha / (2.0 * s);
-        double tau2 = policy.MaxFairnessGap * policy.MaxFairnessGap;
+        var threshold = policy.Alpha / (2.0 * s);
+        var tau2 = policy.MaxFairnessGap * policy.MaxFairnessGap;
         var gaps = new List<SegmentRateGap>(2 * s);
-        for (int i = 0; i < s; i++)
+        for (var i = 0; i < s; i++)
         {
-            string segment = segments[i].Segment;
+            var segment = segments[i].Segment;
             gaps.Add(Compare(
                 state, policy, segment, "fnr", falseNegatives[i], positives[i],
                 allFalseNegatives - falseNegatives[i], allPositives - positives[i], tau2, threshold));
@@ -78,8 +78,8 @@ public static class FairnessEvaluator
         }
 
         SegmentRateGap? worst = null;
-        int alarms = 0;
-        foreach (SegmentRateGap gap in gaps)
+        var alarms = 0;
+        foreach (var gap in gaps)
         {
             if (gap.IsAlarm)
             {
@@ -93,12 +93,12 @@ public static class FairnessEvaluator
 
         if (worst is not null)
         {
-            string more = alarms > 1 ? $"; {alarms - 1} more significant gap(s) of at least {ProportionMath.Rate3(policy.MaxFairnessGap)}" : string.Empty;
-            string highest = string.Empty;
+            var more = alarms > 1 ? $"; {alarms - 1} more significant gap(s) of at least {ProportionMath.Rate3(policy.MaxFairnessGap)}" : string.Empty;
+            var highest = string.Empty;
             if (worst.Gap < 0)
             {
                 // Only "better than the rest" alarms: the rest contains the harmed segment, so name it too.
-                SegmentRateGap top = gaps.Where(g => g.Metric == worst.Metric).MaxBy(g => g.SegmentRate)!;
+                var top = gaps.Where(g => g.Metric == worst.Metric).MaxBy(g => g.SegmentRate)!;
                 highest = $"; the highest {worst.Metric.ToUpperInvariant()} is {dimension}={top.Segment} at {ProportionMath.Rate3(top.SegmentRate)}";
             }
 
@@ -115,7 +115,7 @@ public static class FairnessEvaluator
         }
 
         SegmentRateGap? largest = null;
-        foreach (SegmentRateGap gap in gaps)
+        foreach (var gap in gaps)
         {
             if (gap.Sufficient && (largest is null || Math.Abs(gap.Gap) > Math.Abs(largest.Gap)))
             {
@@ -151,49 +151,49 @@ public static class FairnessEvaluator
         state.NextLook();
         var stableBySegment = stable.ToDictionary(x => x.Segment, x => x.Counts, StringComparer.Ordinal);
         var members = canary.Where(x => stableBySegment.ContainsKey(x.Segment)).ToList();
-        int s = members.Count;
+        var s = members.Count;
         if (s < 2)
         {
             return new FairnessAssessment(
                 dimension, false, $"dimension '{dimension}' needs at least two segments seen by both versions (has {s})", []);
         }
 
-        Rates[] canaryRates = RatesOf(members.Select(x => x.Counts).ToList(), positiveClass);
-        Rates[] stableRates = RatesOf(members.Select(x => stableBySegment[x.Segment]).ToList(), positiveClass);
-        double level = policy.Alpha / (2.0 * s);
-        double tau = policy.MaxFairnessGap;
+        var canaryRates = RatesOf(members.Select(x => x.Counts).ToList(), positiveClass);
+        var stableRates = RatesOf(members.Select(x => stableBySegment[x.Segment]).ToList(), positiveClass);
+        var level = policy.Alpha / (2.0 * s);
+        var tau = policy.MaxFairnessGap;
         var gaps = new List<SegmentRateGap>(2 * s);
-        for (int i = 0; i < s; i++)
+        for (var i = 0; i < s; i++)
         {
-            foreach (string metric in (string[])["fnr", "fpr"])
+            foreach (var metric in (string[])["fnr", "fpr"])
             {
-                bool fnr = metric == "fnr";
+                var fnr = metric == "fnr";
                 var (ce, ct, cre, crt) = canaryRates[i].Of(fnr);
                 var (se, st, sre, srt) = stableRates[i].Of(fnr);
-                double canaryGap = ProportionMath.Rate(ce, ct) - ProportionMath.Rate(cre, crt);
-                double stableGap = ProportionMath.Rate(se, st) - ProportionMath.Rate(sre, srt);
-                double widening = canaryGap - stableGap;
-                bool sufficient =
+                var canaryGap = ProportionMath.Rate(ce, ct) - ProportionMath.Rate(cre, crt);
+                var stableGap = ProportionMath.Rate(se, st) - ProportionMath.Rate(sre, srt);
+                var widening = canaryGap - stableGap;
+                var sufficient =
                     ProportionMath.HasExpectedCells(ce, ct, cre, crt, policy.MinExpectedCellCount)
                     && ProportionMath.HasExpectedCells(se, st, sre, srt, policy.MinExpectedCellCount);
-                string key = "widen:" + metric + ":" + members[i].Segment;
-                double logE = state.Get("e:" + key, 0);
-                double lower = state.Get("lo:" + key, double.NegativeInfinity);
+                var key = "widen:" + metric + ":" + members[i].Segment;
+                var logE = state.Get("e:" + key, 0);
+                var lower = state.Get("lo:" + key, double.NegativeInfinity);
                 if (sufficient)
                 {
-                    double variance = ProportionMath.DifferenceVariance(ce, ct, cre, crt) + ProportionMath.DifferenceVariance(se, st, sre, srt);
+                    var variance = ProportionMath.DifferenceVariance(ce, ct, cre, crt) + ProportionMath.DifferenceVariance(se, st, sre, srt);
                     logE = state.RunningMax("e:" + key, OneSidedMixture.LogLikelihoodRatio(widening - policy.MaxFairnessGap, variance, tau), 0);
                     lower = state.RunningMax("lo:" + key, widening - OneSidedMixture.Margin(variance, tau, level));
                 }
 
-                bool significant = logE >= -Math.Log(level);
+                var significant = logE >= -Math.Log(level);
                 gaps.Add(new SegmentRateGap(
                     members[i].Segment, metric, ProportionMath.Rate(ce, ct), ProportionMath.Rate(cre, crt), canaryGap,
                     Math.Min(1, Math.Exp(-logE)), level, ct, crt, sufficient, significant, significant, stableGap, lower));
             }
         }
 
-        SegmentRateGap? worst = gaps.Where(g => g.IsAlarm).MaxBy(g => g.LowerBound);
+        var worst = gaps.Where(g => g.IsAlarm).MaxBy(g => g.LowerBound);
         if (worst is not null)
         {
             return new FairnessAssessment(dimension, true, DescribeWidening(dimension, worst, policy), gaps);
@@ -207,7 +207,7 @@ public static class FairnessEvaluator
                 gaps);
         }
 
-        SegmentRateGap largest = gaps.Where(g => g.Sufficient).MaxBy(g => g.Gap - (g.ReferenceGap ?? 0))!;
+        var largest = gaps.Where(g => g.Sufficient).MaxBy(g => g.Gap - (g.ReferenceGap ?? 0))!;
         return new FairnessAssessment(
             dimension, false, "no gap widened beyond the tolerance compared with the stable version; largest: " + DescribeWidening(dimension, largest, policy), gaps);
     }
@@ -225,14 +225,14 @@ public static class FairnessEvaluator
 
     private static Rates[] RatesOf(IReadOnlyList<ConfusionCounts> segments, int positiveClass)
     {
-        int s = segments.Count;
+        var s = segments.Count;
         var fn = new long[s];
         var pos = new long[s];
         var fp = new long[s];
         var neg = new long[s];
-        for (int i = 0; i < s; i++)
+        for (var i = 0; i < s; i++)
         {
-            long tp = segments[i][positiveClass, positiveClass];
+            var tp = segments[i][positiveClass, positiveClass];
             pos[i] = segments[i].RowTotal(positiveClass);
             fn[i] = pos[i] - tp;
             neg[i] = segments[i].Total - pos[i];
@@ -241,7 +241,7 @@ public static class FairnessEvaluator
 
         long allFn = fn.Sum(), allPos = pos.Sum(), allFp = fp.Sum(), allNeg = neg.Sum();
         var result = new Rates[s];
-        for (int i = 0; i < s; i++)
+        for (var i = 0; i < s; i++)
         {
             result[i] = new Rates(fn[i], pos[i], allFn - fn[i], allPos - pos[i], fp[i], neg[i], allFp - fp[i], allNeg - neg[i]);
         }
@@ -255,8 +255,8 @@ public static class FairnessEvaluator
     /// </summary>
     private static bool IsWorse(SegmentRateGap candidate, SegmentRateGap current)
     {
-        bool candidateHarmed = candidate.Gap > 0;
-        bool currentHarmed = current.Gap > 0;
+        var candidateHarmed = candidate.Gap > 0;
+        var currentHarmed = current.Gap > 0;
         if (candidateHarmed != currentHarmed)
         {
             return candidateHarmed;
@@ -277,21 +277,21 @@ public static class FairnessEvaluator
         double tau2,
         double threshold)
     {
-        string key = metric + ":" + segment;
-        double segmentRate = ProportionMath.Rate(segmentErrors, segmentTrials);
-        double restRate = ProportionMath.Rate(restErrors, restTrials);
-        double gap = segmentTrials > 0 && restTrials > 0 ? segmentRate - restRate : 0;
-        bool sufficient = ProportionMath.HasExpectedCells(
+        var key = metric + ":" + segment;
+        var segmentRate = ProportionMath.Rate(segmentErrors, segmentTrials);
+        var restRate = ProportionMath.Rate(restErrors, restTrials);
+        var gap = segmentTrials > 0 && restTrials > 0 ? segmentRate - restRate : 0;
+        var sufficient = ProportionMath.HasExpectedCells(
             segmentErrors, segmentTrials, restErrors, restTrials, policy.MinExpectedCellCount);
-        double pValue = state.MinPValue(key);
+        var pValue = state.MinPValue(key);
         if (sufficient)
         {
-            double variance = ProportionMath.DifferenceVariance(segmentErrors, segmentTrials, restErrors, restTrials);
+            var variance = ProportionMath.DifferenceVariance(segmentErrors, segmentTrials, restErrors, restTrials);
             pValue = state.Update(key, MixtureSprt.PValue(gap, variance, tau2));
         }
 
-        bool significant = sufficient && pValue <= threshold;
-        bool material = Math.Abs(gap) >= policy.MaxFairnessGap;
+        var significant = sufficient && pValue <= threshold;
+        var material = Math.Abs(gap) >= policy.MaxFairnessGap;
         return new SegmentRateGap(
             segment, metric, segmentRate, restRate, gap, pValue, threshold, segmentTrials, restTrials,
             sufficient, significant, material);
@@ -299,8 +299,8 @@ public static class FairnessEvaluator
 
     private static string Describe(string dimension, SegmentRateGap gap)
     {
-        string comparison = gap.AlwaysValidPValue <= gap.Threshold ? "<=" : ">";
-        string population = gap.Metric == "fnr" ? "actual positives" : "actual negatives";
+        var comparison = gap.AlwaysValidPValue <= gap.Threshold ? "<=" : ">";
+        var population = gap.Metric == "fnr" ? "actual positives" : "actual negatives";
         return string.Create(
             CultureInfo.InvariantCulture,
             $"{gap.Metric.ToUpperInvariant()} of {dimension}={gap.Segment} is {ProportionMath.Rate3(gap.SegmentRate)} vs {ProportionMath.Rate3(gap.RestRate)} for the rest ({ProportionMath.Signed3(gap.Gap)}, always-valid p={ProportionMath.P(gap.AlwaysValidPValue)} {comparison} {ProportionMath.P(gap.Threshold)}) over {gap.SegmentDenominator} vs {gap.RestDenominator} {population}");
@@ -309,8 +309,8 @@ public static class FairnessEvaluator
     private static void Validate(IReadOnlyList<(string Segment, ConfusionCounts Counts)> segments, int positiveClass)
     {
         var names = new HashSet<string>(StringComparer.Ordinal);
-        int classCount = -1;
-        foreach ((string segment, ConfusionCounts counts) in segments)
+        var classCount = -1;
+        foreach ((var segment, var counts) in segments)
         {
             if (string.IsNullOrEmpty(segment))
             {

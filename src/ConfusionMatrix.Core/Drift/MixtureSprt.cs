@@ -27,14 +27,14 @@ public static class MixtureSprt
             throw new ArgumentOutOfRangeException(nameof(tau2), tau2, "The mixing variance must be positive and finite.");
         }
 
-        double total = variance + tau2;
+        var total = variance + tau2;
         return (0.5 * Math.Log(variance / total)) + (tau2 * thetaHat * thetaHat / (2 * variance * total));
     }
 
     /// <summary>min(1, 1/Lambda) for a single look; keep the running minimum in a <see cref="SequentialState"/>.</summary>
     public static double PValue(double thetaHat, double variance, double tau2)
     {
-        double logLr = LogLikelihoodRatio(thetaHat, variance, tau2);
+        var logLr = LogLikelihoodRatio(thetaHat, variance, tau2);
         return logLr <= 0 ? 1 : Math.Exp(-logLr);
     }
 }

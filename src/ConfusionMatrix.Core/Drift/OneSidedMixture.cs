@@ -28,9 +28,9 @@ public static class OneSidedMixture
             throw new ArgumentOutOfRangeException(nameof(excess), excess, "The estimate must be finite.");
         }
 
-        double tau2 = mixingStandardDeviation * mixingStandardDeviation;
-        double total = variance + tau2;
-        double z = excess * mixingStandardDeviation / Math.Sqrt(variance * total);
+        var tau2 = mixingStandardDeviation * mixingStandardDeviation;
+        var total = variance + tau2;
+        var z = excess * mixingStandardDeviation / Math.Sqrt(variance * total);
         return LogTwo + (0.5 * Math.Log(variance / total)) + (0.5 * z * z) + LogNormalCdf(z);
     }
 
@@ -46,13 +46,13 @@ public static class OneSidedMixture
             throw new ArgumentOutOfRangeException(nameof(alpha), alpha, "The level must be in (0, 1).");
         }
 
-        double target = -Math.Log(alpha);
-        double tau2 = mixingStandardDeviation * mixingStandardDeviation;
+        var target = -Math.Log(alpha);
+        var tau2 = mixingStandardDeviation * mixingStandardDeviation;
 
         // The two-sided mixture's closed-form margin bounds this one from above (Lambda here is 2 Phi(z) >= 1 times the
         // two-sided ratio for a positive excess), and half of it is below: bisect in between.
-        double high = Math.Sqrt(2 * variance * (variance + tau2) / tau2 * (target + (0.5 * Math.Log((variance + tau2) / variance))));
-        double low = 0.5 * high;
+        var high = Math.Sqrt(2 * variance * (variance + tau2) / tau2 * (target + (0.5 * Math.Log((variance + tau2) / variance))));
+        var low = 0.5 * high;
         while (LogLikelihoodRatio(low, variance, mixingStandardDeviation) >= target && low > 1e-12)
         {
             high = low;
@@ -66,10 +66,10 @@ public static class OneSidedMixture
         }
 
         // Lambda is increasing in the excess: bisection to a millionth of the margin, far below the reported 3 decimals.
-        double precision = high * 1e-6;
+        var precision = high * 1e-6;
         while (high - low > precision)
         {
-            double mid = 0.5 * (low + high);
+            var mid = 0.5 * (low + high);
             if (LogLikelihoodRatio(mid, variance, mixingStandardDeviation) < target)
             {
                 low = mid;

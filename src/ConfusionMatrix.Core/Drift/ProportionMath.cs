@@ -26,8 +26,8 @@ internal static class ProportionMath
             return false;
         }
 
-        double pooled = (double)(successesA + successesB) / ((double)trialsA + trialsB);
-        double smallerShare = Math.Min(pooled, 1 - pooled);
+        var pooled = (double)(successesA + successesB) / ((double)trialsA + trialsB);
+        var smallerShare = Math.Min(pooled, 1 - pooled);
         return Math.Min(trialsA, trialsB) * smallerShare >= minExpected;
     }
 
@@ -43,7 +43,7 @@ internal static class ProportionMath
 
     private static double ShrunkBernoulliVariance(long successes, long trials)
     {
-        double p = (successes + 0.5) / (trials + 1.0);
+        var p = (successes + 0.5) / (trials + 1.0);
         return p * (1 - p) / trials;
     }
 }

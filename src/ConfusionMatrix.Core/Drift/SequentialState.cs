@@ -34,7 +34,7 @@ public sealed class SequentialState
     public double Get(string key, double missing)
     {
         ArgumentNullException.ThrowIfNull(key);
-        return _values.TryGetValue(key, out double value) ? value : missing;
+        return _values.TryGetValue(key, out var value) ? value : missing;
     }
 
     /// <summary>p_n = min(p_{n-1}, <paramref name="pValue"/>); returns the new running minimum.</summary>
@@ -53,7 +53,7 @@ public sealed class SequentialState
     {
         ArgumentNullException.ThrowIfNull(key);
         RequireNotNaN(value);
-        double min = Math.Min(Get(key, missing), value);
+        var min = Math.Min(Get(key, missing), value);
         _values[key] = min;
         return min;
     }
@@ -63,7 +63,7 @@ public sealed class SequentialState
     {
         ArgumentNullException.ThrowIfNull(key);
         RequireNotNaN(value);
-        double max = Math.Max(Get(key, missing), value);
+        var max = Math.Max(Get(key, missing), value);
         _values[key] = max;
         return max;
     }
@@ -89,7 +89,7 @@ public sealed class SequentialState
         ArgumentOutOfRangeException.ThrowIfNegative(looks);
         ArgumentNullException.ThrowIfNull(values);
         var copy = new Dictionary<string, double>(StringComparer.Ordinal);
-        foreach (KeyValuePair<string, double> entry in values)
+        foreach (var entry in values)
         {
             if (double.IsNaN(entry.Value))
             {

@@ -140,7 +140,7 @@ public static class RolloutEndpoints
         var reason = r.Reason ?? "";
         http.AddAuditNote(string.IsNullOrWhiteSpace(r.Reason) ? null : $"reason: {r.Reason}");
         http.AddAuditNote(note);
-        RolloutView view = action switch
+        var view = action switch
         {
             RolloutAction.SetStable => await rollout.SetStableAsync(Required(r.Version, "version"), actor, reason),
             RolloutAction.StartCanary => await rollout.StartCanaryAsync(Required(r.Version, "version"), r.Weight ?? 10, actor, reason),

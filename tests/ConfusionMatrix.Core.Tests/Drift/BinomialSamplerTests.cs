@@ -11,17 +11,17 @@ public sealed class BinomialSamplerTests
         var random = new Random(3);
         const int draws = 20000;
         double sum = 0, sumSquares = 0;
-        for (int i = 0; i < draws; i++)
+        for (var i = 0; i < draws; i++)
         {
-            long x = Binomial.Sample(random, trials, p);
+            var x = Binomial.Sample(random, trials, p);
             Assert.InRange(x, 0, trials);
             sum += x;
             sumSquares += (double)x * x;
         }
 
-        double mean = sum / draws;
-        double variance = (sumSquares / draws) - (mean * mean);
-        double expectedVariance = trials * p * (1 - p);
+        var mean = sum / draws;
+        var variance = (sumSquares / draws) - (mean * mean);
+        var expectedVariance = trials * p * (1 - p);
         // Mean within 5 standard errors; variance within 5%.
         Assert.InRange(mean, (trials * p) - (5 * Math.Sqrt(expectedVariance / draws)), (trials * p) + (5 * Math.Sqrt(expectedVariance / draws)));
         Assert.InRange(variance, 0.95 * expectedVariance, 1.05 * expectedVariance);

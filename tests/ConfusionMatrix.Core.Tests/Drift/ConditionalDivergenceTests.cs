@@ -10,10 +10,10 @@ public sealed class ConditionalDivergenceTests
     {
         var random = new Random(1000 + k);
         double worst = 0;
-        for (int repetition = 0; repetition < 10; repetition++)
+        for (var repetition = 0; repetition < 10; repetition++)
         {
-            ConfusionCounts a = Draw(random, k, 50_000, Prevalence(k, skew: 1));
-            ConfusionCounts b = Draw(random, k, 50_000, Prevalence(k, skew: 1));
+            var a = Draw(random, k, 50_000, Prevalence(k, skew: 1));
+            var b = Draw(random, k, 50_000, Prevalence(k, skew: 1));
             worst = Math.Max(worst, ConditionalDivergence.Compare(a, b).Kl);
         }
 
@@ -24,12 +24,12 @@ public sealed class ConditionalDivergenceTests
     public void PrevalenceShift_IsInvisible_ButARowShiftIsNot()
     {
         var random = new Random(7);
-        ConfusionCounts reference = Draw(random, 2, 200_000, [0.96, 0.04]);
-        ConfusionCounts shifted = Draw(random, 2, 200_000, [0.97, 0.03]);
-        ConfusionCounts drifted = Draw(random, 2, 200_000, [0.96, 0.04], fraudRecall: 0.50);
+        var reference = Draw(random, 2, 200_000, [0.96, 0.04]);
+        var shifted = Draw(random, 2, 200_000, [0.97, 0.03]);
+        var drifted = Draw(random, 2, 200_000, [0.96, 0.04], fraudRecall: 0.50);
 
-        DivergenceResult prevalence = ConditionalDivergence.Compare(shifted, reference);
-        DivergenceResult recall = ConditionalDivergence.Compare(drifted, reference);
+        var prevalence = ConditionalDivergence.Compare(shifted, reference);
+        var recall = ConditionalDivergence.Compare(drifted, reference);
 
         Assert.True(prevalence.Kl < 0.001, $"prevalence alone gave excess KL {prevalence.Kl}");
         Assert.True(prevalence.PValue > 1e-4, $"prevalence alone gave p = {prevalence.PValue}");
@@ -47,7 +47,7 @@ public sealed class ConditionalDivergenceTests
     private static double[] Prevalence(int k, double skew)
     {
         double[] w = [.. Enumerable.Range(0, k).Select(i => 1 / Math.Pow(i + 1, skew))];
-        double sum = w.Sum();
+        var sum = w.Sum();
         return [.. w.Select(x => x / sum)];
     }
 
@@ -55,17 +55,17 @@ public sealed class ConditionalDivergenceTests
     private static ConfusionCounts Draw(Random random, int k, int n, double[] prevalence, double fraudRecall = 0.9)
     {
         var counts = new ConfusionCounts(k);
-        for (int i = 0; i < n; i++)
+        for (var i = 0; i < n; i++)
         {
-            double u = random.NextDouble();
-            int actual = 0;
+            var u = random.NextDouble();
+            var actual = 0;
             while (actual < k - 1 && (u -= prevalence[actual]) > 0)
             {
                 actual++;
             }
 
-            double accuracy = actual == 1 ? fraudRecall : 0.9;
-            int predicted = random.NextDouble() < accuracy ? actual : (actual + 1 + random.Next(k - 1)) % k;
+            var accuracy = actual == 1 ? fraudRecall : 0.9;
+            var predicted = random.NextDouble() < accuracy ? actual : (actual + 1 + random.Next(k - 1)) % k;
             counts.Add(actual, predicted);
         }
 

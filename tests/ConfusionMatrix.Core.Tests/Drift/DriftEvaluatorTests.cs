@@ -16,13 +16,13 @@ public sealed class DriftEvaluatorTests
     [Fact]
     public void StoryDrop_IsDrift_WithTheLowerBoundAboveTheTolerance_ButNotSevere()
     {
-        ConfusionCounts reference = Fraud(96_000, 0.01, 4_000, 0.92);
-        ConfusionCounts live = Fraud(96_000, 0.01, 4_000, 0.78);
+        var reference = Fraud(96_000, 0.01, 4_000, 0.92);
+        var live = Fraud(96_000, 0.01, 4_000, 0.78);
 
-        DriftAssessment result = DriftEvaluator.Evaluate(live, reference, DriftPolicy.Default, new SequentialState(), FraudNames);
+        var result = DriftEvaluator.Evaluate(live, reference, DriftPolicy.Default, new SequentialState(), FraudNames);
 
         Assert.Equal(DriftDecision.Drift, result.Decision);
-        ClassDelta recall = Assert.Single(result.ClassDeltas, d => d.Metric == "recall" && d.ClassIndex == 1);
+        var recall = Assert.Single(result.ClassDeltas, d => d.Metric == "recall" && d.ClassIndex == 1);
         Assert.True(recall.Significant && !recall.Severe, recall.ToString());
         Assert.True(recall.LowerBound > DriftPolicy.Default.Tolerance && recall.LowerBound < 0.14 && recall.UpperBound > 0.14, recall.ToString());
         Assert.StartsWith("recall of 'fraud' fell from 0.920 to 0.780", result.Reason, StringComparison.Ordinal);
@@ -31,10 +31,10 @@ public sealed class DriftEvaluatorTests
     [Fact]
     public void DropOf014_NeverBecomesSevere_HoweverLargeTheSample()
     {
-        ConfusionCounts reference = Fraud(9_600_000, 0.01, 400_000, 0.92);
-        ConfusionCounts live = Fraud(9_600_000, 0.01, 400_000, 0.78);
+        var reference = Fraud(9_600_000, 0.01, 400_000, 0.92);
+        var live = Fraud(9_600_000, 0.01, 400_000, 0.78);
 
-        DriftAssessment result = DriftEvaluator.Evaluate(live, reference, DriftPolicy.Default, new SequentialState());
+        var result = DriftEvaluator.Evaluate(live, reference, DriftPolicy.Default, new SequentialState());
 
         Assert.Equal(DriftDecision.Drift, result.Decision);
         Assert.True(result.ClassDeltas.Max(d => d.LowerBound) < DriftPolicy.Default.SevereDrop);
@@ -43,13 +43,13 @@ public sealed class DriftEvaluatorTests
     [Fact]
     public void DropOf030_IsSevere_OnceItsLowerBoundReachesTheSevereThreshold()
     {
-        ConfusionCounts reference = Fraud(96_000, 0.01, 4_000, 0.92);
-        ConfusionCounts live = Fraud(96_000, 0.01, 4_000, 0.62);
+        var reference = Fraud(96_000, 0.01, 4_000, 0.92);
+        var live = Fraud(96_000, 0.01, 4_000, 0.62);
 
-        DriftAssessment result = DriftEvaluator.Evaluate(live, reference, DriftPolicy.Default, new SequentialState());
+        var result = DriftEvaluator.Evaluate(live, reference, DriftPolicy.Default, new SequentialState());
 
         Assert.Equal(DriftDecision.Severe, result.Decision);
-        ClassDelta recall = Assert.Single(result.ClassDeltas, d => d.Severe);
+        var recall = Assert.Single(result.ClassDeltas, d => d.Severe);
         Assert.True(recall.LowerBound >= DriftPolicy.Default.SevereDrop, recall.ToString());
     }
 
@@ -57,10 +57,10 @@ public sealed class DriftEvaluatorTests
     public void PrevalenceShift_WithTheSameRecallAndFalsePositiveRate_IsNoDrift()
     {
         // Precision against the holdout falls 0.79 -> 0.74 here; it is not what the evaluator acts on.
-        ConfusionCounts holdout = Fraud(192_000, 0.01, 8_000, 0.92);
-        ConfusionCounts live = Fraud(194_000, 0.01, 6_000, 0.92);
+        var holdout = Fraud(192_000, 0.01, 8_000, 0.92);
+        var live = Fraud(194_000, 0.01, 6_000, 0.92);
 
-        DriftAssessment result = DriftEvaluator.Evaluate(live, holdout, DriftPolicy.Default, new SequentialState());
+        var result = DriftEvaluator.Evaluate(live, holdout, DriftPolicy.Default, new SequentialState());
 
         Assert.Equal(DriftDecision.NoDrift, result.Decision);
         Assert.DoesNotContain(result.ClassDeltas, d => d.Metric == "precision");
@@ -70,10 +70,10 @@ public sealed class DriftEvaluatorTests
     [Fact]
     public void UnchangedModelOnLotsOfData_IsShownWithinTheTolerance()
     {
-        ConfusionCounts reference = Fraud(960_000, 0.01, 40_000, 0.92);
-        ConfusionCounts live = Fraud(960_000, 0.01, 40_000, 0.92);
+        var reference = Fraud(960_000, 0.01, 40_000, 0.92);
+        var live = Fraud(960_000, 0.01, 40_000, 0.92);
 
-        DriftAssessment result = DriftEvaluator.Evaluate(live, reference, DriftPolicy.Default, new SequentialState());
+        var result = DriftEvaluator.Evaluate(live, reference, DriftPolicy.Default, new SequentialState());
 
         Assert.Equal(DriftDecision.NoDrift, result.Decision);
         Assert.True(result.NonInferior);
@@ -83,10 +83,10 @@ public sealed class DriftEvaluatorTests
     [Fact]
     public void TinySamples_AreInsufficientEvidence_EvenWithALargeDrop()
     {
-        ConfusionCounts reference = Fraud(90, 0.01, 10, 0.9);
-        ConfusionCounts live = Fraud(90, 0.01, 10, 0.1);
+        var reference = Fraud(90, 0.01, 10, 0.9);
+        var live = Fraud(90, 0.01, 10, 0.1);
 
-        DriftAssessment result = DriftEvaluator.Evaluate(live, reference, DriftPolicy.Default, new SequentialState());
+        var result = DriftEvaluator.Evaluate(live, reference, DriftPolicy.Default, new SequentialState());
 
         Assert.Equal(DriftDecision.InsufficientEvidence, result.Decision);
         Assert.False(result.NonInferior);
@@ -95,15 +95,15 @@ public sealed class DriftEvaluatorTests
     [Fact]
     public void WithMoreThanTwoClasses_FalsePositiveRatesAreTestedToo()
     {
-        ConfusionCounts reference = ConfusionCounts.FromRows([[9000, 500, 500], [500, 9000, 500], [500, 500, 9000]]);
+        var reference = ConfusionCounts.FromRows([[9000, 500, 500], [500, 9000, 500], [500, 500, 9000]]);
 
         // Class 2 now also swallows many items of class 0: FPR into class 2 rises by about 0.15.
-        ConfusionCounts live = ConfusionCounts.FromRows([[6000, 500, 3500], [500, 9000, 500], [500, 500, 9000]]);
+        var live = ConfusionCounts.FromRows([[6000, 500, 3500], [500, 9000, 500], [500, 500, 9000]]);
 
-        DriftAssessment result = DriftEvaluator.Evaluate(live, reference, DriftPolicy.Default, new SequentialState());
+        var result = DriftEvaluator.Evaluate(live, reference, DriftPolicy.Default, new SequentialState());
 
         Assert.Equal(6, result.ClassDeltas.Count);
-        ClassDelta fpr = Assert.Single(result.ClassDeltas, d => d.Metric == "fpr" && d.ClassIndex == 2);
+        var fpr = Assert.Single(result.ClassDeltas, d => d.Metric == "fpr" && d.ClassIndex == 2);
         Assert.True(fpr.Significant && fpr.Drop > 0.1, fpr.ToString());
         Assert.StartsWith("recall of class 0 fell", result.Reason, StringComparison.Ordinal);
     }
@@ -116,13 +116,13 @@ public sealed class DriftEvaluatorTests
         var reference = new ConfusionCounts(2);
         var live = new ConfusionCounts(2);
         double lastUpper = double.PositiveInfinity, lastLower = double.NegativeInfinity;
-        for (int look = 0; look < 40; look++)
+        for (var look = 0; look < 40; look++)
         {
             FraudModel healthy = new(0.05, 0.92, 0.01);
             healthy.Draw(random, reference, 4000);
             (healthy with { Recall = 0.85 }).Draw(random, live, 1000);
-            DriftAssessment result = DriftEvaluator.Evaluate(live, reference, DriftPolicy.Default, state);
-            ClassDelta recall = Assert.Single(result.ClassDeltas, d => d.Metric == "recall" && d.ClassIndex == 1);
+            var result = DriftEvaluator.Evaluate(live, reference, DriftPolicy.Default, state);
+            var recall = Assert.Single(result.ClassDeltas, d => d.Metric == "recall" && d.ClassIndex == 1);
             if (recall.Sufficient)
             {
                 Assert.True(recall.UpperBound <= lastUpper, $"upper bound rose at look {look}");
@@ -138,12 +138,12 @@ public sealed class DriftEvaluatorTests
     [Fact]
     public void Family_UsesEBH_SoSeveralDiscoveriesRelaxEachLevel()
     {
-        ConfusionCounts reference = Fraud(96_000, 0.01, 4_000, 0.92);
-        ConfusionCounts live = Fraud(96_000, 0.01, 4_000, 0.80);
-        ConfusionCounts same = Fraud(96_000, 0.01, 4_000, 0.92);
-        DriftPolicy policy = DriftPolicy.Default;
+        var reference = Fraud(96_000, 0.01, 4_000, 0.92);
+        var live = Fraud(96_000, 0.01, 4_000, 0.80);
+        var same = Fraud(96_000, 0.01, 4_000, 0.92);
+        var policy = DriftPolicy.Default;
 
-        IReadOnlyList<DriftAssessment> family = DriftEvaluator.EvaluateFamily(
+        var family = DriftEvaluator.EvaluateFamily(
             [
                 new DriftComparison(live, reference, new SequentialState()),
                 new DriftComparison(live, reference, new SequentialState()),
@@ -162,17 +162,17 @@ public sealed class DriftEvaluatorTests
     [Fact]
     public void Omnibus_SpendsAlphaByInformation_NotByLooks()
     {
-        ConfusionCounts reference = Fraud(9_600, 0.01, 400, 0.92);
-        ConfusionCounts live = Fraud(9_600, 0.01, 400, 0.92);
+        var reference = Fraud(9_600, 0.01, 400, 0.92);
+        var live = Fraud(9_600, 0.01, 400, 0.92);
         var state = new SequentialState();
 
-        DriftAssessment first = DriftEvaluator.Evaluate(live, reference, DriftPolicy.Default, state);
-        DriftAssessment again = DriftEvaluator.Evaluate(live, reference, DriftPolicy.Default, state);
+        var first = DriftEvaluator.Evaluate(live, reference, DriftPolicy.Default, state);
+        var again = DriftEvaluator.Evaluate(live, reference, DriftPolicy.Default, state);
 
         // The second look adds no information, so it may spend nothing: its adjusted p-value is 1.
         Assert.True(first.OmnibusAdjustedPValue <= 1);
         Assert.Equal(1, again.OmnibusAdjustedPValue);
-        double information = 10_000.0 * 10_000 / 20_000;
+        var information = 10_000.0 * 10_000 / 20_000;
         Assert.Equal(information / (information + DriftPolicy.Default.OmnibusHalfInformation), state.Get("omnibus:spent", 0), 12);
     }
 

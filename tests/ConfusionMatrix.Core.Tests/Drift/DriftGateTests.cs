@@ -7,7 +7,7 @@ public sealed class DriftGateTests
     [Fact]
     public void NoSegment_IsInconclusive_NeverPass()
     {
-        GateResult result = DriftGate.Evaluate("v2", []);
+        var result = DriftGate.Evaluate("v2", []);
 
         Assert.Equal(GateOutcome.Inconclusive, result.Outcome);
         Assert.False(result.Pass);
@@ -17,7 +17,7 @@ public sealed class DriftGateTests
     [Fact]
     public void OnlyInsufficientSegments_AreInconclusive()
     {
-        GateResult result = DriftGate.Evaluate("v2", [
+        var result = DriftGate.Evaluate("v2", [
             new GateSegment("region=EU", DriftDecision.InsufficientEvidence, 0, 0, "too few"),
             new GateSegment("region=US", DriftDecision.InsufficientEvidence, 0, 0, "too few"),
         ]);
@@ -29,7 +29,7 @@ public sealed class DriftGateTests
     [Fact]
     public void JudgedButNotYetWithinTolerance_IsInconclusive_AndNamesTheOpenSegment()
     {
-        GateResult result = DriftGate.Evaluate("v2", [
+        var result = DriftGate.Evaluate("v2", [
             new GateSegment("region=EU", DriftDecision.NoDrift, 2, 2, "ok"),
             new GateSegment("region=US", DriftDecision.NoDrift, 2, 1, "open", "recall of 'fraud' may have dropped by up to 0.040"),
         ]);
@@ -42,7 +42,7 @@ public sealed class DriftGateTests
     [Fact]
     public void EveryJudgedComparisonWithinTolerance_Passes_IgnoringUnjudgedSegments()
     {
-        GateResult result = DriftGate.Evaluate("v2", [
+        var result = DriftGate.Evaluate("v2", [
             new GateSegment("region=EU", DriftDecision.NoDrift, 2, 2, "ok"),
             new GateSegment("region=XX", DriftDecision.InsufficientEvidence, 0, 0, "too few"),
         ]);
@@ -53,11 +53,11 @@ public sealed class DriftGateTests
     [Fact]
     public void DriftOrAFairnessAlert_Fails_SevereNamedFirst()
     {
-        GateResult drift = DriftGate.Evaluate("v2", [
+        var drift = DriftGate.Evaluate("v2", [
             new GateSegment("region=EU", DriftDecision.Drift, 2, 0, "eu drift"),
             new GateSegment("region=US", DriftDecision.Severe, 2, 0, "us severe"),
         ]);
-        GateResult fairness = DriftGate.Evaluate("v2", [new GateSegment("all", DriftDecision.NoDrift, 2, 2, "ok")], "fairness alert on region");
+        var fairness = DriftGate.Evaluate("v2", [new GateSegment("all", DriftDecision.NoDrift, 2, 2, "ok")], "fairness alert on region");
 
         Assert.Equal(GateOutcome.Fail, drift.Outcome);
         Assert.Contains("worst: region=US: us severe", drift.Reason, StringComparison.Ordinal);

@@ -7,7 +7,7 @@ public sealed class DriftPolicyTests
     [Fact]
     public void Defaults_AreTheDocumentedOnes_AndValid()
     {
-        DriftPolicy policy = DriftPolicy.Default;
+        var policy = DriftPolicy.Default;
 
         Assert.Equal(0.05, policy.Alpha);
         Assert.Equal(0.02, policy.Tolerance);
@@ -25,7 +25,7 @@ public sealed class DriftPolicyTests
     [Fact]
     public void EveryBadValue_IsNamed()
     {
-        IReadOnlyList<string> errors = new DriftPolicy
+        var errors = new DriftPolicy
         {
             Alpha = 0,
             Tolerance = 1.2,
@@ -39,7 +39,7 @@ public sealed class DriftPolicyTests
             OmnibusHalfInformation = -1,
         }.Validate();
 
-        foreach (string name in (string[])["Alpha", "Tolerance", "SevereDrop", "KlThreshold", "MaxFairnessGap", "MinExpectedCellCount", "MinSamples", "SmoothingAlpha", "MixingStandardDeviation", "OmnibusHalfInformation"])
+        foreach (var name in (string[])["Alpha", "Tolerance", "SevereDrop", "KlThreshold", "MaxFairnessGap", "MinExpectedCellCount", "MinSamples", "SmoothingAlpha", "MixingStandardDeviation", "OmnibusHalfInformation"])
         {
             Assert.Contains(errors, e => e.StartsWith(name + " must", StringComparison.Ordinal));
         }
@@ -48,7 +48,7 @@ public sealed class DriftPolicyTests
     [Fact]
     public void SevereDrop_MustBeAboveTheTolerance()
     {
-        IReadOnlyList<string> errors = (DriftPolicy.Default with { Tolerance = 0.2, SevereDrop = 0.15 }).Validate();
+        var errors = (DriftPolicy.Default with { Tolerance = 0.2, SevereDrop = 0.15 }).Validate();
 
         Assert.Equal(["SevereDrop must be above Tolerance (got 0.15 <= 0.2)."], errors);
     }
@@ -58,7 +58,7 @@ public sealed class DriftPolicyTests
     {
         var counts = new ConfusionCounts(2);
 
-        ArgumentException error = Assert.Throws<ArgumentException>(() =>
+        var error = Assert.Throws<ArgumentException>(() =>
             DriftEvaluator.Evaluate(counts, counts, DriftPolicy.Default with { Alpha = 0.7 }, new SequentialState()));
 
         Assert.Contains("Alpha must be in (0, 0.5)", error.Message, StringComparison.Ordinal);

@@ -18,26 +18,26 @@ public sealed class DriftSimulationTests(ITestOutputHelper output)
     {
         const int runs = 1000;
         const int looks = 40;
-        DriftPolicy policy = DriftPolicy.Default;
-        FraudModel model = FraudModel.FromRecallAndPrecision(0.05, 0.90, 0.80);
+        var policy = DriftPolicy.Default;
+        var model = FraudModel.FromRecallAndPrecision(0.05, 0.90, 0.80);
         var random = new Random(20240611);
         int sequentialAlarms = 0, sequentialSignificant = 0, naiveSignificant = 0, naiveAlarms = 0;
 
-        for (int run = 0; run < runs; run++)
+        for (var run = 0; run < runs; run++)
         {
             var holdout = new ConfusionCounts(2);
             model.Draw(random, holdout, HoldoutSize);
             var live = new ConfusionCounts(2);
             var state = new SequentialState();
             bool alarm = false, significant = false, naiveSig = false, naiveAlarm = false;
-            for (int look = 0; look < looks; look++)
+            for (var look = 0; look < looks; look++)
             {
                 model.Draw(random, live, Step);
-                DriftAssessment result = DriftEvaluator.Evaluate(live, holdout, policy, state);
+                var result = DriftEvaluator.Evaluate(live, holdout, policy, state);
                 alarm |= result.Decision >= DriftDecision.Drift;
                 significant |= result.ClassDeltas.Any(d => d.Significant);
-                bool enough = result.Decision != DriftDecision.InsufficientEvidence;
-                foreach (ClassDelta delta in result.ClassDeltas)
+                var enough = result.Decision != DriftDecision.InsufficientEvidence;
+                foreach (var delta in result.ClassDeltas)
                 {
                     if (enough && delta.Sufficient && delta.Drop > 0 && NaivePValue(delta) <= delta.Level)
                     {
@@ -53,7 +53,7 @@ public sealed class DriftSimulationTests(ITestOutputHelper output)
             naiveAlarms += naiveAlarm ? 1 : 0;
         }
 
-        double bound = policy.Alpha + (3 * Math.Sqrt(policy.Alpha * (1 - policy.Alpha) / runs));
+        var bound = policy.Alpha + (3 * Math.Sqrt(policy.Alpha * (1 - policy.Alpha) / runs));
         output.WriteLine($"{runs} no-drift runs x {looks} looks of {Step} predictions, prevalence 5%, recall 0.90, precision 0.80, holdout {HoldoutSize}");
         output.WriteLine($"runs with any Drift/Severe (sequential mSPRT + spending): {Rate(sequentialAlarms, runs)}  (bound {bound:0.0000})");
         output.WriteLine($"runs with any significant per-class drop (sequential, ignoring materiality): {Rate(sequentialSignificant, runs)}");
@@ -71,18 +71,18 @@ public sealed class DriftSimulationTests(ITestOutputHelper output)
         // Reference mode 2: both the canary and the stable version accumulate since the epoch start.
         const int runs = 1000;
         const int looks = 40;
-        DriftPolicy policy = DriftPolicy.Default;
-        FraudModel model = FraudModel.FromRecallAndPrecision(0.05, 0.90, 0.80);
+        var policy = DriftPolicy.Default;
+        var model = FraudModel.FromRecallAndPrecision(0.05, 0.90, 0.80);
         var random = new Random(777);
-        int alarms = 0;
+        var alarms = 0;
 
-        for (int run = 0; run < runs; run++)
+        for (var run = 0; run < runs; run++)
         {
             var canary = new ConfusionCounts(2);
             var stable = new ConfusionCounts(2);
             var state = new SequentialState();
-            bool alarm = false;
-            for (int look = 0; look < looks && !alarm; look++)
+            var alarm = false;
+            for (var look = 0; look < looks && !alarm; look++)
             {
                 model.Draw(random, canary, Step);
                 model.Draw(random, stable, 4 * Step);
@@ -92,7 +92,7 @@ public sealed class DriftSimulationTests(ITestOutputHelper output)
             alarms += alarm ? 1 : 0;
         }
 
-        double bound = policy.Alpha + (3 * Math.Sqrt(policy.Alpha * (1 - policy.Alpha) / runs));
+        var bound = policy.Alpha + (3 * Math.Sqrt(policy.Alpha * (1 - policy.Alpha) / runs));
         output.WriteLine($"canary (500/look) vs stable (2000/look), {runs} runs x {looks} looks: runs with any Drift/Severe {Rate(alarms, runs)} (bound {bound:0.0000})");
         Assert.True(alarms / (double)runs <= bound);
     }
@@ -102,22 +102,22 @@ public sealed class DriftSimulationTests(ITestOutputHelper output)
     {
         const int runs = 500;
         const int looks = 40;
-        DriftPolicy policy = DriftPolicy.Default;
-        FraudModel model = FraudModel.FromRecallAndPrecision(0.05, 0.90, 0.80);
+        var policy = DriftPolicy.Default;
+        var model = FraudModel.FromRecallAndPrecision(0.05, 0.90, 0.80);
         var random = new Random(4242);
-        int alerts = 0;
+        var alerts = 0;
 
-        for (int run = 0; run < runs; run++)
+        for (var run = 0; run < runs; run++)
         {
             var segments = new List<(string Segment, ConfusionCounts Counts)>
             {
                 ("EU", new ConfusionCounts(2)), ("US", new ConfusionCounts(2)), ("APAC", new ConfusionCounts(2)),
             };
             var state = new SequentialState();
-            bool alert = false;
-            for (int look = 0; look < looks && !alert; look++)
+            var alert = false;
+            for (var look = 0; look < looks && !alert; look++)
             {
-                foreach ((string _, ConfusionCounts counts) in segments)
+                foreach ((var _, var counts) in segments)
                 {
                     model.Draw(random, counts, Step);
                 }
@@ -128,7 +128,7 @@ public sealed class DriftSimulationTests(ITestOutputHelper output)
             alerts += alert ? 1 : 0;
         }
 
-        double bound = policy.Alpha + (3 * Math.Sqrt(policy.Alpha * (1 - policy.Alpha) / runs));
+        var bound = policy.Alpha + (3 * Math.Sqrt(policy.Alpha * (1 - policy.Alpha) / runs));
         output.WriteLine($"fairness, 3 equal segments x 500/look, {runs} runs x {looks} looks: runs with any alert {Rate(alerts, runs)} (bound {bound:0.0000})");
         Assert.True(alerts / (double)runs <= bound);
     }
@@ -138,25 +138,25 @@ public sealed class DriftSimulationTests(ITestOutputHelper output)
     {
         // EU misses 30% of fraud, US and APAC 10%: every run must alert within 40 looks of 500 predictions per segment.
         const int runs = 50;
-        DriftPolicy policy = DriftPolicy.Default;
-        FraudModel fair = FraudModel.FromRecallAndPrecision(0.05, 0.90, 0.80);
-        FraudModel unfair = fair with { Recall = 0.70 };
+        var policy = DriftPolicy.Default;
+        var fair = FraudModel.FromRecallAndPrecision(0.05, 0.90, 0.80);
+        var unfair = fair with { Recall = 0.70 };
         var random = new Random(99);
         var delays = new List<long>();
-        int namedEuFirst = 0;
+        var namedEuFirst = 0;
 
-        for (int run = 0; run < runs; run++)
+        for (var run = 0; run < runs; run++)
         {
             var eu = new ConfusionCounts(2);
             var us = new ConfusionCounts(2);
             var apac = new ConfusionCounts(2);
             var state = new SequentialState();
-            for (int look = 1; look <= 40; look++)
+            for (var look = 1; look <= 40; look++)
             {
                 unfair.Draw(random, eu, Step);
                 fair.Draw(random, us, Step);
                 fair.Draw(random, apac, Step);
-                FairnessAssessment result = FairnessEvaluator.Evaluate("region", [("EU", eu), ("US", us), ("APAC", apac)], 1, policy, state);
+                var result = FairnessEvaluator.Evaluate("region", [("EU", eu), ("US", us), ("APAC", apac)], 1, policy, state);
                 if (result.Alert)
                 {
                     namedEuFirst += result.Reason.StartsWith("FNR of region=EU is", StringComparison.Ordinal) ? 1 : 0;
@@ -184,15 +184,15 @@ public sealed class DriftSimulationTests(ITestOutputHelper output)
     {
         const int runs = 50;
         const long cap = 400_000;
-        DriftPolicy policy = DriftPolicy.Default;
-        FraudModel healthy = FraudModel.FromRecallAndPrecision(prevalence, 0.90, 0.80);
-        FraudModel drifted = healthy with { Recall = 0.765 };
+        var policy = DriftPolicy.Default;
+        var healthy = FraudModel.FromRecallAndPrecision(prevalence, 0.90, 0.80);
+        var drifted = healthy with { Recall = 0.765 };
         var random = new Random(1000 + (int)(prevalence * 1000));
         var delays = new List<long>();
         var findings = new SortedDictionary<string, int>(StringComparer.Ordinal);
-        int severe = 0;
+        var severe = 0;
 
-        for (int run = 0; run < runs; run++)
+        for (var run = 0; run < runs; run++)
         {
             var holdout = new ConfusionCounts(2);
             healthy.Draw(random, holdout, HoldoutSize);
@@ -201,11 +201,11 @@ public sealed class DriftSimulationTests(ITestOutputHelper output)
             for (long seen = Step; seen <= cap; seen += Step)
             {
                 drifted.Draw(random, live, Step);
-                DriftAssessment result = DriftEvaluator.Evaluate(live, holdout, policy, state);
+                var result = DriftEvaluator.Evaluate(live, holdout, policy, state);
                 if (result.Decision >= DriftDecision.Drift)
                 {
                     delays.Add(seen);
-                    string finding = Finding(result.Reason);
+                    var finding = Finding(result.Reason);
                     findings[finding] = findings.GetValueOrDefault(finding) + 1;
                     severe += result.Decision == DriftDecision.Severe ? 1 : 0;
                     break;
@@ -214,7 +214,7 @@ public sealed class DriftSimulationTests(ITestOutputHelper output)
         }
 
         delays.Sort();
-        string median = delays.Count * 2 > runs ? delays[(runs - 1) / 2].ToString(CultureInfo.InvariantCulture) : "not reached";
+        var median = delays.Count * 2 > runs ? delays[(runs - 1) / 2].ToString(CultureInfo.InvariantCulture) : "not reached";
         output.WriteLine(
             $"prevalence {prevalence:P0}: recall 0.90 -> 0.765, detected in {delays.Count}/{runs} runs within {cap} predictions; " +
             $"median predictions until Drift/Severe {median}; min {(delays.Count > 0 ? delays[0] : 0)}, " +
@@ -237,9 +237,9 @@ public sealed class DriftSimulationTests(ITestOutputHelper output)
     /// <summary>Fixed-horizon two-sided z-test p-value on the same difference and variance (what a naive monitor would use).</summary>
     private static double NaivePValue(ClassDelta delta)
     {
-        long referenceSuccesses = (long)Math.Round(delta.Reference * delta.ReferenceDenominator);
-        long liveSuccesses = (long)Math.Round(delta.Live * delta.LiveDenominator);
-        double variance = ProportionMath.DifferenceVariance(
+        var referenceSuccesses = (long)Math.Round(delta.Reference * delta.ReferenceDenominator);
+        var liveSuccesses = (long)Math.Round(delta.Live * delta.LiveDenominator);
+        var variance = ProportionMath.DifferenceVariance(
             referenceSuccesses, delta.ReferenceDenominator, liveSuccesses, delta.LiveDenominator);
         return 2 * SpecialFunctions.NormalSurvival(Math.Abs(delta.Drop) / Math.Sqrt(variance));
     }
@@ -252,7 +252,7 @@ public sealed class DriftSimulationTests(ITestOutputHelper output)
             return "joint matrix";
         }
 
-        int fell = reason.IndexOf(" fell ", StringComparison.Ordinal);
+        var fell = reason.IndexOf(" fell ", StringComparison.Ordinal);
         return fell > 0 ? reason[..fell] : reason;
     }
 

@@ -33,13 +33,13 @@ public sealed class EValuesTests
         var random = new Random(99);
         const int runs = 4000;
         const double alpha = 0.05;
-        int any = 0;
-        for (int run = 0; run < runs; run++)
+        var any = 0;
+        for (var run = 0; run < runs; run++)
         {
             var e = new double[13];
-            for (int i = 0; i < e.Length; i++)
+            for (var i = 0; i < e.Length; i++)
             {
-                double z = Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+                var z = Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
                 e[i] = Math.Exp(z - 0.5);
             }
 

@@ -16,11 +16,11 @@ public sealed class FairnessEvaluatorTests
             ("APAC", Segment(positives: 1000, falseNegatives: 100, negatives: 10000, falsePositives: 200)),
         };
 
-        FairnessAssessment result = FairnessEvaluator.Evaluate("region", segments, Fraud, DriftPolicy.Default, new SequentialState());
+        var result = FairnessEvaluator.Evaluate("region", segments, Fraud, DriftPolicy.Default, new SequentialState());
 
         Assert.True(result.Alert);
         Assert.StartsWith("FNR of region=EU is 0.300 vs 0.100 for the rest (+0.200, always-valid p=", result.Reason, StringComparison.Ordinal);
-        SegmentRateGap eu = Assert.Single(result.Gaps, g => g.Segment == "EU" && g.Metric == "fnr");
+        var eu = Assert.Single(result.Gaps, g => g.Segment == "EU" && g.Metric == "fnr");
         Assert.True(eu.Sufficient && eu.Significant && eu.Material);
         Assert.Equal(0.2, eu.Gap, 12);
         Assert.Equal(1000, eu.SegmentDenominator);
@@ -49,14 +49,14 @@ public sealed class FairnessEvaluatorTests
             ("US", Segment(positives: 2000, falseNegatives: 200, negatives: 20000, falsePositives: 400)),
         ];
 
-        FairnessAssessment inherited = FairnessEvaluator.Evaluate("region", sameGap, Fraud, DriftPolicy.Default, new SequentialState(), stable);
-        FairnessAssessment absolute = FairnessEvaluator.Evaluate("region", sameGap, Fraud, DriftPolicy.Default, new SequentialState());
-        FairnessAssessment regression = FairnessEvaluator.Evaluate("region", widened, Fraud, DriftPolicy.Default, new SequentialState(), stable);
+        var inherited = FairnessEvaluator.Evaluate("region", sameGap, Fraud, DriftPolicy.Default, new SequentialState(), stable);
+        var absolute = FairnessEvaluator.Evaluate("region", sameGap, Fraud, DriftPolicy.Default, new SequentialState());
+        var regression = FairnessEvaluator.Evaluate("region", widened, Fraud, DriftPolicy.Default, new SequentialState(), stable);
 
         Assert.True(absolute.Alert, "inside the canary alone the 20-point gap alerts");
         Assert.False(inherited.Alert, inherited.Reason);
         Assert.True(regression.Alert, regression.Reason);
-        SegmentRateGap eu = Assert.Single(regression.Gaps, g => g.Segment == "EU" && g.Metric == "fnr");
+        var eu = Assert.Single(regression.Gaps, g => g.Segment == "EU" && g.Metric == "fnr");
         Assert.Equal(0.2, eu.ReferenceGap!.Value, 12);
         Assert.True(eu.LowerBound > DriftPolicy.Default.MaxFairnessGap, eu.ToString());
         Assert.Contains("region=EU", regression.Reason, StringComparison.Ordinal);
@@ -71,7 +71,7 @@ public sealed class FairnessEvaluatorTests
             ("US", Segment(positives: 2000, falseNegatives: 200, negatives: 20000, falsePositives: 400)),
         };
 
-        FairnessAssessment result = FairnessEvaluator.Evaluate("region", segments, Fraud, DriftPolicy.Default, new SequentialState());
+        var result = FairnessEvaluator.Evaluate("region", segments, Fraud, DriftPolicy.Default, new SequentialState());
 
         Assert.False(result.Alert);
         Assert.All(result.Gaps, g => Assert.True(g.Sufficient && !g.Significant && !g.Material, g.ToString()));
@@ -88,7 +88,7 @@ public sealed class FairnessEvaluatorTests
             ("US", Segment(positives: 10, falseNegatives: 1, negatives: 40, falsePositives: 1)),
         };
 
-        FairnessAssessment result = FairnessEvaluator.Evaluate("region", segments, Fraud, DriftPolicy.Default, new SequentialState());
+        var result = FairnessEvaluator.Evaluate("region", segments, Fraud, DriftPolicy.Default, new SequentialState());
 
         Assert.False(result.Alert);
         Assert.All(result.Gaps, g => Assert.False(g.Sufficient, g.ToString()));
@@ -102,10 +102,10 @@ public sealed class FairnessEvaluatorTests
         var eu = ConfusionCounts.FromRows([[750, 0, 250], [0, 850, 150], [10, 0, 90]]);
         var us = ConfusionCounts.FromRows([[950, 0, 50], [0, 950, 50], [10, 0, 90]]);
 
-        FairnessAssessment result = FairnessEvaluator.Evaluate(
+        var result = FairnessEvaluator.Evaluate(
             "region", [("EU", eu), ("US", us)], 2, DriftPolicy.Default, new SequentialState());
 
-        SegmentRateGap fpr = Assert.Single(result.Gaps, g => g.Segment == "EU" && g.Metric == "fpr");
+        var fpr = Assert.Single(result.Gaps, g => g.Segment == "EU" && g.Metric == "fpr");
         Assert.Equal(400.0 / 2000, fpr.SegmentRate, 15);
         Assert.Equal(100.0 / 2000, fpr.RestRate, 15);
         Assert.True(fpr.IsAlarm);
@@ -122,7 +122,7 @@ public sealed class FairnessEvaluatorTests
             ("US", Segment(positives: 1000, falseNegatives: 100, negatives: 10000, falsePositives: 200)),
         };
 
-        FairnessAssessment result = FairnessEvaluator.Evaluate("region", segments, Fraud, DriftPolicy.Default, state);
+        var result = FairnessEvaluator.Evaluate("region", segments, Fraud, DriftPolicy.Default, state);
 
         Assert.Equal(1, state.Looks);
         Assert.Equal(4, state.Snapshot().Count);
@@ -147,7 +147,7 @@ public sealed class FairnessEvaluatorTests
     [Fact]
     public void SingleSegment_HasNothingToCompare()
     {
-        FairnessAssessment result = FairnessEvaluator.Evaluate(
+        var result = FairnessEvaluator.Evaluate(
             "region", [("EU", Segment(1000, 300, 1000, 10))], Fraud, DriftPolicy.Default, new SequentialState());
 
         Assert.False(result.Alert);

@@ -12,10 +12,10 @@ internal sealed record FraudModel(double Prevalence, double Recall, double False
 
     public void Draw(Random random, ConfusionCounts into, long predictions)
     {
-        long positives = Binomial.Sample(random, predictions, Prevalence);
-        long truePositives = Binomial.Sample(random, positives, Recall);
-        long negatives = predictions - positives;
-        long falsePositives = Binomial.Sample(random, negatives, FalsePositiveRate);
+        var positives = Binomial.Sample(random, predictions, Prevalence);
+        var truePositives = Binomial.Sample(random, positives, Recall);
+        var negatives = predictions - positives;
+        var falsePositives = Binomial.Sample(random, negatives, FalsePositiveRate);
         into.Add(1, 1, truePositives);
         into.Add(1, 0, positives - truePositives);
         into.Add(0, 1, falsePositives);
@@ -47,7 +47,7 @@ internal static class Binomial
         }
 
         long total = 0;
-        for (long remaining = trials; remaining > 0; remaining -= Chunk)
+        for (var remaining = trials; remaining > 0; remaining -= Chunk)
         {
             total += InverseCdf(random, (int)Math.Min(remaining, Chunk), probability);
         }
@@ -57,11 +57,11 @@ internal static class Binomial
 
     private static int InverseCdf(Random random, int trials, double probability)
     {
-        double u = random.NextDouble();
-        double pmf = Math.Pow(1 - probability, trials);
-        double cdf = pmf;
-        double ratio = probability / (1 - probability);
-        int k = 0;
+        var u = random.NextDouble();
+        var pmf = Math.Pow(1 - probability, trials);
+        var cdf = pmf;
+        var ratio = probability / (1 - probability);
+        var k = 0;
         while (u > cdf && k < trials)
         {
             pmf *= (trials - k) * ratio / (k + 1);

@@ -10,9 +10,9 @@ public sealed class MixtureSprtTests
         // theta = 0.2, V = 0.001, tau2 = 0.0025:
         // ln Lambda = 0.5 ln(0.001 / 0.0035) + 0.0025 * 0.04 / (2 * 0.001 * 0.0035)
         //           = 0.5 * (-1.2527629685) + 14.2857142857 = 13.6593328015
-        double expected = (0.5 * Math.Log(0.001 / 0.0035)) + (0.0001 / 0.000007);
+        var expected = (0.5 * Math.Log(0.001 / 0.0035)) + (0.0001 / 0.000007);
 
-        double actual = MixtureSprt.LogLikelihoodRatio(0.2, 0.001, 0.0025);
+        var actual = MixtureSprt.LogLikelihoodRatio(0.2, 0.001, 0.0025);
 
         Assert.Equal(13.659332801466602, expected, 12);
         Assert.Equal(expected, actual, 12);
@@ -41,7 +41,7 @@ public sealed class MixtureSprtTests
     public void HugeEvidence_StaysFiniteInLogSpace()
     {
         // exp(tau2 theta^2 / (2 V (V + tau2))) would be exp(~5e6): overflow unless computed in log space.
-        double logLr = MixtureSprt.LogLikelihoodRatio(0.5, 1e-8, 0.0025);
+        var logLr = MixtureSprt.LogLikelihoodRatio(0.5, 1e-8, 0.0025);
 
         Assert.True(double.IsFinite(logLr));
         Assert.True(logLr > 1e6);
@@ -52,9 +52,9 @@ public sealed class MixtureSprtTests
     public void PValue_DecreasesAsEvidenceAccumulatesForAFixedEffect()
     {
         double previous = 1;
-        for (int n = 100; n <= 3200; n *= 2)
+        for (var n = 100; n <= 3200; n *= 2)
         {
-            double p = MixtureSprt.PValue(0.05, 0.25 / n, 0.0025);
+            var p = MixtureSprt.PValue(0.05, 0.25 / n, 0.0025);
             Assert.True(p <= previous, $"p at n={n} ({p}) should not exceed p at n/2 ({previous})");
             previous = p;
         }

@@ -10,7 +10,7 @@ public sealed class OneSidedMixtureTests
     [InlineData(1e-6, 0.02, 0.01)]
     public void Margin_IsWhereTheLikelihoodRatioReachesOneOverAlpha(double variance, double tau, double alpha)
     {
-        double margin = OneSidedMixture.Margin(variance, tau, alpha);
+        var margin = OneSidedMixture.Margin(variance, tau, alpha);
 
         Assert.Equal(-Math.Log(alpha), OneSidedMixture.LogLikelihoodRatio(margin, variance, tau), 4);
         Assert.True(OneSidedMixture.LogLikelihoodRatio(margin * 0.99, variance, tau) < -Math.Log(alpha));
@@ -20,17 +20,17 @@ public sealed class OneSidedMixtureTests
     public void LikelihoodRatio_IncreasesWithTheExcess_AndTheOneSidedMarginIsNarrowerThanTheTwoSided()
     {
         const double variance = 4e-4, tau = 0.1, alpha = 0.05;
-        double previous = double.NegativeInfinity;
-        for (double x = -0.2; x <= 0.2; x += 0.01)
+        var previous = double.NegativeInfinity;
+        for (var x = -0.2; x <= 0.2; x += 0.01)
         {
-            double value = OneSidedMixture.LogLikelihoodRatio(x, variance, tau);
+            var value = OneSidedMixture.LogLikelihoodRatio(x, variance, tau);
             Assert.True(value > previous, $"ln Lambda must increase with the excess (x = {x})");
             previous = value;
         }
 
         // Two-sided normal mixture (Robbins): |x| <= sqrt(2V(V+tau^2)/tau^2 * ln(sqrt((V+tau^2)/V)/alpha)).
-        double tau2 = tau * tau;
-        double twoSided = Math.Sqrt(2 * variance * (variance + tau2) / tau2 * Math.Log(Math.Sqrt((variance + tau2) / variance) / alpha));
+        var tau2 = tau * tau;
+        var twoSided = Math.Sqrt(2 * variance * (variance + tau2) / tau2 * Math.Log(Math.Sqrt((variance + tau2) / variance) / alpha));
         Assert.True(OneSidedMixture.Margin(variance, tau, alpha) < twoSided);
     }
 
@@ -42,22 +42,22 @@ public sealed class OneSidedMixtureTests
         const double alpha = 0.05, tau = 0.10, reference = 0.90, live = 0.85, truth = reference - live;
         var random = new Random(424242);
         int missedLower = 0, missedUpper = 0;
-        for (int run = 0; run < runs; run++)
+        for (var run = 0; run < runs; run++)
         {
             long rs = 0, ls = 0, n = 0;
             double lower = double.NegativeInfinity, upper = double.PositiveInfinity;
-            for (int look = 0; look < looks; look++)
+            for (var look = 0; look < looks; look++)
             {
-                for (int i = 0; i < step; i++)
+                for (var i = 0; i < step; i++)
                 {
                     rs += random.NextDouble() < reference ? 1 : 0;
                     ls += random.NextDouble() < live ? 1 : 0;
                 }
 
                 n += step;
-                double drop = ((double)rs / n) - ((double)ls / n);
-                double variance = ProportionMath.DifferenceVariance(rs, n, ls, n);
-                double margin = OneSidedMixture.Margin(variance, tau, alpha);
+                var drop = ((double)rs / n) - ((double)ls / n);
+                var variance = ProportionMath.DifferenceVariance(rs, n, ls, n);
+                var margin = OneSidedMixture.Margin(variance, tau, alpha);
                 lower = Math.Max(lower, drop - margin);
                 upper = Math.Min(upper, drop + margin);
             }
@@ -66,7 +66,7 @@ public sealed class OneSidedMixtureTests
             missedUpper += upper < truth ? 1 : 0;
         }
 
-        double bound = alpha + (3 * Math.Sqrt(alpha * (1 - alpha) / runs));
+        var bound = alpha + (3 * Math.Sqrt(alpha * (1 - alpha) / runs));
         Assert.True(missedLower / (double)runs <= bound, $"the running lower bound passed the truth in {missedLower}/{runs} runs");
         Assert.True(missedUpper / (double)runs <= bound, $"the running upper bound passed the truth in {missedUpper}/{runs} runs");
     }

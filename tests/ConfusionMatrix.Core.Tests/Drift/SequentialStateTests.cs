@@ -21,10 +21,10 @@ public sealed class SequentialStateTests
         double[] looks = [0.8, 0.3, 0.5, 0.04, 0.9, 0.04, 0.2, 0.001, 0.7];
         double expected = 1;
 
-        foreach (double p in looks)
+        foreach (var p in looks)
         {
-            double before = state.MinPValue("k");
-            double after = state.Update("k", p);
+            var before = state.MinPValue("k");
+            var after = state.Update("k", p);
             expected = Math.Min(expected, p);
 
             Assert.Equal(expected, after);
@@ -56,10 +56,10 @@ public sealed class SequentialStateTests
         state.NextLook();
         state.Update("recall:0", 0.2);
         state.Update("precision:1", 0.03);
-        IReadOnlyDictionary<string, double> snapshot = state.Snapshot();
+        var snapshot = state.Snapshot();
 
         state.Update("recall:0", 0.01);
-        SequentialState restored = SequentialState.Restore(state.Looks, snapshot);
+        var restored = SequentialState.Restore(state.Looks, snapshot);
 
         Assert.Equal(0.2, snapshot["recall:0"]);
         Assert.Equal(2, restored.Looks);
