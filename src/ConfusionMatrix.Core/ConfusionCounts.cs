@@ -356,10 +356,6 @@ public sealed class ConfusionCounts
         return true;
     }
 
-    internal long[]? DenseCells => _dense;
-
-    internal Dictionary<int, long>? SparseCells => _sparse;
-
     internal long GetCell(int cell)
     {
         ref var value = ref ExistingCellRef(cell);
@@ -491,10 +487,10 @@ public sealed class ConfusionCounts
     private void ForgetEmptyCell(int cell) => _sparse?.Remove(cell);
 
     /// <summary>The non-zero cells (all, or those in [<paramref name="first"/>, <paramref name="end"/>)), without allocating.</summary>
-    private NonZeroCellEnumerator NonZeroCells(int first = 0, int end = int.MaxValue) => new(this, first, end);
+    internal NonZeroCellEnumerator NonZeroCells(int first = 0, int end = int.MaxValue) => new(this, first, end);
 
     /// <summary>Walks a dense range skipping zeros, or a sparse dictionary's entries within the range.</summary>
-    private struct NonZeroCellEnumerator(ConfusionCounts counts, int first, int end)
+    internal struct NonZeroCellEnumerator(ConfusionCounts counts, int first, int end)
     {
         private readonly long[]? _dense = counts._dense;
         private readonly int _end = counts._dense is { } d ? Math.Min(end, d.Length) : end;
