@@ -6,92 +6,6 @@ using Orleans.Concurrency;
 
 namespace ConfusionMatrix.Grains;
 
-/// <summary>Persisted form of a segment matrix. Plain arrays, so the pure-math types stay free of Orleans.</summary>
-[GenerateSerializer, Alias("cm.SegmentMatrixState")]
-public sealed class SegmentMatrixState
-{
-    [Id(0)] public int ClassCount { get; set; }
-
-    [Id(1)] public long[]? AllTimeCells { get; set; }
-
-    [Id(2)] public long[]? MinuteBucketStartsUtcTicks { get; set; }
-
-    [Id(3)] public long[][]? MinuteBucketCells { get; set; }
-
-    [Id(4)] public long[]? HourBucketStartsUtcTicks { get; set; }
-
-    [Id(5)] public long[][]? HourBucketCells { get; set; }
-
-    [Id(6)] public SparseMatrix? Holdout { get; set; }
-
-    [Id(7)] public DateTimeOffset? HoldoutSetAt { get; set; }
-
-    [Id(8)] public long BatchesApplied { get; set; }
-
-    /// <summary>Replay windows per producer, written in the same storage operation as the counts they guard.</summary>
-    [Id(9)] public Dictionary<string, ProducerWatermark> Watermarks { get; set; } = new(StringComparer.Ordinal);
-
-    [Id(10)] public long DuplicatesSkipped { get; set; }
-
-    [Id(11)] public long[]? DayBucketStartsUtcTicks { get; set; }
-
-    [Id(12)] public long[][]? DayBucketCells { get; set; }
-
-    /// <summary>Predictions awaiting their label and expired unlabelled, by predicted class and event time.</summary>
-    [Id(13)] public RollingSnapshotState? LabelStatus { get; set; }
-
-    /// <summary>Label latency histogram by event time.</summary>
-    [Id(14)] public RollingSnapshotState? LabelLatency { get; set; }
-
-    /// <summary>Storage writes made, this one included: with <see cref="BatchesApplied"/>, how many deliveries shared a write.</summary>
-    [Id(15)] public long StateWrites { get; set; }
-}
-
-/// <summary>Persisted form of one <see cref="RollingWindowsSnapshot"/>.</summary>
-[GenerateSerializer, Alias("cm.RollingSnapshotState")]
-public sealed class RollingSnapshotState
-{
-    [Id(0)] public int ClassCount { get; set; }
-
-    [Id(1)] public long[] AllTimeCells { get; set; } = [];
-
-    [Id(2)] public long[] MinuteStarts { get; set; } = [];
-
-    [Id(3)] public long[][] MinuteCells { get; set; } = [];
-
-    [Id(4)] public long[] HourStarts { get; set; } = [];
-
-    [Id(5)] public long[][] HourCells { get; set; } = [];
-
-    [Id(6)] public long[] DayStarts { get; set; } = [];
-
-    [Id(7)] public long[][] DayCells { get; set; } = [];
-
-    public static RollingSnapshotState From(RollingWindowsSnapshot s) => new()
-    {
-        ClassCount = s.ClassCount,
-        AllTimeCells = s.AllTimeCells,
-        MinuteStarts = s.MinuteBucketStartsUtcTicks,
-        MinuteCells = s.MinuteBucketCells,
-        HourStarts = s.HourBucketStartsUtcTicks,
-        HourCells = s.HourBucketCells,
-        DayStarts = s.DayBucketStartsUtcTicks ?? [],
-        DayCells = s.DayBucketCells ?? [],
-    };
-
-    public RollingWindowsSnapshot ToSnapshot() =>
-        new(ClassCount, AllTimeCells, MinuteStarts, MinuteCells, HourStarts, HourCells, DayStarts, DayCells);
-}
-
-/// <summary>Persisted <see cref="ReplayWindow"/> of one producer, with when it was last heard from (for pruning).</summary>
-[GenerateSerializer, Immutable, Alias("cm.ProducerWatermark")]
-public sealed record ProducerWatermark(
-    [property: Id(0)] long Highest,
-    [property: Id(1)] ulong Seen,
-    [property: Id(2)] DateTimeOffset LastSeen,
-    [property: Id(3)] ulong[]? Older = null);
-
-
 /// <summary>
 /// The confusion matrix of one (model version, segment): all-time counts, bounded rolling windows and the baseline.
 /// With durable storage a delivery is acknowledged only after a write containing it succeeded, so whoever awaits it
@@ -100,8 +14,9 @@ public sealed record ProducerWatermark(
 /// </summary>
 /// <remarks>
 /// Reentrant, so that deliveries can join a write in flight. Safe because every change is made synchronously between
-/// awaits, and a write persists a state object built from the live fields when it starts, never touched afterwards.
-/// The live fields are the one copy of the state between writes.
+/// awaits, and a write persists a state object captured from the live fields when it starts, never touched afterwards.
+/// The live fields are the one copy of the state between writes (<see cref="GroupCommitWriter{TState}"/>); when they
+/// are written is the <see cref="SegmentCheckpointing"/> chosen from <see cref="SegmentMatrixOptions"/>.
 /// </remarks>
 [Reentrant]
 public sealed class SegmentMatrixGrain(
@@ -122,12 +37,6 @@ public sealed class SegmentMatrixGrain(
     internal const long EvidenceNotifyPredictions = 500;
     internal static readonly TimeSpan EvidenceNotifyInterval = TimeSpan.FromSeconds(5);
 
-    /// <summary>
-    /// What the persistent state holds between writes: one shared instance that nothing mutates (every write assigns a
-    /// state built for it), so that an idle segment keeps no second copy of its state.
-    /// </summary>
-    private static readonly SegmentMatrixState BetweenWrites = new();
-
     private RollingConfusionWindows? _windows;
     private LabelStatusWindows? _labelStatus;
     private Dictionary<string, ProducerWatermark> _watermarks = new(StringComparer.Ordinal);
@@ -139,58 +48,33 @@ public sealed class SegmentMatrixGrain(
     private long _unreported;
     private DateTimeOffset _lastNotified = DateTimeOffset.MinValue;
 
-    /// <summary>Set when a write failed: memory may hold counts storage does not, so reload before anything else.</summary>
-    private bool _mustReload;
-    private Task? _reloading;
-
-    /// <summary>Changes applied since the last write started.</summary>
-    private bool _unwritten;
-
-    /// <summary>True while the write loop runs; deliveries then wait in <see cref="_nextWrite"/>.</summary>
-    private bool _writing;
-
-    /// <summary>Completed by the write that will contain everything applied since the write in flight started.</summary>
-    private TaskCompletionSource? _nextWrite;
+    private GroupCommitWriter<SegmentMatrixState> _writer = null!;
+    private SegmentCheckpointing _checkpointing = null!;
     private string _model = "";
     private string _version = "";
     private string _segment = "";
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        // First, so that a deactivation after a failed activation finds them.
+        _writer = new GroupCommitWriter<SegmentMatrixState>(state, CaptureState, RestoreState, () => _stateWrites++, storageHealth);
+        _checkpointing = SegmentCheckpointing.Create(options.Value, _writer);
         (_model, _version, var segment) = Segments.ParseMatrixKey(this.GetPrimaryKeyString());
 
         // Keys are composed from a SegmentKey (router, label join, API, drift watcher); one that does not parse is a bug.
         _segment = SegmentKey.Parse(segment).ToString();
-        RestoreFromState();
-        if (!options.Value.WriteBeforeAcknowledge)
-        {
-            var interval = options.Value.CheckpointInterval;
-            this.RegisterGrainTimer(CheckpointAsync, new GrainTimerCreationOptions(interval, interval) { KeepAlive = false });
-        }
-
+        _writer.Restore();
+        _checkpointing.Start(this);
         return Task.CompletedTask;
     }
 
-    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
-    {
-        await CheckpointAsync();
-    }
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) => _checkpointing.FlushAsync();
 
-    private async Task CheckpointAsync()
-    {
-        await ReloadIfNeededAsync();
-        if (_unwritten)
-        {
-            await CommitAsync();
-        }
-    }
-
-    /// <summary>Loads the live fields from what storage holds, then drops the read copy.</summary>
-    private void RestoreFromState()
+    /// <summary>Loads the live fields from a stored state, which becomes theirs (its watermark dictionary included).</summary>
+    private void RestoreState(SegmentMatrixState s)
     {
         _windows = null;
         _labelStatus = null;
-        var s = state.State;
         if (s.ClassCount > 0 && s.AllTimeCells is not null)
         {
             _windows = RollingConfusionWindows.FromSnapshot(
@@ -211,20 +95,54 @@ public sealed class SegmentMatrixGrain(
             _labelStatus = LabelStatusWindows.FromSnapshot(new LabelStatusSnapshot(s.ClassCount, status.ToSnapshot(), latency.ToSnapshot()), clock);
         }
 
-        // A read that found nothing may leave the shared instance in place: its dictionary must never become ours.
-        _watermarks = ReferenceEquals(s, BetweenWrites) || s.Watermarks is null ? new(StringComparer.Ordinal) : s.Watermarks;
+        _watermarks = s.Watermarks ?? new(StringComparer.Ordinal);
         _batchesApplied = s.BatchesApplied;
         _duplicatesSkipped = s.DuplicatesSkipped;
         _stateWrites = s.StateWrites;
         _holdout = s.Holdout;
         _holdoutSetAt = s.HoldoutSetAt;
-        _unwritten = false;
-        state.State = BetweenWrites;
+    }
+
+    /// <summary>Builds the state to write from the live fields, sharing nothing that later changes mutate.</summary>
+    private SegmentMatrixState CaptureState()
+    {
+        var s = new SegmentMatrixState
+        {
+            BatchesApplied = _batchesApplied,
+            DuplicatesSkipped = _duplicatesSkipped,
+            Holdout = _holdout,
+            HoldoutSetAt = _holdoutSetAt,
+            Watermarks = new Dictionary<string, ProducerWatermark>(_watermarks, StringComparer.Ordinal),
+            StateWrites = _stateWrites + 1,
+        };
+
+        if (_windows is not null)
+        {
+            var snapshot = _windows.ToSnapshot();
+            s.ClassCount = snapshot.ClassCount;
+            s.AllTimeCells = snapshot.AllTimeCells;
+            s.MinuteBucketStartsUtcTicks = snapshot.MinuteBucketStartsUtcTicks;
+            s.MinuteBucketCells = snapshot.MinuteBucketCells;
+            s.HourBucketStartsUtcTicks = snapshot.HourBucketStartsUtcTicks;
+            s.HourBucketCells = snapshot.HourBucketCells;
+            s.DayBucketStartsUtcTicks = snapshot.DayBucketStartsUtcTicks;
+            s.DayBucketCells = snapshot.DayBucketCells;
+        }
+
+        if (_labelStatus is not null)
+        {
+            var status = _labelStatus.ToSnapshot();
+            s.LabelStatus = RollingSnapshotState.From(status.Status);
+            s.LabelLatency = RollingSnapshotState.From(status.Latency);
+            s.ClassCount = _labelStatus.ClassCount;
+        }
+
+        return s;
     }
 
     public async ValueTask RecordAsync(SegmentBatch batch)
     {
-        await ReloadIfNeededAsync();
+        await _writer.ReloadIfNeededAsync();
         if (batch.Cells.Length != batch.TimestampUtcTicks.Length)
         {
             throw new ArgumentException($"Batch {batch.BatchId}: {batch.Cells.Length} cells but {batch.TimestampUtcTicks.Length} timestamps.");
@@ -274,7 +192,7 @@ public sealed class SegmentMatrixGrain(
 
     public async ValueTask RecordCountsAsync(SegmentCounts counts)
     {
-        await ReloadIfNeededAsync();
+        await _writer.ReloadIfNeededAsync();
         var n = counts.Cells.Length;
         if (counts.EventTimeUtcTicks.Length != n || counts.Counts.Length != n)
         {
@@ -363,11 +281,7 @@ public sealed class SegmentMatrixGrain(
         }
 
         _batchesApplied += appliedParts;
-        _unwritten = true;
-        if (options.Value.WriteBeforeAcknowledge)
-        {
-            await CommitAsync();
-        }
+        await _checkpointing.ChangedAsync();
 
         instruments.SegmentBatchApplied();
         NotifyEvidence(predictions);
@@ -398,7 +312,7 @@ public sealed class SegmentMatrixGrain(
 
     public async ValueTask ApplyLabelDeltasAsync(SegmentLabelDeltas deltas)
     {
-        await ReloadIfNeededAsync();
+        await _writer.ReloadIfNeededAsync();
         var n = deltas.Cells.Length;
         if (deltas.Kinds.Length != n || deltas.Deltas.Length != n || deltas.EventTimeUtcTicks.Length != n || deltas.LabelLatencyTicks.Length != n)
         {
@@ -460,11 +374,7 @@ public sealed class SegmentMatrixGrain(
         }
 
         _batchesApplied++;
-        _unwritten = true;
-        if (options.Value.WriteBeforeAcknowledge)
-        {
-            await CommitAsync();
-        }
+        await _checkpointing.ChangedAsync();
 
         if (labelled > 0)
         {
@@ -474,7 +384,7 @@ public sealed class SegmentMatrixGrain(
 
     public async ValueTask<MatrixView> GetMatrixAsync(TimeSpan? window)
     {
-        await ReloadIfNeededAsync();
+        await _writer.ReloadIfNeededAsync();
         var counts = _windows is null ? null : window is null ? _windows.AllTime : _windows.Query(window);
         long[]? pending = null, expired = null, latency = null;
         if (_labelStatus is not null)
@@ -497,7 +407,7 @@ public sealed class SegmentMatrixGrain(
 
     public async ValueTask<MatrixView> GetEventTimeRangeAsync(DateTimeOffset from, DateTimeOffset to)
     {
-        await ReloadIfNeededAsync();
+        await _writer.ReloadIfNeededAsync();
         if (_windows is null)
         {
             return new MatrixView(_model, _version, _segment, $"{from:O}/{to:O}", WireMapping.ToSparse(counts: null), clock.GetUtcNow(), _batchesApplied);
@@ -509,7 +419,7 @@ public sealed class SegmentMatrixGrain(
 
     public async Task SetBaselineAsync(SparseMatrix baseline)
     {
-        await ReloadIfNeededAsync();
+        await _writer.ReloadIfNeededAsync();
         if (_windows is not null && baseline.ClassCount != _windows.ClassCount)
         {
             throw new ArgumentException($"Baseline is {baseline.ClassCount}x{baseline.ClassCount} but the segment counts {_windows.ClassCount} classes.");
@@ -517,18 +427,18 @@ public sealed class SegmentMatrixGrain(
 
         _holdout = baseline;
         _holdoutSetAt = clock.GetUtcNow();
-        _unwritten = true;
-        await CommitAsync();
+
+        // A baseline is an operator's decision: stored before the call returns, whichever checkpointing ingestion uses.
+        await _writer.CommitAsync();
         Log.BaselineSet(logger, this.GetPrimaryKeyString(), baseline.Total);
     }
 
     public async Task ClearBaselineAsync()
     {
-        await ReloadIfNeededAsync();
+        await _writer.ReloadIfNeededAsync();
         _holdout = null;
         _holdoutSetAt = null;
-        _unwritten = true;
-        await CommitAsync();
+        await _writer.CommitAsync();
     }
 
     public ValueTask<BaselineView> GetBaselineAsync()
@@ -559,134 +469,6 @@ public sealed class SegmentMatrixGrain(
         _ = GrainFactory.GetGrain<IDriftWatcherGrain>(_model).NotifyEvidenceAsync(_version, _segment, _unreported);
         _unreported = 0;
         _lastNotified = now;
-    }
-
-    /// <summary>
-    /// Completes once a write that started after this call (so contains everything applied before it) succeeded; fails
-    /// if that write failed. One write is in flight at a time; every caller arriving meanwhile shares the next one.
-    /// </summary>
-    private Task CommitAsync()
-    {
-        var group = _nextWrite ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (!_writing)
-        {
-            _ = RunWritesAsync();
-        }
-
-        return group.Task;
-    }
-
-    private async Task RunWritesAsync()
-    {
-        _writing = true;
-        try
-        {
-            while (_nextWrite is { } group)
-            {
-                _nextWrite = null;
-                try
-                {
-                    await WriteAsync();
-                    group.SetResult();
-                }
-                catch (Exception ex)
-                {
-                    group.SetException(ex);
-
-                    // What was applied after this write started is in memory only, and memory is reloaded from storage
-                    // before the next operation: those deliveries fail too, and their senders retry them.
-                    if (_nextWrite is { } later)
-                    {
-                        _nextWrite = null;
-                        later.SetException(ex);
-                    }
-                }
-            }
-        }
-        finally
-        {
-            _writing = false;
-        }
-    }
-
-    /// <summary>Writes a state object built from the live fields now; later changes go to the live fields only.</summary>
-    private async Task WriteAsync()
-    {
-        var s = new SegmentMatrixState
-        {
-            BatchesApplied = _batchesApplied,
-            DuplicatesSkipped = _duplicatesSkipped,
-            Holdout = _holdout,
-            HoldoutSetAt = _holdoutSetAt,
-            Watermarks = new Dictionary<string, ProducerWatermark>(_watermarks, StringComparer.Ordinal),
-            StateWrites = _stateWrites + 1,
-        };
-
-        if (_windows is not null)
-        {
-            var snapshot = _windows.ToSnapshot();
-            s.ClassCount = snapshot.ClassCount;
-            s.AllTimeCells = snapshot.AllTimeCells;
-            s.MinuteBucketStartsUtcTicks = snapshot.MinuteBucketStartsUtcTicks;
-            s.MinuteBucketCells = snapshot.MinuteBucketCells;
-            s.HourBucketStartsUtcTicks = snapshot.HourBucketStartsUtcTicks;
-            s.HourBucketCells = snapshot.HourBucketCells;
-            s.DayBucketStartsUtcTicks = snapshot.DayBucketStartsUtcTicks;
-            s.DayBucketCells = snapshot.DayBucketCells;
-        }
-
-        if (_labelStatus is not null)
-        {
-            var status = _labelStatus.ToSnapshot();
-            s.LabelStatus = RollingSnapshotState.From(status.Status);
-            s.LabelLatency = RollingSnapshotState.From(status.Latency);
-            s.ClassCount = _labelStatus.ClassCount;
-        }
-
-        _unwritten = false;
-        state.State = s;
-        try
-        {
-            await state.WriteStateAsync();
-            _stateWrites++;
-            storageHealth.Succeeded();
-        }
-        catch (Exception ex)
-        {
-            // Memory now holds counts (and watermarks) that storage may not. Reload before the next operation, so the
-            // senders' retries are applied once, from what is stored.
-            _mustReload = true;
-            storageHealth.Failed(ex);
-            throw;
-        }
-        finally
-        {
-            // The live fields are the source of truth between writes; holding the written copy too would double memory.
-            state.State = BetweenWrites;
-        }
-    }
-
-    private ValueTask ReloadIfNeededAsync()
-    {
-        if (!_mustReload)
-        {
-            return ValueTask.CompletedTask;
-        }
-
-        // Callers arriving while a reload runs wait for the same one.
-        if (_reloading is null || _reloading.IsCompleted)
-        {
-            _reloading = ReloadAsync();
-        }
-
-        return new ValueTask(_reloading);
-    }
-
-    private async Task ReloadAsync()
-    {
-        await state.ReadStateAsync();
-        RestoreFromState();
-        _mustReload = false;
     }
 
     private void PruneProducers(DateTimeOffset now)
