@@ -37,7 +37,7 @@ public sealed class ModelRegistryGrain(
         var existing = state.State.Definition;
         if (existing is not null && !existing.Classes.SequenceEqual(definition.Classes, StringComparer.Ordinal))
         {
-            throw new InvalidOperationException(
+            throw new ConflictException(
                 $"Model '{model}' is registered with classes [{string.Join(", ", existing.Classes)}]; stored matrices index those classes, so they cannot change. Register a new model name instead.");
         }
 

@@ -346,7 +346,7 @@ public sealed class RolloutControllerGrain(
     {
         if (!condition)
         {
-            throw new InvalidOperationException(problem);
+            throw new ConflictException(problem);
         }
     }
 

@@ -216,6 +216,38 @@ public sealed class AuthHttpTests(AuthSiloFixture fixture, Xunit.Abstractions.IT
         {
             Assert.Contains("post", methods($"/api/v1/models/{{model}}/rollout/{action}"));
         }
+
+        // Drift, rollout and dead-letter answers are described by the API's own records.
+        var schemas = document.RootElement.GetProperty("components").GetProperty("schemas");
+        foreach (var name in new[] { "DriftReportResponse", "DriftVerdictResponse", "DriftPolicyResponse", "DriftPolicyRequest", "RolloutViewResponse", "RoutingTableResponse", "RolloutHistoryPageResponse", "RolloutPolicyResponse", "DeadLetterResponse" })
+        {
+            Assert.True(schemas.TryGetProperty(name, out _), $"components/schemas has no {name}");
+        }
+
+        string okSchema(string path, string method)
+        {
+            var schema = paths.GetProperty(path).GetProperty(method).GetProperty("responses").GetProperty("200").GetProperty("content").GetProperty("application/json").GetProperty("schema");
+            return schema.TryGetProperty("items", out var items) ? $"[{items.GetProperty("$ref").GetString()}]" : schema.GetProperty("$ref").GetString()!;
+        }
+
+        Assert.Equal("#/components/schemas/DriftReportResponse", okSchema("/api/v1/models/{model}/drift", "get"));
+        Assert.Equal("#/components/schemas/DriftReportResponse", okSchema("/api/v1/models/{model}/drift/evaluate", "post"));
+        Assert.Equal("#/components/schemas/DriftReportResponse", okSchema("/api/v1/models/{model}/drift/policy", "put"));
+        Assert.Equal("#/components/schemas/RolloutViewResponse", okSchema("/api/v1/models/{model}/rollout", "get"));
+        Assert.Equal("#/components/schemas/RolloutViewResponse", okSchema("/api/v1/models/{model}/rollout/policy", "put"));
+        Assert.Equal("#/components/schemas/RolloutViewResponse", okSchema("/api/v1/models/{model}/rollout/promote", "post"));
+        Assert.Equal("#/components/schemas/RoutingTableResponse", okSchema("/api/v1/models/{model}/rollout/routing", "get"));
+        Assert.Equal("#/components/schemas/RolloutHistoryPageResponse", okSchema("/api/v1/models/{model}/rollout/history", "get"));
+        Assert.Equal("[#/components/schemas/DeadLetterResponse]", okSchema("/api/v1/models/{model}/dead-letters", "get"));
+
+        // Enums are documented as the strings the API writes.
+        var phase = schemas.GetProperty("RoutingTableResponse").GetProperty("properties").GetProperty("phase");
+        if (phase.TryGetProperty("$ref", out var reference))
+        {
+            phase = schemas.GetProperty(reference.GetString()!["#/components/schemas/".Length..]);
+        }
+
+        Assert.Contains("rolledBack", phase.GetProperty("enum").EnumerateArray().Select(e => e.GetString()));
     }
 
     [Fact]

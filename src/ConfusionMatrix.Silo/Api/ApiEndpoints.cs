@@ -34,7 +34,9 @@ public static class ApiEndpoints
             .Audited("model.register", ModelSnapshotAsync, context => context.Arguments.OfType<RegisterModelRequest>().FirstOrDefault()?.Model);
         api.MapGet("/models/{model}", GetModelAsync).RequireAuthorization(Roles.Viewer);
         api.MapGet("/models/{model}/dead-letters", async (string model, IGrainFactory grains) =>
-            Results.Ok(await grains.GetGrain<IDeadLetterGrain>(model).GetAsync())).RequireAuthorization(Roles.Viewer);
+            Results.Ok(HttpMapping.ToResponse(await grains.GetGrain<IDeadLetterGrain>(model).GetAsync())))
+            .Produces<IReadOnlyList<DeadLetterResponse>>()
+            .RequireAuthorization(Roles.Viewer);
         api.MapPost("/predictions", PostPredictionsAsync).RequireAuthorization(Roles.Ingest);
         api.MapPost("/labels", PostLabelsAsync).RequireAuthorization(Roles.Ingest);
         api.MapGet("/models/{model}/labels", GetLabelStatsAsync).RequireAuthorization(Roles.Viewer);
@@ -74,7 +76,7 @@ public static class ApiEndpoints
         // Other classes than the registered ones: the grain refuses (409 from the exception handler).
         var stored = await grains.GetGrain<IModelRegistryGrain>(definition.Model).RegisterAsync(definition);
         cache.Set(stored);
-        return Results.Ok(ToResponse(stored));
+        return Results.Ok(HttpMapping.ToResponse(stored));
     }
 
     private static async Task<IResult> GetModelAsync(string model, IGrainFactory grains)
@@ -86,7 +88,7 @@ public static class ApiEndpoints
         }
 
         var versions = catalog.SegmentsByVersion.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<string>)kv.Value, StringComparer.Ordinal);
-        return Results.Ok(new ModelCatalogResponse(ToResponse(catalog.Definition), versions));
+        return Results.Ok(new ModelCatalogResponse(HttpMapping.ToResponse(catalog.Definition), versions));
     }
 
     private static async Task<IResult> PostPredictionsAsync(HttpContext http, PredictionIntake intake, IGrainFactory grains, ILocalSiloDetails silo, IOptions<ConfusionMatrixOptions> options, ILoggerFactory loggers)
@@ -336,7 +338,7 @@ public static class ApiEndpoints
             definition.Classes,
             counts.ToRows(),
             counts.Total,
-            ToResponse(metrics, definition),
+            HttpMapping.ToResponse(metrics, definition),
             view.AsOf,
             view.BatchesApplied,
             distribution,
@@ -441,9 +443,6 @@ public static class ApiEndpoints
     internal static IResult UnknownModel(string model) =>
         Problem(404, "Unknown model", $"Model '{model}' is not registered; POST /api/v1/models first.");
 
-    private static ModelResponse ToResponse(ModelDefinition d) =>
-        new(d.Model, d.Classes, d.PositiveClass, d.SegmentDimensions, d.UpdatedAt, d.EffectiveLabelTtl, d.EffectiveLabelGracePeriod);
-
     /// <summary>
     /// The predicted-class distribution of every prediction in the window (labelled, waiting or expired: it needs no
     /// labels, so it is the earliest warning there is) and the window's label coverage and latency.
@@ -474,25 +473,5 @@ public static class ApiEndpoints
             [.. LabelStatusWindows.LatencyBucketUpperBounds.Select(b => (double?)b.TotalSeconds), null],
             histogram);
         return (distribution, new LabelCoverageResponse(counts.Total, pending, expired, all == 0 ? null : (double)counts.Total / all, pendingByPredicted, latency));
-    }
-
-    private static MetricsResponse ToResponse(MatrixMetrics m, ModelDefinition definition)
-    {
-        var perClass = new Dictionary<string, ClassMetricsResponse>(StringComparer.Ordinal);
-        for (var i = 0; i < m.PerClass.Count; i++)
-        {
-            var c = m.PerClass[i];
-            perClass[definition.Classes[i]] = new ClassMetricsResponse(c.Tp, c.Fp, c.Fn, c.Tn, c.Precision, c.Recall, c.F1, c.Support);
-        }
-
-        return new MetricsResponse(
-            m.Accuracy,
-            m.BalancedAccuracy,
-            m.Mcc,
-            m.CohenKappa,
-            perClass,
-            new AveragesResponse(m.Macro.Precision, m.Macro.Recall, m.Macro.F1),
-            new AveragesResponse(m.Micro.Precision, m.Micro.Recall, m.Micro.F1),
-            new AveragesResponse(m.Weighted.Precision, m.Weighted.Recall, m.Weighted.F1));
     }
 }

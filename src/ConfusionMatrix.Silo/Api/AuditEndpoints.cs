@@ -65,28 +65,7 @@ public static class AuditEndpoints
         }
 
         var page = await grains.GetGrain<IAuditTrailGrain>(model).ReadAsync(since, after, limit ?? DefaultPageSize);
-        return Results.Ok(new AuditPageResponse(model, [.. page.Records.Select(ToResponse)], page.Next, page.Dropped));
-    }
-
-    private static AuditRecordResponse ToResponse(AuditRecord r) =>
-        new(r.Sequence, r.At, r.Principal, r.Roles, r.Action, r.Target, Json(r.Before), Json(r.After), r.RequestId, r.Note, r.Status);
-
-    private static JsonElement? Json(string? text)
-    {
-        if (text is null)
-        {
-            return null;
-        }
-
-        try
-        {
-            using var doc = JsonDocument.Parse(text);
-            return doc.RootElement.Clone();
-        }
-        catch (JsonException)
-        {
-            return JsonSerializer.SerializeToElement(text);
-        }
+        return Results.Ok(new AuditPageResponse(model, [.. page.Records.Select(HttpMapping.ToResponse)], page.Next, page.Dropped));
     }
 
     /// <summary>Adds to the note of the audit record this request will write (a reason, an actor the caller named).</summary>

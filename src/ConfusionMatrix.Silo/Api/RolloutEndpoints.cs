@@ -36,27 +36,37 @@ public static class RolloutEndpoints
     public static IEndpointRouteBuilder MapRolloutApi(this IEndpointRouteBuilder app)
     {
         var model = app.MapGroup("/api/v1/models/{model}");
+        // Audit snapshots are the HTTP records too: the trail shows what a reader of the API would have seen.
         model.MapGet("/drift", async (string model, IGrainFactory grains) =>
-            Results.Ok(await grains.GetGrain<IDriftWatcherGrain>(model).GetReportAsync()))
+            Results.Ok(HttpMapping.ToResponse(await grains.GetGrain<IDriftWatcherGrain>(model).GetReportAsync())))
+            .Produces<DriftReportResponse>()
             .RequireAuthorization(Roles.Viewer).AuditedRead("drift.read");
         model.MapPost("/drift/evaluate", async (string model, IGrainFactory grains) =>
-            Results.Ok(await grains.GetGrain<IDriftWatcherGrain>(model).EvaluateNowAsync()))
+            Results.Ok(HttpMapping.ToResponse(await grains.GetGrain<IDriftWatcherGrain>(model).EvaluateNowAsync())))
+            .Produces<DriftReportResponse>()
             .RequireAuthorization(Roles.Operator).Audited("drift.evaluate");
-        model.MapPut("/drift/policy", async (string model, DriftPolicySettings? policy, IGrainFactory grains) => policy is null
+        model.MapPut("/drift/policy", async (string model, DriftPolicyRequest? policy, IGrainFactory grains) => policy is null
             ? ApiEndpoints.Problem(400, "Body required", "Send a drift policy object; omitted fields keep their defaults.")
-            : Results.Ok(await grains.GetGrain<IDriftWatcherGrain>(model).SetPolicyAsync(policy)))
-            .RequireAuthorization(Roles.Admin).Audited("drift.policy", async (grains, _, m) => (await grains.GetGrain<IDriftWatcherGrain>(m).GetReportAsync()).Policy);
+            : Results.Ok(HttpMapping.ToResponse(await grains.GetGrain<IDriftWatcherGrain>(model).SetPolicyAsync(policy.ToPolicy()))))
+            .Produces<DriftReportResponse>()
+            .RequireAuthorization(Roles.Admin)
+            .Audited("drift.policy", async (grains, _, m) => HttpMapping.ToResponse((await grains.GetGrain<IDriftWatcherGrain>(m).GetReportAsync()).Policy));
 
         model.MapGet("/rollout", async (string model, IGrainFactory grains) =>
-            Results.Ok(Redacted(await grains.GetGrain<IRolloutControllerGrain>(model).GetStateAsync())))
+            Results.Ok(HttpMapping.ToResponse(await grains.GetGrain<IRolloutControllerGrain>(model).GetStateAsync())))
+            .Produces<RolloutViewResponse>()
             .RequireAuthorization(Roles.Viewer).AuditedRead("rollout.read");
         model.MapGet("/rollout/routing", async (string model, IGrainFactory grains) =>
-            Results.Ok(await grains.GetGrain<IRolloutControllerGrain>(model).GetRoutingAsync()))
+            Results.Ok(HttpMapping.ToResponse(await grains.GetGrain<IRolloutControllerGrain>(model).GetRoutingAsync())))
+            .Produces<RoutingTableResponse>()
             .RequireAuthorization(Roles.Viewer);
         model.MapPut("/rollout/policy", SetRolloutPolicyAsync)
+            .Produces<RolloutViewResponse>()
             .RequireAuthorization(Roles.Admin)
-            .Audited("rollout.policy", async (grains, _, m) => (await grains.GetGrain<IRolloutControllerGrain>(m).GetStateAsync()).Policy.Redacted());
-        model.MapGet("/rollout/history", GetHistoryAsync).RequireAuthorization(Roles.Viewer).AuditedRead("rollout.read");
+            .Audited("rollout.policy", async (grains, _, m) => HttpMapping.ToResponse((await grains.GetGrain<IRolloutControllerGrain>(m).GetStateAsync()).Policy));
+        model.MapGet("/rollout/history", GetHistoryAsync)
+            .Produces<RolloutHistoryPageResponse>()
+            .RequireAuthorization(Roles.Viewer).AuditedRead("rollout.read");
 
         // One route per operation; the state machine refuses what the current phase does not allow (409).
         foreach (var action in RolloutActions.Operations)
@@ -64,8 +74,9 @@ public static class RolloutEndpoints
             var word = action.ToWire();
             model.MapPost($"/rollout/{word}", (string model, RolloutActionRequest? request, IGrainFactory grains, HttpContext http) =>
                 ActAsync(grains.GetGrain<IRolloutControllerGrain>(model), action, request ?? new(null, null, null, null), http))
+                .Produces<RolloutViewResponse>()
                 .RequireAuthorization(Roles.Operator)
-                .Audited($"rollout.{word}", async (grains, _, m) => await grains.GetGrain<IRolloutControllerGrain>(m).GetRoutingAsync())
+                .Audited($"rollout.{word}", async (grains, _, m) => HttpMapping.ToResponse(await grains.GetGrain<IRolloutControllerGrain>(m).GetRoutingAsync()))
                 .WithName($"rollout-{word}");
         }
 
@@ -100,9 +111,6 @@ public static class RolloutEndpoints
         return app;
     }
 
-    /// <summary>The view as readers see it: the webhook secret is never shown.</summary>
-    private static RolloutView Redacted(RolloutView view) => view with { Policy = view.Policy.Redacted() };
-
     private static async Task<IResult> SetRolloutPolicyAsync(string model, RolloutPolicyRequest? request, string? actor, IGrainFactory grains, HttpContext http)
     {
         if (request is null)
@@ -121,7 +129,7 @@ public static class RolloutEndpoints
 
         var (name, note) = http.User.ActorOf(actor);
         http.AddAuditNote(note);
-        return Results.Ok(Redacted(await rollout.SetPolicyAsync(policy, name)));
+        return Results.Ok(HttpMapping.ToResponse(await rollout.SetPolicyAsync(policy, name)));
     }
 
     private static async Task<IResult> GetHistoryAsync(string model, long? after, int? limit, IGrainFactory grains)
@@ -131,7 +139,7 @@ public static class RolloutEndpoints
             return ApiEndpoints.Problem(400, "Invalid limit", $"limit must be between 1 and {ConfusionMatrix.Grains.RolloutControllerGrain.MaxHistoryPageSize} (got {limit}).");
         }
 
-        return Results.Ok(await grains.GetGrain<IRolloutControllerGrain>(model).GetHistoryAsync(after, limit ?? DefaultHistoryPageSize));
+        return Results.Ok(HttpMapping.ToResponse(await grains.GetGrain<IRolloutControllerGrain>(model).GetHistoryAsync(after, limit ?? DefaultHistoryPageSize)));
     }
 
     private static async Task<IResult> ActAsync(IRolloutControllerGrain rollout, RolloutAction action, RolloutActionRequest r, HttpContext http)
@@ -151,7 +159,8 @@ public static class RolloutEndpoints
             RolloutAction.Rollback => await rollout.RollbackAsync(actor, reason),
             _ => throw new KeyNotFoundException($"Rollout action '{action.ToWire()}' is not an operation; use one of {string.Join(", ", Actions)}."),
         };
-        return Results.Ok(Redacted(view));
+        // Mapped to the HTTP record, which never shows the webhook secret.
+        return Results.Ok(HttpMapping.ToResponse(view));
     }
 
     private static string Required(string? value, string name) =>

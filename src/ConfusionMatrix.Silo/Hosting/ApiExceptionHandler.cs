@@ -1,11 +1,13 @@
+using ConfusionMatrix.Abstractions;
 using Microsoft.AspNetCore.Diagnostics;
 
 namespace ConfusionMatrix.Silo.Hosting;
 
 /// <summary>
 /// The one place where exceptions become HTTP problem details (RFC 7807), for every endpoint: a refused argument is
-/// 400, an operation the current state does not allow is 409 (grains throw <see cref="InvalidOperationException"/> for
-/// it, and Orleans carries the type back to the caller), something that does not exist is 404. A grain call that could
+/// 400, an operation the current state does not allow is 409 (grains throw <see cref="ConflictException"/> for it, and
+/// Orleans carries the type back to the caller), something that does not exist is 404. Any other
+/// <see cref="InvalidOperationException"/> is a server fault, not the caller's: it stays a 500. A grain call that could
 /// not reach its silo (the silo died and is not yet declared dead, or the cluster is shutting down) is the cluster being
 /// briefly unavailable, not a server bug: 503 with Retry-After. Anything else stays a 500 from the framework.
 /// </summary>
@@ -20,7 +22,7 @@ public sealed partial class ApiExceptionHandler(IProblemDetailsService problems,
         _ when IsTransient(exception) => (StatusCodes.Status503ServiceUnavailable, "Cluster briefly unavailable"),
         KeyNotFoundException => (StatusCodes.Status404NotFound, "Not found"),
         ArgumentException or FormatException => (StatusCodes.Status400BadRequest, "Invalid request"),
-        InvalidOperationException => (StatusCodes.Status409Conflict, "Not allowed in the current state"),
+        ConflictException => (StatusCodes.Status409Conflict, "Not allowed in the current state"),
         _ => null,
     };
 

@@ -101,8 +101,7 @@ public static class ConfusionMatrixHost
         builder.Services.AddExceptionHandler<ApiExceptionHandler>();
         // The document describes the HTTP API under /api, not the dashboard's own endpoints.
         builder.Services.AddOpenApi(o => o.ShouldInclude = description => description.RelativePath?.StartsWith("api/", StringComparison.Ordinal) == true);
-        builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(
-            new System.Text.Json.Serialization.JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.CamelCase)));
+        builder.Services.ConfigureHttpJsonOptions(json => ConfigureJson(json.SerializerOptions));
         // Liveness asks only whether this process answers: a slow membership table or storage account must take the
         // silos out of the load balancer (readiness), never restart them all at once.
         builder.Services.AddHealthChecks()
@@ -277,6 +276,13 @@ public static class ConfusionMatrixHost
     }
 
     /// <summary>Grain storage and the prediction-log stream as configured; shared by the host and the cluster tests.</summary>
+    /// <summary>
+    /// The HTTP API's JSON on top of ASP.NET Core's web defaults (camelCase names): enums as camelCase strings. One
+    /// method, so the contract tests serialise with exactly what the silo answers with.
+    /// </summary>
+    public static void ConfigureJson(System.Text.Json.JsonSerializerOptions json) =>
+        json.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.CamelCase));
+
     public static void AddStorageAndStreams(ISiloBuilder silo, ConfusionMatrixOptions options)
     {
         var storageConnection = options.Storage.ConnectionString;

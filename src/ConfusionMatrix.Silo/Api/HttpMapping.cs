@@ -1,0 +1,169 @@
+using System.Collections.Immutable;
+using System.Text.Json;
+using ConfusionMatrix.Abstractions;
+using ConfusionMatrix.Core;
+
+namespace ConfusionMatrix.Silo.Api;
+
+/// <summary>
+/// Maps the grains' wire records to the HTTP API's response records: the one place where the HTTP contract meets the
+/// cluster's, so either can change without the other noticing until this file does.
+/// </summary>
+public static class HttpMapping
+{
+    public static DriftPolicyResponse ToResponse(DriftPolicySettings p) => new(
+        p.Alpha,
+        p.SevereDrop,
+        p.KlThreshold,
+        p.MaxFairnessGap,
+        p.MinExpectedCellCount,
+        p.MinSamples,
+        p.SmoothingAlpha,
+        p.EvaluationInterval,
+        p.EvidenceThreshold,
+        p.EpochLength,
+        p.Tolerance,
+        p.MixingStandardDeviation,
+        p.LabelDelay,
+        p.OmnibusHalfInformation,
+        p.EffectiveEvaluationInterval,
+        p.EffectiveEpochLength,
+        p.EffectiveLabelDelay);
+
+    public static ClassDeltaResponse ToResponse(ClassDeltaView d) => new(
+        d.Class,
+        d.Metric,
+        d.Reference,
+        d.Live,
+        d.Drop,
+        d.AlwaysValidPValue,
+        d.Threshold,
+        d.ReferenceDenominator,
+        d.LiveDenominator,
+        d.Sufficient,
+        d.Significant,
+        d.Material,
+        d.LowerBound,
+        d.UpperBound,
+        d.EValue,
+        d.Severe);
+
+    public static DriftVerdictResponse ToResponse(DriftVerdict v) => new(
+        v.Model,
+        v.Version,
+        v.Segment,
+        v.Decision,
+        v.Reason,
+        v.Reference,
+        v.Kl,
+        v.Js,
+        v.G,
+        v.DegreesOfFreedom,
+        v.PValue,
+        v.OmnibusAdjustedPValue,
+        v.LiveTotal,
+        v.ReferenceTotal,
+        Map(v.ClassDeltas, ToResponse),
+        v.At,
+        v.Looks,
+        v.EValue,
+        v.NonInferior,
+        v.IsAlarm);
+
+    public static RateGapResponse ToResponse(RateGapView g) =>
+        new(g.Segment, g.Metric, g.SegmentRate, g.RestRate, g.Gap, g.AlwaysValidPValue, g.Threshold, g.Sufficient, g.Significant, g.Material);
+
+    public static FairnessVerdictResponse ToResponse(FairnessVerdict f) =>
+        new(f.Model, f.Version, f.Dimension, f.Alert, f.Reason, Map(f.Gaps, ToResponse), f.At);
+
+    public static DriftReportResponse ToResponse(DriftReport r) => new(
+        r.Model,
+        ToResponse(r.Policy),
+        Map(r.Verdicts, ToResponse),
+        Map(r.Fairness, ToResponse),
+        r.LastEvaluatedAt,
+        r.Evaluations,
+        r.EpochStartedAt);
+
+    public static RoutingTableResponse ToResponse(RoutingTable t) => new(t.Model, t.Stable, t.Canary, t.CanaryWeightPercent, t.Phase);
+
+    public static RolloutTransitionResponse ToResponse(RolloutTransition t) => new(
+        t.Sequence,
+        t.At,
+        t.Action,
+        t.Actor,
+        t.Reason,
+        t.From,
+        t.To,
+        t.Stable,
+        t.Canary,
+        t.CanaryWeightPercent,
+        t.Verdict is null ? null : ToResponse(t.Verdict));
+
+    /// <summary>The policy as readers see it: a webhook secret is never shown, only <see cref="RolloutPolicy.RedactedSecret"/>.</summary>
+    public static RolloutPolicyResponse ToResponse(RolloutPolicy policy)
+    {
+        var p = policy.Redacted();
+        return new(p.PauseCanaryOnDrift, p.RollbackCanaryOnSevere, p.RollbackPromotionOnDrift, p.GuardPeriod, p.DriftPauseKeepsWeight, Map(p.Webhooks, w => w), p.EffectiveGuardPeriod, p.WebhookSecret);
+    }
+
+    /// <summary>The rollout as readers see it, its policy redacted.</summary>
+    public static RolloutViewResponse ToResponse(RolloutView v) =>
+        new(ToResponse(v.Routing), v.PreviousStable, v.PromotedAt, ToResponse(v.Policy), Map(v.History, ToResponse));
+
+    public static RolloutHistoryPageResponse ToResponse(RolloutHistoryPage page) => new(Map(page.Transitions, ToResponse), page.Next, page.Dropped);
+
+    public static DeadLetterResponse ToResponse(DeadLetter d) => new(d.At, d.StreamKey, d.BatchId, d.Predictions, d.Reason);
+
+    public static IReadOnlyList<DeadLetterResponse> ToResponse(ImmutableArray<DeadLetter> letters) => Map(letters, ToResponse);
+
+    public static ModelResponse ToResponse(ModelDefinition d) =>
+        new(d.Model, d.Classes, d.PositiveClass, d.SegmentDimensions, d.UpdatedAt, d.EffectiveLabelTtl, d.EffectiveLabelGracePeriod);
+
+    /// <summary>Metrics keyed by the model's class names (the calculator knows only indices).</summary>
+    public static MetricsResponse ToResponse(MatrixMetrics m, ModelDefinition definition)
+    {
+        var perClass = new Dictionary<string, ClassMetricsResponse>(StringComparer.Ordinal);
+        for (var i = 0; i < m.PerClass.Count; i++)
+        {
+            var c = m.PerClass[i];
+            perClass[definition.Classes[i]] = new ClassMetricsResponse(c.Tp, c.Fp, c.Fn, c.Tn, c.Precision, c.Recall, c.F1, c.Support);
+        }
+
+        return new MetricsResponse(
+            m.Accuracy,
+            m.BalancedAccuracy,
+            m.Mcc,
+            m.CohenKappa,
+            perClass,
+            new AveragesResponse(m.Macro.Precision, m.Macro.Recall, m.Macro.F1),
+            new AveragesResponse(m.Micro.Precision, m.Micro.Recall, m.Micro.F1),
+            new AveragesResponse(m.Weighted.Precision, m.Weighted.Recall, m.Weighted.F1));
+    }
+
+    /// <summary>An audit record with its snapshots as JSON values again (a snapshot that is not JSON becomes a string).</summary>
+    public static AuditRecordResponse ToResponse(AuditRecord r) =>
+        new(r.Sequence, r.At, r.Principal, r.Roles, r.Action, r.Target, Json(r.Before), Json(r.After), r.RequestId, r.Note, r.Status);
+
+    /// <summary>A list of an immutable array; a default array, which cannot be serialised, reads as empty.</summary>
+    private static IReadOnlyList<TResponse> Map<T, TResponse>(ImmutableArray<T> items, Func<T, TResponse> map) =>
+        items.IsDefaultOrEmpty ? [] : [.. items.Select(map)];
+
+    private static JsonElement? Json(string? text)
+    {
+        if (text is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            using var doc = JsonDocument.Parse(text);
+            return doc.RootElement.Clone();
+        }
+        catch (JsonException)
+        {
+            return JsonSerializer.SerializeToElement(text);
+        }
+    }
+}
