@@ -27,6 +27,7 @@ ENV DOTNET_CLI_TELEMETRY_OPTOUT=1 \
 # rollForward latestFeature), which the sdk:10.0 image may not carry; the image tag picks the SDK.
 COPY Directory.Build.props Directory.Packages.props ./
 COPY src/ConfusionMatrix.Abstractions/ConfusionMatrix.Abstractions.csproj src/ConfusionMatrix.Abstractions/
+COPY src/ConfusionMatrix.Api.Contracts/ConfusionMatrix.Api.Contracts.csproj src/ConfusionMatrix.Api.Contracts/
 COPY src/ConfusionMatrix.Core/ConfusionMatrix.Core.csproj                 src/ConfusionMatrix.Core/
 COPY src/ConfusionMatrix.Grains/ConfusionMatrix.Grains.csproj             src/ConfusionMatrix.Grains/
 COPY src/ConfusionMatrix.MLflow/ConfusionMatrix.MLflow.csproj             src/ConfusionMatrix.MLflow/

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Net.Http.Json;
 using ConfusionMatrix.Abstractions;
+using ConfusionMatrix.Api.Contracts;
 using ConfusionMatrix.MLflow;
 
 namespace ConfusionMatrix.Cli;
@@ -51,7 +52,7 @@ internal static class BaselineCommand
             using (siloHttp)
             {
                 // Align with the model's registered class order before sending raw rows.
-                var definition = await GetJsonAsync<ModelCatalog>(siloHttp, $"api/v1/models/{Uri.EscapeDataString(parse.GetValue(model)!)}", ct);
+                var definition = await GetJsonAsync<ModelCatalogResponse>(siloHttp, $"api/v1/models/{Uri.EscapeDataString(parse.GetValue(model)!)}", ct);
                 var aligned = matrix.Reorder(definition.Definition.Classes, $"model {definition.Definition.Model}");
                 using var response = await Send(() => siloHttp.PutAsJsonAsync(path, new { counts = aligned.Counts.ToRows() }, ct));
                 var body = await response.Content.ReadAsStringAsync(ct);
@@ -136,8 +137,4 @@ internal static class BaselineCommand
             throw new CmxException($"the silo is unreachable: {ex.Message}");
         }
     }
-
-    private sealed record ModelDefinitionView(string Model, IReadOnlyList<string> Classes);
-
-    private sealed record ModelCatalog(ModelDefinitionView Definition);
 }

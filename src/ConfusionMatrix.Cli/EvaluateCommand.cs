@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
+using ConfusionMatrix.Api.Contracts;
 using ConfusionMatrix.Cli.Evaluation;
 using ConfusionMatrix.Cli.Input;
 
@@ -99,7 +100,7 @@ internal static class EvaluateCommand
         return command;
     }
 
-    internal static string Table(IReadOnlyList<MatrixReport> reports)
+    internal static string Table(IReadOnlyList<MatrixResponse> reports)
     {
         var text = new StringBuilder();
         foreach (var r in reports)

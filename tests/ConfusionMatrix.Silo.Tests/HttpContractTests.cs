@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Text.Json;
 using ConfusionMatrix.Abstractions;
+using ConfusionMatrix.Api.Contracts;
 using ConfusionMatrix.Grains;
 using ConfusionMatrix.Silo.Api;
 using ConfusionMatrix.Silo.Hosting;
@@ -180,7 +181,7 @@ public sealed class HttpContractTests
     {
         // Omitted fields keep the wire record's defaults.
         var request = JsonSerializer.Deserialize<DriftPolicyRequest>(body, Http)!;
-        Assert.Equal(JsonSerializer.Deserialize<DriftPolicySettings>(body, Http), request.ToPolicy());
+        Assert.Equal(JsonSerializer.Deserialize<DriftPolicySettings>(body, Http), HttpMapping.ToPolicy(request));
     }
 
     [Fact]
@@ -188,6 +189,17 @@ public sealed class HttpContractTests
     {
         // A policy read with GET and sent back unchanged (its computed fields included) sets the same policy.
         var read = Json(HttpMapping.ToResponse(Policy()));
-        Assert.Equal(Policy(), JsonSerializer.Deserialize<DriftPolicyRequest>(read, Http)!.ToPolicy());
+        Assert.Equal(Policy(), HttpMapping.ToPolicy(JsonSerializer.Deserialize<DriftPolicyRequest>(read, Http)!));
+    }
+
+    [Theory]
+    [InlineData("{}")]
+    [InlineData("""{"pauseCanaryOnDrift":false,"guardPeriod":"00:30:00"}""")]
+    [InlineData("""{"rollbackCanaryOnSevere":false,"rollbackPromotionOnDrift":false,"driftPauseKeepsWeight":true,"webhooks":["https://hooks.example/a"],"webhookSecret":"0123456789abcdef"}""")]
+    public void RolloutPolicyRequest_ReadsLikeTheWireRecord(string body)
+    {
+        // Omitted fields keep the wire record's defaults; compared as JSON (the webhook lists are distinct arrays).
+        var request = JsonSerializer.Deserialize<RolloutPolicyRequest>(body, Http)!;
+        Assert.Equal(Json(JsonSerializer.Deserialize<RolloutPolicy>(body, Http)!), Json(HttpMapping.ToPolicy(request)));
     }
 }

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using ConfusionMatrix.Abstractions;
+using ConfusionMatrix.Api.Contracts;
 using ConfusionMatrix.Cli.Input;
 using ConfusionMatrix.Core;
 
@@ -104,14 +105,14 @@ public sealed class PredictionEvaluator
     }
 
     /// <summary>The reports: per group, <c>all</c> first, then each dimension's values in order.</summary>
-    public IReadOnlyList<MatrixReport> Reports(DateTimeOffset asOf)
+    public IReadOnlyList<MatrixResponse> Reports(DateTimeOffset asOf)
     {
         // Report order of classes: as given, or sorted like sklearn's unique labels.
         int[] order = _fixedClasses
             ? [.. Enumerable.Range(0, _labelNames.Count)]
             : [.. Enumerable.Range(0, _labelNames.Count).OrderBy(i => _labelNames[i], StringComparer.Ordinal)];
         string[] classes = [.. order.Select(i => _labelNames[i])];
-        var reports = new List<MatrixReport>();
+        var reports = new List<MatrixResponse>();
         foreach (var ((model, version), group) in _groups.OrderBy(g => g.Key.Model, StringComparer.Ordinal).ThenBy(g => g.Key.Version, StringComparer.Ordinal))
         {
             reports.Add(MatrixReport.Create(model, version, Segments.All, classes, group.All.ToCounts(order), asOf));

@@ -2,6 +2,7 @@ using System.IO.Pipelines;
 using System.Text;
 using System.Text.Json;
 using ConfusionMatrix.Abstractions;
+using ConfusionMatrix.Api.Contracts;
 using ConfusionMatrix.Core;
 using ConfusionMatrix.Grains;
 using ConfusionMatrix.Silo.Configuration;

@@ -1,29 +1,13 @@
 using System.Collections.Immutable;
 using System.Text.Json;
 using ConfusionMatrix.Abstractions;
+using ConfusionMatrix.Api.Contracts;
 using ConfusionMatrix.Grains;
 using ConfusionMatrix.Silo.Configuration;
 using ConfusionMatrix.Silo.Security;
 using Microsoft.Extensions.Options;
 
 namespace ConfusionMatrix.Silo.Api;
-
-public sealed record AuditRecordResponse(
-    long Sequence,
-    DateTimeOffset At,
-    string Principal,
-    IReadOnlyList<string> Roles,
-    string Action,
-    string Target,
-    JsonElement? Before,
-    JsonElement? After,
-    string? RequestId,
-    string? Note,
-    int? Status);
-
-public sealed record AuditPageResponse(string Model, IReadOnlyList<AuditRecordResponse> Records, long? Next, long Dropped);
-
-public sealed record MeResponse(string Name, IReadOnlyList<string> Roles, string? AuthenticationType);
 
 /// <summary>
 /// The audit trail over HTTP: <c>.Audited(…)</c> records a write with the caller's identity and the state before and

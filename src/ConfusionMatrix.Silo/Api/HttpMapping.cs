@@ -3,6 +3,8 @@ using System.Text.Json;
 using ConfusionMatrix.Abstractions;
 using ConfusionMatrix.Core;
 
+using ConfusionMatrix.Api.Contracts;
+
 namespace ConfusionMatrix.Silo.Api;
 
 /// <summary>
@@ -120,25 +122,44 @@ public static class HttpMapping
     public static ModelResponse ToResponse(ModelDefinition d) =>
         new(d.Model, d.Classes, d.PositiveClass, d.SegmentDimensions, d.UpdatedAt, d.EffectiveLabelTtl, d.EffectiveLabelGracePeriod);
 
-    /// <summary>Metrics keyed by the model's class names (the calculator knows only indices).</summary>
-    public static MetricsResponse ToResponse(MatrixMetrics m, ModelDefinition definition)
-    {
-        var perClass = new Dictionary<string, ClassMetricsResponse>(StringComparer.Ordinal);
-        for (var i = 0; i < m.PerClass.Count; i++)
-        {
-            var c = m.PerClass[i];
-            perClass[definition.Classes[i]] = new ClassMetricsResponse(c.Tp, c.Fp, c.Fn, c.Tn, c.Precision, c.Recall, c.F1, c.Support);
-        }
+    /// <summary>Metrics keyed by the model's class names.</summary>
+    public static MetricsResponse ToResponse(MatrixMetrics m, ModelDefinition definition) => MetricsResponse.From(m, definition.Classes);
 
-        return new MetricsResponse(
-            m.Accuracy,
-            m.BalancedAccuracy,
-            m.Mcc,
-            m.CohenKappa,
-            perClass,
-            new AveragesResponse(m.Macro.Precision, m.Macro.Recall, m.Macro.F1),
-            new AveragesResponse(m.Micro.Precision, m.Micro.Recall, m.Micro.F1),
-            new AveragesResponse(m.Weighted.Precision, m.Weighted.Recall, m.Weighted.F1));
+    /// <summary>A drift policy request as the policy it sets: omitted fields take the policy's defaults.</summary>
+    public static DriftPolicySettings ToPolicy(DriftPolicyRequest r)
+    {
+        var d = new DriftPolicySettings();
+        return new(
+            r.Alpha ?? d.Alpha,
+            r.SevereDrop ?? d.SevereDrop,
+            r.KlThreshold ?? d.KlThreshold,
+            r.MaxFairnessGap ?? d.MaxFairnessGap,
+            r.MinExpectedCellCount ?? d.MinExpectedCellCount,
+            r.MinSamples ?? d.MinSamples,
+            r.SmoothingAlpha ?? d.SmoothingAlpha,
+            r.EvaluationInterval,
+            r.EvidenceThreshold ?? d.EvidenceThreshold,
+            r.EpochLength,
+            r.Tolerance ?? d.Tolerance,
+            r.MixingStandardDeviation ?? d.MixingStandardDeviation,
+            r.LabelDelay,
+            r.OmnibusHalfInformation ?? d.OmnibusHalfInformation);
+    }
+
+    /// <summary>A rollout policy request as the policy it sets: omitted fields take the policy's defaults.</summary>
+    public static RolloutPolicy ToPolicy(RolloutPolicyRequest r)
+    {
+        var d = new RolloutPolicy();
+        return new(
+            r.PauseCanaryOnDrift ?? d.PauseCanaryOnDrift,
+            r.RollbackCanaryOnSevere ?? d.RollbackCanaryOnSevere,
+            r.RollbackPromotionOnDrift ?? d.RollbackPromotionOnDrift,
+            r.GuardPeriod,
+            [.. r.Webhooks ?? []],
+            r.DriftPauseKeepsWeight ?? d.DriftPauseKeepsWeight)
+        {
+            WebhookSecret = r.WebhookSecret,
+        };
     }
 
     /// <summary>An audit record with its snapshots as JSON values again (a snapshot that is not JSON becomes a string).</summary>

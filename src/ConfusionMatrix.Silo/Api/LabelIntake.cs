@@ -1,5 +1,6 @@
 using System.Text.Json;
 using ConfusionMatrix.Abstractions;
+using ConfusionMatrix.Api.Contracts;
 using ConfusionMatrix.Grains;
 
 namespace ConfusionMatrix.Silo.Api;

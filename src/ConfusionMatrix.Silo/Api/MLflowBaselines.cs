@@ -1,3 +1,4 @@
+using ConfusionMatrix.Api.Contracts;
 using ConfusionMatrix.MLflow;
 using ConfusionMatrix.Silo.Configuration;
 using Microsoft.Extensions.Options;

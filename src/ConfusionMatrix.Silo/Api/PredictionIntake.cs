@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using ConfusionMatrix.Abstractions;
+using ConfusionMatrix.Api.Contracts;
 using ConfusionMatrix.Grains;
 using ConfusionMatrix.Silo.Configuration;
 using Microsoft.Extensions.Options;

@@ -1,29 +1,8 @@
 using ConfusionMatrix.Abstractions;
+using ConfusionMatrix.Api.Contracts;
 using ConfusionMatrix.Silo.Security;
 
 namespace ConfusionMatrix.Silo.Api;
-
-public sealed record RolloutActionRequest(string? Version, int? Weight, string? Actor, string? Reason);
-
-/// <summary>
-/// The body of <c>PUT …/rollout/policy</c>, the same JSON as <see cref="RolloutPolicy"/>; omitted fields keep their
-/// defaults. A request type of its own, so the OpenAPI document can describe it (the wire record's defaults cannot be).
-/// </summary>
-public sealed record RolloutPolicyRequest(
-    bool PauseCanaryOnDrift = true,
-    bool RollbackCanaryOnSevere = true,
-    bool RollbackPromotionOnDrift = true,
-    TimeSpan? GuardPeriod = null,
-    IReadOnlyList<string>? Webhooks = null,
-    bool DriftPauseKeepsWeight = false,
-    string? WebhookSecret = null)
-{
-    public RolloutPolicy ToPolicy() =>
-        new(PauseCanaryOnDrift, RollbackCanaryOnSevere, RollbackPromotionOnDrift, GuardPeriod, [.. Webhooks ?? []], DriftPauseKeepsWeight) { WebhookSecret = WebhookSecret };
-}
-
-/// <summary>The gate's body. <c>inconclusive</c>: not enough evidence either way, which never passes.</summary>
-public sealed record GateResponse(string Model, string? Version, bool Pass, bool Inconclusive, string Reason, string Phase);
 
 /// <summary>Drift reports, drift policy, rollout operations and the canary gate for Argo Rollouts and Flagger.</summary>
 public static class RolloutEndpoints
@@ -47,7 +26,7 @@ public static class RolloutEndpoints
             .RequireAuthorization(Roles.Operator).Audited("drift.evaluate");
         model.MapPut("/drift/policy", async (string model, DriftPolicyRequest? policy, IGrainFactory grains) => policy is null
             ? ApiEndpoints.Problem(400, "Body required", "Send a drift policy object; omitted fields keep their defaults.")
-            : Results.Ok(HttpMapping.ToResponse(await grains.GetGrain<IDriftWatcherGrain>(model).SetPolicyAsync(policy.ToPolicy()))))
+            : Results.Ok(HttpMapping.ToResponse(await grains.GetGrain<IDriftWatcherGrain>(model).SetPolicyAsync(HttpMapping.ToPolicy(policy)))))
             .Produces<DriftReportResponse>()
             .RequireAuthorization(Roles.Admin)
             .Audited("drift.policy", async (grains, _, m) => HttpMapping.ToResponse((await grains.GetGrain<IDriftWatcherGrain>(m).GetReportAsync()).Policy));
@@ -118,7 +97,7 @@ public static class RolloutEndpoints
             return ApiEndpoints.Problem(400, "Body required", "Send a rollout policy object.");
         }
 
-        var policy = request.ToPolicy();
+        var policy = HttpMapping.ToPolicy(request);
 
         var rollout = grains.GetGrain<IRolloutControllerGrain>(model);
         if (policy.WebhookSecret == RolloutPolicy.RedactedSecret)

@@ -1,6 +1,6 @@
 using ConfusionMatrix.Abstractions;
 
-namespace ConfusionMatrix.Silo.Api;
+namespace ConfusionMatrix.Api.Contracts;
 
 // The HTTP shapes of drift reports, rollouts and dead letters. They carry the same JSON as the wire records they are
 // mapped from (HttpMapping), computed properties included, so the grains' records can change without changing what
@@ -30,41 +30,25 @@ public sealed record DriftPolicyResponse(
     TimeSpan EffectiveLabelDelay);
 
 /// <summary>
-/// The body of <c>PUT …/drift/policy</c>, the same JSON as <see cref="DriftPolicySettings"/>; omitted fields keep their
-/// defaults (the wire record's, which the OpenAPI document cannot show for a record of another assembly).
+/// The body of <c>PUT …/drift/policy</c>: the fields of the drift policy (see <see cref="DriftPolicyResponse"/> and
+/// docs/statistics.md); an omitted field keeps its default. Defaults are not repeated here: they are the drift
+/// policy's own, applied when the request is mapped.
 /// </summary>
 public sealed record DriftPolicyRequest(
-    double Alpha = 0.05,
-    double SevereDrop = 0.15,
-    double KlThreshold = 0.02,
-    double MaxFairnessGap = 0.10,
-    double MinExpectedCellCount = 5,
-    long MinSamples = 200,
-    double SmoothingAlpha = 0.5,
+    double? Alpha = null,
+    double? SevereDrop = null,
+    double? KlThreshold = null,
+    double? MaxFairnessGap = null,
+    double? MinExpectedCellCount = null,
+    long? MinSamples = null,
+    double? SmoothingAlpha = null,
     TimeSpan? EvaluationInterval = null,
-    long EvidenceThreshold = 500,
+    long? EvidenceThreshold = null,
     TimeSpan? EpochLength = null,
-    double Tolerance = 0.02,
-    double MixingStandardDeviation = 0.10,
+    double? Tolerance = null,
+    double? MixingStandardDeviation = null,
     TimeSpan? LabelDelay = null,
-    double OmnibusHalfInformation = 20_000)
-{
-    public DriftPolicySettings ToPolicy() => new(
-        Alpha,
-        SevereDrop,
-        KlThreshold,
-        MaxFairnessGap,
-        MinExpectedCellCount,
-        MinSamples,
-        SmoothingAlpha,
-        EvaluationInterval,
-        EvidenceThreshold,
-        EpochLength,
-        Tolerance,
-        MixingStandardDeviation,
-        LabelDelay,
-        OmnibusHalfInformation);
-}
+    double? OmnibusHalfInformation = null);
 
 /// <summary>A per-class change of recall or false-positive rate between live and reference; see <see cref="ClassDeltaView"/>.</summary>
 public sealed record ClassDeltaResponse(
@@ -187,3 +171,22 @@ public sealed record RolloutHistoryPageResponse(IReadOnlyList<RolloutTransitionR
 
 /// <summary>A batch refused whole, kept with its reason (<c>GET …/dead-letters</c>, newest last).</summary>
 public sealed record DeadLetterResponse(DateTimeOffset At, string StreamKey, string BatchId, int Predictions, string Reason);
+
+public sealed record RolloutActionRequest(string? Version, int? Weight, string? Actor, string? Reason);
+
+/// <summary>
+/// The body of <c>PUT …/rollout/policy</c>, the fields of <see cref="RolloutPolicyResponse"/> but the effective guard
+/// period; an omitted field keeps the rollout policy's default, applied when the request is mapped. A webhook secret
+/// sent back as read (redacted) keeps the secret already set.
+/// </summary>
+public sealed record RolloutPolicyRequest(
+    bool? PauseCanaryOnDrift = null,
+    bool? RollbackCanaryOnSevere = null,
+    bool? RollbackPromotionOnDrift = null,
+    TimeSpan? GuardPeriod = null,
+    IReadOnlyList<string>? Webhooks = null,
+    bool? DriftPauseKeepsWeight = null,
+    string? WebhookSecret = null);
+
+/// <summary>The gate's body. <c>inconclusive</c>: not enough evidence either way, which never passes.</summary>
+public sealed record GateResponse(string Model, string? Version, bool Pass, bool Inconclusive, string Reason, string Phase);

@@ -1,4 +1,6 @@
-namespace ConfusionMatrix.Silo.Api;
+using ConfusionMatrix.Core;
+
+namespace ConfusionMatrix.Api.Contracts;
 
 public sealed record RegisterModelRequest(string? Model, List<string>? Classes, string? PositiveClass, List<string>? SegmentDimensions, TimeSpan? LabelTtl = null, TimeSpan? LabelGracePeriod = null);
 
@@ -57,7 +59,29 @@ public sealed record MetricsResponse(
     IReadOnlyDictionary<string, ClassMetricsResponse> PerClass,
     AveragesResponse Macro,
     AveragesResponse Micro,
-    AveragesResponse Weighted);
+    AveragesResponse Weighted)
+{
+    /// <summary>Metrics keyed by class name (the calculator knows only indices); the silo's answers and cmx's offline reports both use it.</summary>
+    public static MetricsResponse From(MatrixMetrics m, IReadOnlyList<string> classes)
+    {
+        var perClass = new Dictionary<string, ClassMetricsResponse>(StringComparer.Ordinal);
+        for (var i = 0; i < m.PerClass.Count; i++)
+        {
+            var c = m.PerClass[i];
+            perClass[classes[i]] = new ClassMetricsResponse(c.Tp, c.Fp, c.Fn, c.Tn, c.Precision, c.Recall, c.F1, c.Support);
+        }
+
+        return new MetricsResponse(
+            m.Accuracy,
+            m.BalancedAccuracy,
+            m.Mcc,
+            m.CohenKappa,
+            perClass,
+            new AveragesResponse(m.Macro.Precision, m.Macro.Recall, m.Macro.F1),
+            new AveragesResponse(m.Micro.Precision, m.Micro.Recall, m.Micro.F1),
+            new AveragesResponse(m.Weighted.Precision, m.Weighted.Recall, m.Weighted.F1));
+    }
+}
 
 public sealed record MatrixResponse(
     string Model,
