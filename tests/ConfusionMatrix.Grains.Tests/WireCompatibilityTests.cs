@@ -143,6 +143,14 @@ public sealed class WireCompatibilityTests(ITestOutputHelper output)
         Assert.Equal(Json(expected), Json(read));
     }
 
+    [Fact]
+    public void DriftPolicyDefaults_OnTheWire_AreCoresDefaults()
+    {
+        // The thresholds are defined, with why each default is safe, in Core's DriftPolicy; the wire record repeats the
+        // values because the wire contract does not depend on Core. Any difference shows here.
+        Assert.Equal(new ConfusionMatrix.Core.Drift.DriftPolicy(), WireMapping.ToCore(new DriftPolicySettings()));
+    }
+
     private static IEnumerable<Type> GrainInterfaces() =>
         typeof(PredictionBatch).Assembly.GetTypes().Where(t => t.IsInterface && typeof(IAddressable).IsAssignableFrom(t));
 
