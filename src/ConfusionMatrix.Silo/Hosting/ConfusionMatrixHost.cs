@@ -275,7 +275,6 @@ public static class ConfusionMatrixHost
         silo.AddActivityPropagation();
     }
 
-    /// <summary>Grain storage and the prediction-log stream as configured; shared by the host and the cluster tests.</summary>
     /// <summary>
     /// The HTTP API's JSON on top of ASP.NET Core's web defaults (camelCase names): enums as camelCase strings. One
     /// method, so the contract tests serialise with exactly what the silo answers with.
@@ -283,6 +282,7 @@ public static class ConfusionMatrixHost
     public static void ConfigureJson(System.Text.Json.JsonSerializerOptions json) =>
         json.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.CamelCase));
 
+    /// <summary>Grain storage and the prediction-log stream as configured; shared by the host and the cluster tests.</summary>
     public static void AddStorageAndStreams(ISiloBuilder silo, ConfusionMatrixOptions options)
     {
         var storageConnection = options.Storage.ConnectionString;
