@@ -74,8 +74,8 @@ public static class EstimationEndpoints
             segment,
             WindowSpec.Format(span),
             span is null,
-            ToResponse(predicted, definition.Classes),
-            ToResponse(scores, binNames)));
+            HttpMapping.ToResponse(predicted, definition.Classes),
+            HttpMapping.ToResponse(scores, binNames)));
     }
 
     private static async Task<IResult> GetEstimateAsync(
@@ -216,13 +216,4 @@ public static class EstimationEndpoints
 
         return evidence with { WaitingUnscored = s.WaitingUnscoredByPredicted.Sum() };
     }
-
-    private static ShiftResponse ToResponse(CategoricalShiftResult r, IReadOnlyList<string> names) => new(
-        r.CanaryTotal,
-        r.StableTotal,
-        r.Sufficient,
-        r.Shifted,
-        r.PValue,
-        r.Alpha,
-        [.. r.Categories.Select(c => new CategoryShiftResponse(names[c.Index], c.CanaryShare, c.StableShare, c.Difference, c.Lower, c.Upper, c.PValue, c.Shifted))]);
 }

@@ -1,15 +1,16 @@
 using System.Collections.Immutable;
 using System.Text.Json;
 using ConfusionMatrix.Abstractions;
-using ConfusionMatrix.Core;
-
 using ConfusionMatrix.Api.Contracts;
+using ConfusionMatrix.Core;
+using ConfusionMatrix.Core.Estimation;
 
 namespace ConfusionMatrix.Silo.Api;
 
 /// <summary>
-/// Maps the grains' wire records to the HTTP API's response records: the one place where the HTTP contract meets the
-/// cluster's, so either can change without the other noticing until this file does.
+/// Maps the grains' wire records (and the Core results the API computes itself) to the HTTP API's records of
+/// <c>ConfusionMatrix.Api.Contracts</c>, and requests to the wire records they set: the one place where the HTTP
+/// contract meets the cluster's, so either can change without the other noticing until this file does.
 /// </summary>
 public static class HttpMapping
 {
@@ -124,6 +125,16 @@ public static class HttpMapping
 
     /// <summary>Metrics keyed by the model's class names.</summary>
     public static MetricsResponse ToResponse(MatrixMetrics m, ModelDefinition definition) => MetricsResponse.From(m, definition.Classes);
+
+    /// <summary>A label-free comparison with its categories named (the test knows only indices).</summary>
+    public static ShiftResponse ToResponse(CategoricalShiftResult r, IReadOnlyList<string> names) => new(
+        r.CanaryTotal,
+        r.StableTotal,
+        r.Sufficient,
+        r.Shifted,
+        r.PValue,
+        r.Alpha,
+        [.. r.Categories.Select(c => new CategoryShiftResponse(names[c.Index], c.CanaryShare, c.StableShare, c.Difference, c.Lower, c.Upper, c.PValue, c.Shifted))]);
 
     /// <summary>A drift policy request as the policy it sets: omitted fields take the policy's defaults.</summary>
     public static DriftPolicySettings ToPolicy(DriftPolicyRequest r)
