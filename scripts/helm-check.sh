@@ -325,6 +325,11 @@ has_not "no Secret for memory providers"          '^kind: Secret$'
 has_not "no connection string env"                'ConnectionString$'
 has "replicas 1"                                  '^  replicas: 1$'
 
+render "control store on blobs" --set storage.stores.control=AzureBlob
+has "per-store provider in config"                'ConfusionMatrix__Storage__Stores__control: "AzureBlob"'
+has "default provider unchanged"                  'ConfusionMatrix__Storage__Provider: "AzureTable"'
+count_is "one per-store entry"                    'ConfusionMatrix__Storage__Stores__' 1
+
 render "pdb maxUnavailable" --set pdb.maxUnavailable=1
 has "PDB uses maxUnavailable"                     'maxUnavailable: 1$'
 has_not "PDB drops minAvailable"                  'minAvailable:'
@@ -349,6 +354,10 @@ render_fails "bad clustering provider (schema)" "at '/clustering/provider'"     
 render_fails "bad streams provider (schema)"    "at '/streams/provider'"            --set streams.provider=Kafka
 render_fails "string replicaCount (schema)"     "at '/replicaCount'"                --set-string replicaCount=two
 render_fails "unknown storage key (schema)"     "at '/storage'"                     --set storage.conectionString=x
+render_fails "unknown store (schema)"           "at '/storage/stores'"              --set storage.stores.controll=AzureBlob
+render_fails "bad per-store provider (schema)"  "at '/storage/stores/control'"      --set storage.stores.control=Blob
+render_fails "blob store without blob URI"      'storage.blobServiceUri is required' --set storage.connectionString=,streams.connectionString= \
+  --set storage.tableServiceUri=https://acct.table.core.windows.net,streams.fullyQualifiedNamespace=ns.servicebus.windows.net,storage.stores.control=AzureBlob
 render_fails "grace period <= shutdown timeout" 'terminationGracePeriodSeconds .* must be greater'         --set terminationGracePeriodSeconds=30
 render_fails "Localhost clustering with 2 silos" 'Localhost'                                               --set clustering.provider=Localhost
 render_fails "clusterId not a label value"      'valid Kubernetes label value'                             --set 'clustering.clusterId=bad id!'

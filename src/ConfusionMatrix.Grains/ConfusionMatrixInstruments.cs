@@ -35,6 +35,7 @@ public sealed class ConfusionMatrixInstruments
     private readonly Counter<long> _webhooksDropped;
     private readonly Counter<long> _httpRefused;
     private readonly Counter<long> _seriesDropped;
+    private readonly Counter<long> _stateLarge;
 
     public ConfusionMatrixInstruments(IMeterFactory meterFactory)
     {
@@ -49,6 +50,7 @@ public sealed class ConfusionMatrixInstruments
         _webhooks = Meter.CreateCounter<long>("confusionmatrix.webhooks", "{delivery}", "Webhook deliveries, by outcome.");
         _webhooksDropped = Meter.CreateCounter<long>("confusionmatrix.webhook.dropped", "{delivery}", "Webhook deliveries not attempted, by reason: host_not_allowed, private_address, unresolved, no_secret, queue_full.");
         _httpRefused = Meter.CreateCounter<long>("confusionmatrix.http.refused", "{request}", "HTTP requests refused by authentication or authorization, by reason: missing_credentials, invalid_credentials, forbidden.");
+        _stateLarge = Meter.CreateCounter<long>("confusionmatrix.storage.state_large", "{write}", "Grain states measured above their store's warning size (the drift watcher's on Azure Table, which refuses states over 960 KiB), by model and state.");
         _seriesDropped = Meter.CreateCounter<long>("confusionmatrix.metrics.series_dropped", "{series}", "Metric series not published because the cardinality cap was reached, by metric.");
         _duplicates = Meter.CreateCounter<long>("confusionmatrix.batches.duplicate", "{batch}", "Segment sub-batches skipped because their producer sequence was already applied.");
         _storageFailures = Meter.CreateCounter<long>("confusionmatrix.storage.failures", "{write}", "Grain state writes that failed; the batch is retried by its sender.");
@@ -133,6 +135,9 @@ public sealed class ConfusionMatrixInstruments
     public void DuplicateSkipped(string kind) => _duplicates.Add(1, new KeyValuePair<string, object?>("kind", kind));
 
     public void StorageFailed() => _storageFailures.Add(1);
+
+    public void StateLarge(string model, string state) =>
+        _stateLarge.Add(1, new KeyValuePair<string, object?>("model", model), new KeyValuePair<string, object?>("state", state));
 
     public void DeadLettered(string model) => _deadLetters.Add(1, new KeyValuePair<string, object?>("model", model));
 

@@ -60,6 +60,8 @@ public sealed class DriftWatcherGrain(
     ConfusionMatrixInstruments instruments,
     ModelQualityGauges gauges,
     ApplicationClock clock,
+    ControlStateSize stateSize,
+    Microsoft.Extensions.Options.IOptions<DriftWatcherOptions> options,
     ILogger<DriftWatcherGrain> logger) : Grain, IDriftWatcherGrain
 {
     private readonly HashSet<(string Version, string Segment)> _dirty = [];
@@ -366,6 +368,7 @@ public sealed class DriftWatcherGrain(
 
         s.Evaluations++;
         s.LastEvaluatedAt = now;
+        CheckStoredSize();
         await state.WriteStateAsync();
 
         // Severe first, so a rollback is not preceded by a mere pause of the same canary.
@@ -373,6 +376,25 @@ public sealed class DriftWatcherGrain(
         foreach (var alarm in alarms.OrderByDescending(a => a.Outcome == DriftDecision.Severe))
         {
             await controller.OnVerdictAsync(alarm);
+        }
+    }
+
+    /// <summary>
+    /// Before the write (a write refused as too large would skip it): warns and counts when the state as stored is
+    /// over the warning size. Measured on the first evaluation and every tenth after, so it costs one serialisation in ten.
+    /// </summary>
+    private void CheckStoredSize()
+    {
+        if (options.Value.StateWarningBytes is not { } warning || (state.State.Evaluations - 1) % DriftWatcherOptions.CheckEveryEvaluations != 0)
+        {
+            return;
+        }
+
+        var bytes = stateSize.Measure(state.State);
+        if (bytes > warning)
+        {
+            instruments.StateLarge(Model, "drift");
+            Log.DriftStateLarge(logger, Model, bytes, warning, DriftWatcherOptions.AzureTableStateLimit);
         }
     }
 

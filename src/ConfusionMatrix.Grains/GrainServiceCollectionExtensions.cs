@@ -14,6 +14,8 @@ public static class GrainServiceCollectionExtensions
         services.TryAddSingleton<ConfusionMatrixInstruments>();
         services.TryAddSingleton<StorageHealth>();
         services.TryAddSingleton<ModelQualityGauges>();
+        services.TryAddSingleton<ControlStateSize>();
+        services.AddOptions<DriftWatcherOptions>();
         services.AddOptions<SegmentMatrixOptions>().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SegmentMatrixOptions>, SegmentMatrixOptionsValidator>());
         services.AddOptions<LabelJoinOptions>().ValidateOnStart();

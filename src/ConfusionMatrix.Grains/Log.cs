@@ -44,6 +44,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 1106, Level = LogLevel.Error, Message = "Webhook {Url} gave up after {Attempts} attempts for {Model} transition {Sequence}")]
     public static partial void WebhookGaveUp(ILogger logger, string url, int attempts, string model, long sequence);
 
+    [LoggerMessage(EventId = 1107, Level = LogLevel.Warning, Message = "Drift watcher state of {Model} is {Bytes} bytes as stored, over the warning size of {WarningBytes}; Azure Table storage refuses states over {LimitBytes} bytes, and then every write of this watcher fails. Put the control store on blobs (ConfusionMatrix:Storage:Stores:control=AzureBlob)")]
+    public static partial void DriftStateLarge(ILogger logger, string model, int bytes, int warningBytes, int limitBytes);
+
     [LoggerMessage(EventId = 1201, Level = LogLevel.Warning, Message = "Audit: label correction for {Model} prediction {PredictionId} (version {Version}): actual {From} -> {To}, source {Source}; the old cell is decremented and the new one incremented")]
     public static partial void LabelCorrected(ILogger logger, string model, string predictionId, string version, string from, string to, string source);
 

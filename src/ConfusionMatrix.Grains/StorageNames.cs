@@ -17,4 +17,7 @@ public static class StorageNames
 
     /// <summary>Orleans' own stream pub-sub bookkeeping.</summary>
     public const string PubSub = "PubSubStore";
+
+    /// <summary>Every store a silo registers; each may have its own provider (<c>ConfusionMatrix:Storage:Stores:{store}</c>).</summary>
+    public static readonly IReadOnlyList<string> All = [Registry, Matrices, Labels, Control, PubSub];
 }

@@ -16,13 +16,19 @@ namespace ConfusionMatrix.Durability.Tests;
 public static class DurableCluster
 {
     private const string ConnectionKey = "Durable:ConnectionString";
+    private const string ControlStoreKey = "Durable:ControlStore";
 
-    public static async Task<TestCluster> StartAsync(Azurite azurite, string serviceId, int silos)
+    /// <param name="controlStore">A provider for the control store only (<c>Storage:Stores:control</c>); null keeps Azure Table.</param>
+    public static async Task<TestCluster> StartAsync(Azurite azurite, string serviceId, int silos, StorageProvider? controlStore = null)
     {
         var builder = new TestClusterBuilder((short)silos);
         builder.Options.ServiceId = serviceId;
         builder.Options.ClusterId = serviceId;
-        builder.ConfigureHostConfiguration(c => c.AddInMemoryCollection(new Dictionary<string, string?> { [ConnectionKey] = azurite.ConnectionString }));
+        builder.ConfigureHostConfiguration(c => c.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            [ConnectionKey] = azurite.ConnectionString,
+            [ControlStoreKey] = controlStore?.ToString(),
+        }));
         builder.AddSiloBuilderConfigurator<SiloConfigurator>();
         builder.AddClientBuilderConfigurator<ClientConfigurator>();
         var cluster = builder.Build();
@@ -30,19 +36,28 @@ public static class DurableCluster
         return cluster;
     }
 
-    public static ConfusionMatrixOptions Options(string connectionString, string serviceId) => new()
+    public static ConfusionMatrixOptions Options(string connectionString, string serviceId, string? controlStore = null)
     {
-        Clustering = new ClusteringOptions { ServiceId = serviceId, ClusterId = serviceId },
-        Storage = new StorageOptions { Provider = StorageProvider.AzureTable, ConnectionString = connectionString, RequestTimeoutSeconds = 2 },
-        Streams = new StreamsOptions { Provider = StreamsProvider.AzureQueue, QueueCount = 4, PollMilliseconds = 50, VisibilitySeconds = 5 },
-    };
+        var options = new ConfusionMatrixOptions
+        {
+            Clustering = new ClusteringOptions { ServiceId = serviceId, ClusterId = serviceId },
+            Storage = new StorageOptions { Provider = StorageProvider.AzureTable, ConnectionString = connectionString, RequestTimeoutSeconds = 2 },
+            Streams = new StreamsOptions { Provider = StreamsProvider.AzureQueue, QueueCount = 4, PollMilliseconds = 50, VisibilitySeconds = 5 },
+        };
+        if (controlStore is { Length: > 0 })
+        {
+            options.Storage.Stores[StorageNames.Control] = Enum.Parse<StorageProvider>(controlStore);
+        }
+
+        return options;
+    }
 
     private sealed class SiloConfigurator : ISiloConfigurator
     {
         public void Configure(ISiloBuilder silo)
         {
             var serviceId = silo.Configuration["Orleans:ServiceId"] ?? silo.Configuration["ServiceId"] ?? "durable";
-            var options = Options(silo.Configuration[ConnectionKey]!, serviceId);
+            var options = Options(silo.Configuration[ConnectionKey]!, serviceId, silo.Configuration[ControlStoreKey]);
             silo.Services.AddConfusionMatrixGrainServices();
             ConfusionMatrixHost.AddStorageAndStreams(silo, options);
             silo.Configure<ClusterMembershipOptions>(m =>

@@ -96,6 +96,36 @@ public sealed class ConfigurationValidationTests
         Assert.Contains(message, problem, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("Stores:controll", "AzureBlob", "ConfusionMatrix:Storage:Stores:controll names no store; the stores are registry, matrices, labels, control, PubSubStore.")]
+    [InlineData("Stores:control", "Blob", "ConfusionMatrix:Storage:Stores:control must be one of Memory, AzureTable, AzureBlob (got 'Blob').")]
+    [InlineData("Stores:control", "AzureBlob", "ConfusionMatrix:Storage:BlobServiceUri with an Azure identity) is required for ConfusionMatrix:Storage:Stores:control=AzureBlob")]
+    [InlineData("Stores:matrices", "AzureTable", "is required for Storage:Provider=Memory and ConfusionMatrix:Storage:Stores:matrices=AzureTable")]
+    public void BadPerStoreProviders_AreNamed(string key, string value, string message)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { [$"ConfusionMatrix:Storage:{key}"] = value }).Build();
+        var problem = Hosting.ConfusionMatrixHost.TryReadOptions(configuration, out _);
+        Assert.NotNull(problem);
+        Assert.Contains(message, problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void PerStoreProvider_OverridesTheDefaultForThatStoreOnly()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["ConfusionMatrix:Storage:Provider"] = "AzureTable",
+            ["ConfusionMatrix:Storage:ConnectionString"] = "UseDevelopmentStorage=true",
+            ["ConfusionMatrix:Storage:Stores:Control"] = "azureblob",
+        }).Build();
+
+        Assert.Null(Hosting.ConfusionMatrixHost.TryReadOptions(configuration, out var options));
+        Assert.Equal(Configuration.StorageProvider.AzureBlob, options.Storage.ProviderFor(Grains.StorageNames.Control));
+        Assert.All(
+            Grains.StorageNames.All.Where(s => s != Grains.StorageNames.Control),
+            store => Assert.Equal(Configuration.StorageProvider.AzureTable, options.Storage.ProviderFor(store)));
+    }
+
     [Fact]
     public void ApiKeys_MatchInClearOrByDigest_AndNothingElse()
     {

@@ -149,7 +149,13 @@ The storage connection string is needed by a non-Memory grain storage provider a
 membership (clustering AzureTable / Kubernetes); the streams one by a non-Memory streams provider.
 */}}
 {{- define "cm.storage.needsAccount" -}}
-{{- if or (ne .Values.storage.provider "Memory") (ne .Values.clustering.provider "Localhost") (eq .Values.streams.provider "EventHubs") -}}true{{- end -}}
+{{- if or (include "cm.storage.uses" (dict "provider" "AzureTable" "context" .)) (include "cm.storage.uses" (dict "provider" "AzureBlob" "context" .)) (ne .Values.clustering.provider "Localhost") (eq .Values.streams.provider "EventHubs") -}}true{{- end -}}
+{{- end -}}
+
+{{/* "true" when storage.provider or a storage.stores entry is the given provider. */}}
+{{- define "cm.storage.uses" -}}
+{{- $values := .context.Values.storage -}}
+{{- if or (eq $values.provider .provider) (has .provider (values ($values.stores | default dict))) -}}true{{- end -}}
 {{- end -}}
 
 {{/* "true" when the storage account is reached with Azure AD (service URIs) rather than a connection string. */}}
@@ -253,11 +259,11 @@ Cross-value checks that a JSON schema cannot express.
 {{- if and (eq .Values.streams.provider "EventHubs") (include "cm.streams.needsConnectionString" .) (not .Values.streams.existingSecret) (not .Values.streams.connectionString) -}}
 {{- fail "streams.connectionString or streams.existingSecret is required (or streams.fullyQualifiedNamespace with workload identity): the prediction log is an Event Hub (streams.provider EventHubs)" -}}
 {{- end -}}
-{{- if and (include "cm.storage.usesIdentity" .) (ne .Values.storage.provider "AzureBlob") (not .Values.storage.tableServiceUri) -}}
+{{- if and (include "cm.storage.usesIdentity" .) (or (include "cm.storage.uses" (dict "provider" "AzureTable" "context" .)) (ne .Values.clustering.provider "Localhost") (eq .Values.streams.provider "EventHubs")) (not .Values.storage.tableServiceUri) -}}
 {{- fail "storage.tableServiceUri is required with workload identity: membership, AzureTable grain storage and Event Hubs checkpoints use Azure Table" -}}
 {{- end -}}
-{{- if and (include "cm.storage.usesIdentity" .) (eq .Values.storage.provider "AzureBlob") (not .Values.storage.blobServiceUri) -}}
-{{- fail "storage.blobServiceUri is required with workload identity and storage.provider AzureBlob" -}}
+{{- if and (include "cm.storage.usesIdentity" .) (include "cm.storage.uses" (dict "provider" "AzureBlob" "context" .)) (not .Values.storage.blobServiceUri) -}}
+{{- fail "storage.blobServiceUri is required with workload identity and AzureBlob grain storage (storage.provider or a storage.stores entry)" -}}
 {{- end -}}
 {{- if and (include "cm.storage.needsConnectionString" .) (not .Values.storage.existingSecret) (include "cm.streams.needsConnectionString" .) (not .Values.streams.existingSecret) (eq .Values.storage.existingSecretKey .Values.streams.existingSecretKey) -}}
 {{- fail "storage.existingSecretKey and streams.existingSecretKey must differ: both connection strings go into the Secret created by the chart" -}}

@@ -162,6 +162,14 @@ public sealed class StorageOptions
     [EnumDataType(typeof(StorageProvider), ErrorMessage = "ConfusionMatrix:Storage:Provider must be one of Memory, AzureTable, AzureBlob.")]
     public StorageProvider Provider { get; set; } = StorageProvider.Memory;
 
+    /// <summary>
+    /// A provider per store, overriding <see cref="Provider"/> for it (<c>ConfusionMatrix:Storage:Stores:control=AzureBlob</c>);
+    /// keys are the store names of <see cref="Grains.StorageNames"/>. An Azure Table entity holds at most 960 KiB of
+    /// state, which the drift watcher of a model with many classes and segments outgrows; blobs have no such limit,
+    /// while the matrices, written on every batch, are cheapest on tables.
+    /// </summary>
+    public Dictionary<string, StorageProvider> Stores { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
     public string? ConnectionString { get; set; }
 
     /// <summary>
@@ -183,6 +191,20 @@ public sealed class StorageOptions
 
     /// <summary><see cref="RequestTimeout"/> in whole seconds: the earlier key, still accepted.</summary>
     public int RequestTimeoutSeconds { get => (int)RequestTimeout.TotalSeconds; set => RequestTimeout = TimeSpan.FromSeconds(value); }
+
+    /// <summary>The provider of one store: its entry in <see cref="Stores"/>, else <see cref="Provider"/>.</summary>
+    public StorageProvider ProviderFor(string store)
+    {
+        foreach (var (name, provider) in Stores)
+        {
+            if (string.Equals(name, store, StringComparison.OrdinalIgnoreCase))
+            {
+                return provider;
+            }
+        }
+
+        return Provider;
+    }
 }
 
 public sealed class StreamsOptions

@@ -33,15 +33,24 @@ public sealed partial class ConfusionMatrixOptionsValidator : IValidateOptions<C
         ServiceUri(errors, $"{Prefix}:Storage:BlobServiceUri", o.Storage.BlobServiceUri);
         ServiceUri(errors, $"{Prefix}:Streams:QueueServiceUri", o.Streams.QueueServiceUri);
         var hasStorageConnection = !string.IsNullOrWhiteSpace(o.Storage.ConnectionString);
-        var needsTables = o.Storage.Provider == StorageProvider.AzureTable || o.Clustering.Provider != ClusteringProvider.Localhost;
-        if (needsTables && !hasStorageConnection && string.IsNullOrWhiteSpace(o.Storage.TableServiceUri))
+        foreach (var store in o.Storage.Stores.Keys.Where(k => !Grains.StorageNames.All.Contains(k, StringComparer.OrdinalIgnoreCase)))
         {
-            errors.Add($"{Prefix}:Storage:ConnectionString (or {Prefix}:Storage:TableServiceUri with an Azure identity) is required for Storage:Provider={o.Storage.Provider} and Clustering:Provider={o.Clustering.Provider} (use UseDevelopmentStorage=true for Azurite).");
+            errors.Add($"{Prefix}:Storage:Stores:{store} names no store; the stores are {string.Join(", ", Grains.StorageNames.All)}.");
         }
 
-        if (o.Storage.Provider == StorageProvider.AzureBlob && !hasStorageConnection && string.IsNullOrWhiteSpace(o.Storage.BlobServiceUri))
+        var tableStores = StoresOn(o.Storage, StorageProvider.AzureTable);
+        var needsTables = o.Storage.Provider == StorageProvider.AzureTable || tableStores.Count > 0 || o.Clustering.Provider != ClusteringProvider.Localhost;
+        if (needsTables && !hasStorageConnection && string.IsNullOrWhiteSpace(o.Storage.TableServiceUri))
         {
-            errors.Add($"{Prefix}:Storage:ConnectionString (or {Prefix}:Storage:BlobServiceUri with an Azure identity) is required for Storage:Provider=AzureBlob (use UseDevelopmentStorage=true for Azurite).");
+            var by = o.Storage.Provider != StorageProvider.AzureTable && tableStores.Count > 0 ? $" and {string.Join(", ", tableStores.Select(s => $"{Prefix}:Storage:Stores:{s}=AzureTable"))}" : string.Empty;
+            errors.Add($"{Prefix}:Storage:ConnectionString (or {Prefix}:Storage:TableServiceUri with an Azure identity) is required for Storage:Provider={o.Storage.Provider}{by} and Clustering:Provider={o.Clustering.Provider} (use UseDevelopmentStorage=true for Azurite).");
+        }
+
+        var blobStores = StoresOn(o.Storage, StorageProvider.AzureBlob);
+        if ((o.Storage.Provider == StorageProvider.AzureBlob || blobStores.Count > 0) && !hasStorageConnection && string.IsNullOrWhiteSpace(o.Storage.BlobServiceUri))
+        {
+            var by = o.Storage.Provider == StorageProvider.AzureBlob ? "Storage:Provider=AzureBlob" : string.Join(", ", blobStores.Select(s => $"{Prefix}:Storage:Stores:{s}=AzureBlob"));
+            errors.Add($"{Prefix}:Storage:ConnectionString (or {Prefix}:Storage:BlobServiceUri with an Azure identity) is required for {by} (use UseDevelopmentStorage=true for Azurite).");
         }
 
         if (o.Streams.Provider == StreamsProvider.AzureQueue && string.IsNullOrWhiteSpace(o.Streams.ConnectionString ?? o.Storage.ConnectionString) && string.IsNullOrWhiteSpace(o.Streams.QueueServiceUri))
@@ -108,6 +117,10 @@ public sealed partial class ConfusionMatrixOptionsValidator : IValidateOptions<C
 
         return errors;
     }
+
+    /// <summary>The stores given <paramref name="provider"/> by a per-store entry, as written in configuration.</summary>
+    private static List<string> StoresOn(StorageOptions storage, StorageProvider provider) =>
+        [.. storage.Stores.Where(kv => kv.Value == provider).Select(kv => kv.Key)];
 
     private static void CheckAuth(List<string> errors, Security.AuthOptions auth)
     {

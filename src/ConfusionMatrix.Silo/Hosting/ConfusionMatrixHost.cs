@@ -57,12 +57,14 @@ public static class ConfusionMatrixHost
     /// <summary>A provider name that is not one of its enum's names, as one line naming the key and the choices; or null.</summary>
     private static string? UnknownProvider(IConfiguration configuration)
     {
-        return Check<ClusteringProvider>("Clustering") ?? Check<StorageProvider>("Storage") ?? Check<StreamsProvider>("Streams");
+        return Check<ClusteringProvider>($"{ConfusionMatrixOptions.SectionName}:Clustering:Provider")
+            ?? Check<StorageProvider>($"{ConfusionMatrixOptions.SectionName}:Storage:Provider")
+            ?? configuration.GetSection($"{ConfusionMatrixOptions.SectionName}:Storage:Stores").GetChildren().Select(store => Check<StorageProvider>(store.Path)).FirstOrDefault(p => p is not null)
+            ?? Check<StreamsProvider>($"{ConfusionMatrixOptions.SectionName}:Streams:Provider");
 
-        string? Check<TProvider>(string section)
+        string? Check<TProvider>(string key)
             where TProvider : struct, Enum
         {
-            var key = $"{ConfusionMatrixOptions.SectionName}:{section}:Provider";
             var value = configuration[key];
             return value is null || (Enum.TryParse<TProvider>(value, ignoreCase: true, out var parsed) && Enum.IsDefined(parsed))
                 ? null
@@ -285,10 +287,9 @@ public static class ConfusionMatrixHost
     /// <summary>Grain storage and the prediction-log stream as configured; shared by the host and the cluster tests.</summary>
     public static void AddStorageAndStreams(ISiloBuilder silo, ConfusionMatrixOptions options)
     {
-        var storageConnection = options.Storage.ConnectionString;
-        foreach (var name in new[] { StorageNames.Registry, StorageNames.Matrices, StorageNames.Labels, StorageNames.Control, StorageNames.PubSub })
+        foreach (var name in StorageNames.All)
         {
-            switch (options.Storage.Provider)
+            switch (options.Storage.ProviderFor(name))
             {
                 case StorageProvider.AzureTable:
                     silo.AddAzureTableGrainStorage(name, o => o.TableServiceClient = AzureClients.Table(options));
@@ -302,8 +303,14 @@ public static class ConfusionMatrixHost
             }
         }
 
+        // An Azure Table entity refuses a state over 960 KiB; the drift watcher's grows with classes times segments.
+        if (options.Storage.ProviderFor(StorageNames.Control) == StorageProvider.AzureTable)
+        {
+            silo.Services.Configure<DriftWatcherOptions>(o => o.StateWarningBytes ??= DriftWatcherOptions.DefaultStateWarningBytes);
+        }
+
         // Memory storage survives no crash, so a write per segment per batch would buy nothing: checkpoint instead.
-        var durableStorage = options.Storage.Provider != StorageProvider.Memory;
+        var durableStorage = options.Storage.ProviderFor(StorageNames.Matrices) != StorageProvider.Memory;
         silo.Services.Configure<SegmentMatrixOptions>(o => o.WriteBeforeAcknowledge = durableStorage);
         silo.Services.Configure<LabelJoinOptions>(o =>
         {

@@ -55,6 +55,8 @@ public sealed class ClusterFixture : IAsyncLifetime
                 o.MaxEntriesPerShard = 2000;
                 o.SweepInterval = TimeSpan.FromMilliseconds(200);
             });
+            // The drift watcher checks its stored size as it does on Azure Table storage.
+            silo.Services.Configure<DriftWatcherOptions>(o => o.StateWarningBytes = DriftWatcherOptions.DefaultStateWarningBytes);
             silo.AddMemoryGrainStorage(StorageNames.Registry);
             silo.AddMemoryGrainStorage(StorageNames.Matrices);
             silo.AddMemoryGrainStorage(StorageNames.Labels);
