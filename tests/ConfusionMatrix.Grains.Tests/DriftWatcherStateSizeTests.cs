@@ -19,9 +19,6 @@ namespace ConfusionMatrix.Grains.Tests;
 [Collection(ClusterCollection.Name)]
 public sealed class DriftWatcherStateSizeTests(ClusterFixture fixture, ITestOutputHelper output)
 {
-    /// <summary>What Orleans' Azure Table grain storage accepts (AzureTableStorage.MAX_DATA_CHUNKS_COUNT times MAX_DATA_CHUNK_SIZE).</summary>
-    private const int AzureTableStateLimit = 15 * 64 * 1024;
-
     /// <summary>
     /// Measured (stored, as Orleans binary): K=2 with 10 segments ~59 KiB (19), with 50 ~268 KiB (86); K=10 with 10 ~257 KiB (90); K=10 with 50
     /// ~1.2 MiB (0.4); K=100 with 10 ~2.1 MiB (0.75); K=100 with 50 ~9.4 MiB (3.3). The stored form is the default
@@ -118,19 +115,11 @@ public sealed class DriftWatcherStateSizeTests(ClusterFixture fixture, ITestOutp
     /// </summary>
     private async Task<(int Stored, int Binary)> StoredBytesAsync(IDriftWatcherGrain watcher)
     {
-        var key = $"drift/{watcher.GetGrainId()}";
-        ReadOnlyMemory<byte>? stored = null;
-        for (var i = 0; i < Orleans.Configuration.MemoryGrainStorageOptions.NumStorageGrainsDefaultValue && stored is null; i++)
-        {
-            var held = await fixture.Client.GetGrain<IMemoryStorageGrain>(i).ReadStateAsync<ReadOnlyMemory<byte>>(key);
-            stored = held?.State;
-        }
-
-        Assert.True(stored is { Length: > 0 }, $"no stored state under {key}");
+        var stored = await StoredStateAsync(fixture.Client, "drift", watcher.GetGrainId());
         var silo = Assert.IsType<InProcessSiloHandle>(fixture.Cluster.Primary).SiloHost.Services;
-        var state = silo.GetRequiredService<IGrainStorageSerializer>().Deserialize<DriftWatcherState>(stored.Value);
+        var state = silo.GetRequiredService<IGrainStorageSerializer>().Deserialize<DriftWatcherState>(stored);
         var binary = fixture.Client.ServiceProvider.GetRequiredService<Serializer>().SerializeToArray(state).Length;
-        return (stored.Value.Length, binary);
+        return (stored.Length, binary);
     }
 
     private sealed record StateSize(string Model, int CanaryStored, int CanaryBinary, int GuardStored, int GuardBinary)

@@ -18,6 +18,29 @@ public static class ClusterTestHelpers
             .GetStream<PredictionBatch>(StreamId.Create(PredictionLog.StreamNamespace, PredictionLog.VersionKey(batch.Model, batch.Version)))
             .OnNextAsync(batch);
 
+    /// <summary>What Orleans' Azure Table grain storage accepts for one grain's state: 15 properties of 64 KiB.</summary>
+    public const int AzureTableStateLimit = 15 * 64 * 1024;
+
+    /// <summary>
+    /// The bytes a grain's memory storage holds for one of its persistent states (<paramref name="stateName"/> as in
+    /// <c>[PersistentState]</c>): written by the silo's grain-storage serializer, as Azure Table or Blob storage would
+    /// receive them.
+    /// </summary>
+    public static async Task<ReadOnlyMemory<byte>> StoredStateAsync(IGrainFactory grains, string stateName, GrainId grain)
+    {
+        var key = $"{stateName}/{grain}";
+        for (var i = 0; i < Orleans.Configuration.MemoryGrainStorageOptions.NumStorageGrainsDefaultValue; i++)
+        {
+            var held = await grains.GetGrain<Orleans.Storage.IMemoryStorageGrain>(i).ReadStateAsync<ReadOnlyMemory<byte>>(key);
+            if (held?.State is { Length: > 0 } stored)
+            {
+                return stored;
+            }
+        }
+
+        throw new Xunit.Sdk.XunitException($"no stored state under {key}");
+    }
+
     /// <summary>Polls a segment until its all-time total reaches the expected value, or fails after the deadline.</summary>
     public static async Task<MatrixView> WaitForTotalAsync(IGrainFactory grains, string model, string version, string segment, long expected, TimeSpan? deadline = null)
     {
