@@ -10,7 +10,8 @@ namespace ConfusionMatrix.Grains.Tests;
 /// <summary>
 /// When a segment matrix's state reaches storage, read from the storage provider itself: before each delivery returns
 /// when <see cref="SegmentMatrixOptions.WriteBeforeAcknowledge"/> holds, otherwise only on the checkpoint timer or on
-/// deactivation, and then once for everything applied since the last write.
+/// deactivation, and then once for everything applied since the last write. The mode is a silo-wide option, so each
+/// mode runs on its own one-silo cluster instead of the shared fixture.
 /// </summary>
 public abstract class SegmentCheckpointingTests<TConfigurator> : IAsyncLifetime
     where TConfigurator : ISiloConfigurator, new()
