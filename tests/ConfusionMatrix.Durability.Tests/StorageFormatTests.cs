@@ -1,5 +1,6 @@
 using Azure.Data.Tables;
 using ConfusionMatrix.Abstractions;
+using ConfusionMatrix.Grains;
 using ConfusionMatrix.Silo.Configuration;
 using Orleans.Configuration;
 using Orleans.TestingHost;

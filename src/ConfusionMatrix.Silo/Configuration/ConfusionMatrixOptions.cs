@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using ConfusionMatrix.Grains;
 using Microsoft.Extensions.Options;
 
 namespace ConfusionMatrix.Silo.Configuration;
@@ -17,19 +18,6 @@ public enum StorageProvider
     Memory,
     AzureTable,
     AzureBlob,
-}
-
-/// <summary>
-/// How grain state is written (<c>ConfusionMatrix:Storage:Format</c>). Every store reads both, so switching loses no
-/// state: a state is rewritten in the configured format on its next write.
-/// </summary>
-public enum StorageFormat
-{
-    /// <summary>Orleans' default JSON (Newtonsoft): what every earlier release wrote and the only format it reads.</summary>
-    Json,
-
-    /// <summary>Orleans' binary serializer: about a third of the JSON's size.</summary>
-    Binary,
 }
 
 /// <summary>What carries the prediction log (<c>ConfusionMatrix:Streams:Provider</c>).</summary>

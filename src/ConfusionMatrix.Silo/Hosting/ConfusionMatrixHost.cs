@@ -15,7 +15,6 @@ using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
 using Orleans.Configuration;
 using Orleans.Dashboard;
-using Orleans.Storage;
 
 namespace ConfusionMatrix.Silo.Hosting;
 
@@ -286,27 +285,13 @@ public static class ConfusionMatrixHost
     public static void ConfigureJson(System.Text.Json.JsonSerializerOptions json) =>
         json.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.CamelCase));
 
-    /// <summary>
-    /// The grain-storage serializer of <paramref name="format"/>: writes it, reads it and falls back to the other, so a
-    /// store holding states of both formats (after a switch, before every state has been written again) reads them all.
-    /// </summary>
-    public static IGrainStorageSerializer GrainStorageSerializerFor(IServiceProvider services, StorageFormat format)
-    {
-        var json = ActivatorUtilities.CreateInstance<JsonGrainStorageSerializer>(services);
-        var binary = ActivatorUtilities.CreateInstance<OrleansGrainStorageSerializer>(services);
-        return format == StorageFormat.Binary
-            ? new GrainStorageSerializer(binary, json)
-            : new GrainStorageSerializer(json, binary);
-    }
-
     /// <summary>Grain storage and the prediction-log stream as configured; shared by the host and the cluster tests.</summary>
     public static void AddStorageAndStreams(ISiloBuilder silo, ConfusionMatrixOptions options)
     {
         var format = options.Storage.Format;
         foreach (var name in StorageNames.All)
         {
-            // Each provider takes the serializer registered under its name (Orleans' default options configurator).
-            silo.Services.AddKeyedSingleton(name, (services, _) => GrainStorageSerializerFor(services, format));
+            silo.Services.AddStorageFormat(name, format);
             switch (options.Storage.ProviderFor(name))
             {
                 case StorageProvider.AzureTable:
