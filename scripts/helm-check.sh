@@ -170,6 +170,7 @@ has "shutdown timeout 30 in config"               'ConfusionMatrix__Host__Shutdo
 has "ASPNETCORE_URLS binds all interfaces"        'ASPNETCORE_URLS: "http://0\.0\.0\.0:8080"'
 has "clustering provider Kubernetes"              'ConfusionMatrix__Clustering__Provider: "Kubernetes"'
 has "storage provider AzureTable"                 'ConfusionMatrix__Storage__Provider: "AzureTable"'
+has "storage format Json by default"              'ConfusionMatrix__Storage__Format: "Json"'
 has "streams provider EventHubs"                  'ConfusionMatrix__Streams__Provider: "EventHubs"'
 has "silo port 11111"                             'ConfusionMatrix__Clustering__SiloPort: "11111"'
 has "gateway port 30000"                          'ConfusionMatrix__Clustering__GatewayPort: "30000"'
@@ -330,6 +331,10 @@ has "per-store provider in config"                'ConfusionMatrix__Storage__Sto
 has "default provider unchanged"                  'ConfusionMatrix__Storage__Provider: "AzureTable"'
 count_is "one per-store entry"                    'ConfusionMatrix__Storage__Stores__' 1
 
+render "binary storage format" --set storage.format=Binary
+has "storage format in config"                    'ConfusionMatrix__Storage__Format: "Binary"'
+count_is "one storage format entry"               'ConfusionMatrix__Storage__Format:' 1
+
 render "pdb maxUnavailable" --set pdb.maxUnavailable=1
 has "PDB uses maxUnavailable"                     'maxUnavailable: 1$'
 has_not "PDB drops minAvailable"                  'minAvailable:'
@@ -356,6 +361,7 @@ render_fails "string replicaCount (schema)"     "at '/replicaCount'"            
 render_fails "unknown storage key (schema)"     "at '/storage'"                     --set storage.conectionString=x
 render_fails "unknown store (schema)"           "at '/storage/stores'"              --set storage.stores.controll=AzureBlob
 render_fails "bad per-store provider (schema)"  "at '/storage/stores/control'"      --set storage.stores.control=Blob
+render_fails "bad storage format (schema)"      "at '/storage/format'"              --set storage.format=Protobuf
 render_fails "blob store without blob URI"      'storage.blobServiceUri is required' --set storage.connectionString=,streams.connectionString= \
   --set storage.tableServiceUri=https://acct.table.core.windows.net,streams.fullyQualifiedNamespace=ns.servicebus.windows.net,storage.stores.control=AzureBlob
 render_fails "grace period <= shutdown timeout" 'terminationGracePeriodSeconds .* must be greater'         --set terminationGracePeriodSeconds=30

@@ -17,9 +17,11 @@ public static class DurableCluster
 {
     private const string ConnectionKey = "Durable:ConnectionString";
     private const string ControlStoreKey = "Durable:ControlStore";
+    private const string FormatKey = "Durable:Format";
 
     /// <param name="controlStore">A provider for the control store only (<c>Storage:Stores:control</c>); null keeps Azure Table.</param>
-    public static async Task<TestCluster> StartAsync(Azurite azurite, string serviceId, int silos, StorageProvider? controlStore = null)
+    /// <param name="format">The format grain state is written in (<c>Storage:Format</c>).</param>
+    public static async Task<TestCluster> StartAsync(Azurite azurite, string serviceId, int silos, StorageProvider? controlStore = null, StorageFormat format = StorageFormat.Json)
     {
         var builder = new TestClusterBuilder((short)silos);
         builder.Options.ServiceId = serviceId;
@@ -28,6 +30,7 @@ public static class DurableCluster
         {
             [ConnectionKey] = azurite.ConnectionString,
             [ControlStoreKey] = controlStore?.ToString(),
+            [FormatKey] = format.ToString(),
         }));
         builder.AddSiloBuilderConfigurator<SiloConfigurator>();
         builder.AddClientBuilderConfigurator<ClientConfigurator>();
@@ -36,12 +39,18 @@ public static class DurableCluster
         return cluster;
     }
 
-    public static ConfusionMatrixOptions Options(string connectionString, string serviceId, string? controlStore = null)
+    public static ConfusionMatrixOptions Options(string connectionString, string serviceId, string? controlStore = null, string? format = null)
     {
         var options = new ConfusionMatrixOptions
         {
             Clustering = new ClusteringOptions { ServiceId = serviceId, ClusterId = serviceId },
-            Storage = new StorageOptions { Provider = StorageProvider.AzureTable, ConnectionString = connectionString, RequestTimeoutSeconds = 2 },
+            Storage = new StorageOptions
+            {
+                Provider = StorageProvider.AzureTable,
+                ConnectionString = connectionString,
+                RequestTimeoutSeconds = 2,
+                Format = format is { Length: > 0 } ? Enum.Parse<StorageFormat>(format) : StorageFormat.Json,
+            },
             Streams = new StreamsOptions { Provider = StreamsProvider.AzureQueue, QueueCount = 4, PollMilliseconds = 50, VisibilitySeconds = 5 },
         };
         if (controlStore is { Length: > 0 })
@@ -57,7 +66,7 @@ public static class DurableCluster
         public void Configure(ISiloBuilder silo)
         {
             var serviceId = silo.Configuration["Orleans:ServiceId"] ?? silo.Configuration["ServiceId"] ?? "durable";
-            var options = Options(silo.Configuration[ConnectionKey]!, serviceId, silo.Configuration[ControlStoreKey]);
+            var options = Options(silo.Configuration[ConnectionKey]!, serviceId, silo.Configuration[ControlStoreKey], silo.Configuration[FormatKey]);
             silo.Services.AddConfusionMatrixGrainServices();
             ConfusionMatrixHost.AddStorageAndStreams(silo, options);
             silo.Configure<ClusterMembershipOptions>(m =>

@@ -7,6 +7,7 @@ public sealed class ConfigurationValidationTests
 {
     [Theory]
     [InlineData("--ConfusionMatrix:Storage:Provider=Foo", "ConfusionMatrix:Storage:Provider")]
+    [InlineData("--ConfusionMatrix:Storage:Format=Protobuf", "ConfusionMatrix:Storage:Format")]
     [InlineData("--ConfusionMatrix:Streams:QueueCount=0", "ConfusionMatrix:Streams:QueueCount")]
     [InlineData("--ConfusionMatrix:Api:MaxRequestBytes=12", "ConfusionMatrix:Api:MaxRequestBytes")]
     public async Task BadValue_ExitsWithCode2_NamingTheKey(string argument, string key)
@@ -107,6 +108,26 @@ public sealed class ConfigurationValidationTests
         var problem = Hosting.ConfusionMatrixHost.TryReadOptions(configuration, out _);
         Assert.NotNull(problem);
         Assert.Contains(message, problem, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("Protobuf", "ConfusionMatrix:Storage:Format must be one of Json, Binary (got 'Protobuf').")]
+    [InlineData("7", "ConfusionMatrix:Storage:Format must be one of Json, Binary (got '7').")]
+    public void UnknownStorageFormat_IsNamed(string value, string message)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["ConfusionMatrix:Storage:Format"] = value }).Build();
+        Assert.Equal(message, Hosting.ConfusionMatrixHost.TryReadOptions(configuration, out _));
+    }
+
+    [Theory]
+    [InlineData(null, Grains.StorageFormat.Json)]
+    [InlineData("binary", Grains.StorageFormat.Binary)]
+    [InlineData("Json", Grains.StorageFormat.Json)]
+    public void StorageFormat_DefaultsToJson_AndReadsEitherName(string? value, Grains.StorageFormat format)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["ConfusionMatrix:Storage:Format"] = value }).Build();
+        Assert.Null(Hosting.ConfusionMatrixHost.TryReadOptions(configuration, out var options));
+        Assert.Equal(format, options.Storage.Format);
     }
 
     [Fact]

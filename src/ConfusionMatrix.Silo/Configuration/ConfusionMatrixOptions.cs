@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using ConfusionMatrix.Grains;
 using Microsoft.Extensions.Options;
 
 namespace ConfusionMatrix.Silo.Configuration;
@@ -169,6 +170,14 @@ public sealed class StorageOptions
     /// while the matrices, written on every batch, are cheapest on tables.
     /// </summary>
     public Dictionary<string, StorageProvider> Stores { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// The format every store writes; each reads both. Json by default because silos of earlier releases read only
+    /// JSON: during a rolling upgrade keep Json until every silo runs this release, then switch to Binary, which keeps
+    /// a large drift watcher within one Azure Table entity for about three times as many classes times segments.
+    /// </summary>
+    [EnumDataType(typeof(StorageFormat), ErrorMessage = "ConfusionMatrix:Storage:Format must be one of Json, Binary.")]
+    public StorageFormat Format { get; set; } = StorageFormat.Json;
 
     public string? ConnectionString { get; set; }
 

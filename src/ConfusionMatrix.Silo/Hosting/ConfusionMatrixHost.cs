@@ -60,6 +60,7 @@ public static class ConfusionMatrixHost
         return Check<ClusteringProvider>($"{ConfusionMatrixOptions.SectionName}:Clustering:Provider")
             ?? Check<StorageProvider>($"{ConfusionMatrixOptions.SectionName}:Storage:Provider")
             ?? configuration.GetSection($"{ConfusionMatrixOptions.SectionName}:Storage:Stores").GetChildren().Select(store => Check<StorageProvider>(store.Path)).FirstOrDefault(p => p is not null)
+            ?? Check<StorageFormat>($"{ConfusionMatrixOptions.SectionName}:Storage:Format")
             ?? Check<StreamsProvider>($"{ConfusionMatrixOptions.SectionName}:Streams:Provider");
 
         string? Check<TProvider>(string key)
@@ -287,8 +288,10 @@ public static class ConfusionMatrixHost
     /// <summary>Grain storage and the prediction-log stream as configured; shared by the host and the cluster tests.</summary>
     public static void AddStorageAndStreams(ISiloBuilder silo, ConfusionMatrixOptions options)
     {
+        var format = options.Storage.Format;
         foreach (var name in StorageNames.All)
         {
+            silo.Services.AddStorageFormat(name, format);
             switch (options.Storage.ProviderFor(name))
             {
                 case StorageProvider.AzureTable:

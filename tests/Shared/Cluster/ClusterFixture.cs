@@ -41,32 +41,36 @@ public sealed class ClusterFixture : IAsyncLifetime
         }
     }
 
-    private sealed class SiloConfigurator : ISiloConfigurator
+    /// <summary>The silo of the shared cluster: grain services, memory stores and streams, the fake clock.</summary>
+    public static void ConfigureSilo(ISiloBuilder silo)
     {
-        public void Configure(ISiloBuilder silo)
-        {
-            silo.Services.AddSingleton(new ApplicationClock(Time));
-            silo.Services.AddConfusionMatrixGrainServices();
+        silo.Services.AddSingleton(new ApplicationClock(Time));
+        silo.Services.AddConfusionMatrixGrainServices();
 
-            // Labels: a fast sweep so expiry tests see it within a second, and a small shard bound so eviction is reachable.
-            silo.Services.Configure<LabelJoinOptions>(o =>
-            {
-                o.ShardCount = 4;
-                o.MaxEntriesPerShard = 2000;
-                o.SweepInterval = TimeSpan.FromMilliseconds(200);
-            });
-            // The drift watcher checks its stored size as it does on Azure Table storage.
-            silo.Services.Configure<DriftWatcherOptions>(o => o.StateWarningBytes = DriftWatcherOptions.DefaultStateWarningBytes);
-            silo.AddMemoryGrainStorage(StorageNames.Registry);
-            silo.AddMemoryGrainStorage(StorageNames.Matrices);
-            silo.AddMemoryGrainStorage(StorageNames.Labels);
-            silo.AddMemoryGrainStorage(StorageNames.Control);
-            silo.AddMemoryGrainStorage(StorageNames.PubSub);
-            silo.AddMemoryStreams(PredictionLog.StreamProvider, s => s.ConfigureStreamPubSub(Orleans.Streams.StreamPubSubType.ImplicitOnly));
-        }
+        // Labels: a fast sweep so expiry tests see it within a second, and a small shard bound so eviction is reachable.
+        silo.Services.Configure<LabelJoinOptions>(o =>
+        {
+            o.ShardCount = 4;
+            o.MaxEntriesPerShard = 2000;
+            o.SweepInterval = TimeSpan.FromMilliseconds(200);
+        });
+        // The drift watcher checks its stored size as it does on Azure Table storage.
+        silo.Services.Configure<DriftWatcherOptions>(o => o.StateWarningBytes = DriftWatcherOptions.DefaultStateWarningBytes);
+        silo.AddMemoryGrainStorage(StorageNames.Registry);
+        silo.AddMemoryGrainStorage(StorageNames.Matrices);
+        silo.AddMemoryGrainStorage(StorageNames.Labels);
+        silo.AddMemoryGrainStorage(StorageNames.Control);
+        silo.AddMemoryGrainStorage(StorageNames.PubSub);
+        silo.AddMemoryStreams(PredictionLog.StreamProvider, s => s.ConfigureStreamPubSub(Orleans.Streams.StreamPubSubType.ImplicitOnly));
     }
 
-    private sealed class ClientConfigurator : IClientBuilderConfigurator
+    private sealed class SiloConfigurator : ISiloConfigurator
+    {
+        public void Configure(ISiloBuilder silo) => ConfigureSilo(silo);
+    }
+
+    /// <summary>The same client as the shared cluster's, for other clusters of the same silos.</summary>
+    public sealed class ClientConfigurator : IClientBuilderConfigurator
     {
         public void Configure(IConfiguration configuration, IClientBuilder client) =>
             client.AddMemoryStreams(PredictionLog.StreamProvider, s => s.ConfigureStreamPubSub(Orleans.Streams.StreamPubSubType.ImplicitOnly));
