@@ -1,4 +1,3 @@
-using Microsoft.Extensions.DependencyInjection;
 using Orleans.Storage;
 
 namespace ConfusionMatrix.Grains;
@@ -30,8 +29,7 @@ public sealed class DriftWatcherOptions
 /// </summary>
 public sealed class ControlStateSize(IServiceProvider services)
 {
-    private readonly Lazy<IGrainStorageSerializer> _serializer = new(() =>
-        services.GetKeyedService<IGrainStorageSerializer>(StorageNames.Control) ?? services.GetRequiredService<IGrainStorageSerializer>());
+    private readonly Lazy<IGrainStorageSerializer> _serializer = new(() => StorageFormats.For(services, StorageNames.Control));
 
     public int Measure<T>(T state) => _serializer.Value.Serialize(state).ToMemory().Length;
 }
