@@ -35,23 +35,9 @@ public sealed class BinaryStorageClusterFixture : IAsyncLifetime
 {
     public TestCluster Cluster { get; private set; } = null!;
 
-    public async Task InitializeAsync()
-    {
-        var builder = new TestClusterBuilder(1);
-        builder.AddSiloBuilderConfigurator<SiloConfigurator>();
-        builder.AddClientBuilderConfigurator<ClusterFixture.ClientConfigurator>();
-        Cluster = builder.Build();
-        await Cluster.DeployAsync();
-    }
+    public async Task InitializeAsync() => Cluster = await ClusterFixture.DeployAsync<SiloConfigurator>(1);
 
-    public async Task DisposeAsync()
-    {
-        if (Cluster is not null)
-        {
-            await Cluster.StopAllSilosAsync();
-            await Cluster.DisposeAsync();
-        }
-    }
+    public Task DisposeAsync() => ClusterFixture.StopAsync(Cluster);
 
     private sealed class SiloConfigurator : ISiloConfigurator
     {

@@ -8,22 +8,23 @@ public sealed record ReferenceCase(string Source, string Name, string[] Classes,
 /// <summary>
 /// The scikit-learn/scipy oracles. <see cref="InRepo"/> is the repository's own file (tests/reference/metrics-cases.json,
 /// written by reference/generate.py and copied next to the test binaries), so a clone tests itself anywhere.
-/// <see cref="Shared"/> is the independently computed copy in ../shared/reference beside the repository root; when that
-/// file is present every theory also runs over its cases, and when it is absent its cases are simply not in the theory
-/// data (nothing is skipped or faked).
+/// <see cref="Extra"/> is an independently computed oracle of the same schema named by the environment variable
+/// <see cref="ExtraOracleVariable"/>; when it is set every theory also runs over its cases (a path that does not exist
+/// fails the run), and when it is not its cases are simply not in the theory data (nothing is skipped or faked).
 /// </summary>
 public static class ReferenceData
 {
     public const string InRepo = "repo";
-    public const string Shared = "shared";
+    public const string Extra = "extra";
+
+    /// <summary>The path of a second oracle to run every reference theory over as well.</summary>
+    public const string ExtraOracleVariable = "CONFUSIONMATRIX_EXTRA_ORACLE";
 
     private const string InRepoFile = "reference/metrics-cases.json";
-    private const string SharedRelativePath = "../shared/reference/metrics-cases.json";
-    private const string RepositoryMarker = "ConfusionMatrix.Actors.sln";
 
     private static readonly Lazy<IReadOnlyDictionary<string, JsonDocument>> Documents = new(Load);
 
-    /// <summary>The oracles loaded for this run: always <see cref="InRepo"/>, then <see cref="Shared"/> when present.</summary>
+    /// <summary>The oracles loaded for this run: always <see cref="InRepo"/>, then <see cref="Extra"/> when named.</summary>
     public static IReadOnlyList<string> Sources => [.. Documents.Value.Keys.Order(StringComparer.Ordinal)];
 
     public static JsonElement Root(string source) =>
@@ -68,7 +69,7 @@ public static class ReferenceData
         return result;
     }
 
-    /// <summary>The in-repo file is copied to the output directory; the shared one is looked for beside the repository root.</summary>
+    /// <summary>The in-repo file is copied to the output directory; the extra one is wherever its variable says.</summary>
     private static IReadOnlyDictionary<string, JsonDocument> Load()
     {
         var inRepo = Path.Combine(AppContext.BaseDirectory, InRepoFile);
@@ -78,27 +79,14 @@ public static class ReferenceData
         }
 
         var documents = new Dictionary<string, JsonDocument>(StringComparer.Ordinal) { [InRepo] = JsonDocument.Parse(File.ReadAllText(inRepo)) };
-        if (SharedPath() is { } shared)
+        if (Environment.GetEnvironmentVariable(ExtraOracleVariable) is { Length: > 0 } extra)
         {
-            documents[Shared] = JsonDocument.Parse(File.ReadAllText(shared));
+            documents[Extra] = File.Exists(extra)
+                ? JsonDocument.Parse(File.ReadAllText(extra))
+                : throw new FileNotFoundException($"{ExtraOracleVariable} names {Path.GetFullPath(extra)}, which does not exist.");
         }
 
         return documents;
-    }
-
-    /// <summary>../shared/reference/metrics-cases.json above the repository root, or null when there is none.</summary>
-    private static string? SharedPath()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, RepositoryMarker)))
-            {
-                var path = Path.GetFullPath(Path.Combine(dir.FullName, SharedRelativePath));
-                return File.Exists(path) ? path : null;
-            }
-        }
-
-        return null;
     }
 
     private static IEnumerable<object[]> Names(string section)

@@ -23,21 +23,28 @@ public sealed class ClusterFixture : IAsyncLifetime
 
     public IClusterClient Client => Cluster.Client;
 
-    public async Task InitializeAsync()
+    public async Task InitializeAsync() => Cluster = await DeployAsync<SiloConfigurator>(2);
+
+    public Task DisposeAsync() => StopAsync(Cluster);
+
+    /// <summary>A cluster of <paramref name="silos"/> silos configured by <typeparamref name="TSilo"/>, with the shared client setup.</summary>
+    public static async Task<TestCluster> DeployAsync<TSilo>(short silos)
+        where TSilo : ISiloConfigurator, new()
     {
-        var builder = new TestClusterBuilder(2);
-        builder.AddSiloBuilderConfigurator<SiloConfigurator>();
+        var builder = new TestClusterBuilder(silos);
+        builder.AddSiloBuilderConfigurator<TSilo>();
         builder.AddClientBuilderConfigurator<ClientConfigurator>();
-        Cluster = builder.Build();
-        await Cluster.DeployAsync();
+        var cluster = builder.Build();
+        await cluster.DeployAsync();
+        return cluster;
     }
 
-    public async Task DisposeAsync()
+    public static async Task StopAsync(TestCluster? cluster)
     {
-        if (Cluster is not null)
+        if (cluster is not null)
         {
-            await Cluster.StopAllSilosAsync();
-            await Cluster.DisposeAsync();
+            await cluster.StopAllSilosAsync();
+            await cluster.DisposeAsync();
         }
     }
 

@@ -18,8 +18,8 @@ public static class ClusterTestHelpers
             .GetStream<PredictionBatch>(StreamId.Create(PredictionLog.StreamNamespace, PredictionLog.VersionKey(batch.Model, batch.Version)))
             .OnNextAsync(batch);
 
-    /// <summary>What Orleans' Azure Table grain storage accepts for one grain's state: 15 properties of 64 KiB.</summary>
-    public const int AzureTableStateLimit = 15 * 64 * 1024;
+    /// <summary>What Orleans' Azure Table grain storage accepts for one grain's state (the silo's own constant).</summary>
+    public const int AzureTableStateLimit = ConfusionMatrix.Grains.DriftWatcherOptions.AzureTableStateLimit;
 
     /// <summary>
     /// The bytes a grain's memory storage holds for one of its persistent states (<paramref name="stateName"/> as in
